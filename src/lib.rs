@@ -1,0 +1,6 @@
+//! Tessera: a SIP conference MCU.
+//!
+//! Signalling and packets run on tokio; decoding, mixing and encoding run on a pool of media
+//! threads, each owning whole rooms. See `docs/ARCHITECTURE.md` for the data flow.
+
+pub mod sip;

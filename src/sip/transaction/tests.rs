@@ -1,0 +1,198 @@
+//! Transaction-layer behaviour stepped with synthetic time: no sockets, no sleeping.
+
+use super::*;
+use crate::sip::message::{parse_message, response_to};
+use rsip::SipMessage;
+use std::net::SocketAddr;
+
+fn peer() -> Peer {
+    Peer::udp("127.0.0.1:5070".parse::<SocketAddr>().unwrap())
+}
+
+fn request(method: &str, branch: &str, seq: u32) -> Request {
+    let text = format!(
+        "{method} sip:3000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\n\
+From: <sip:a@127.0.0.1>;tag=f1\r\nTo: <sip:3000@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: {seq} {method}\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    match parse_message(text.as_bytes()).unwrap() {
+        SipMessage::Request(r) => r,
+        SipMessage::Response(_) => unreachable!(),
+    }
+}
+
+fn drain(layer: &mut TransactionLayer) -> Vec<TxOutput> {
+    std::iter::from_fn(|| layer.poll_output()).collect()
+}
+
+fn transmits(outputs: &[TxOutput]) -> usize {
+    outputs
+        .iter()
+        .filter(|o| matches!(o, TxOutput::Transmit { .. }))
+        .count()
+}
+
+#[test]
+fn retransmitted_invite_reaches_tu_once_and_repeats_last_response() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    layer.handle_request(t0, request("INVITE", "z9hG4bK1", 1), peer());
+    let out = drain(&mut layer);
+    let TxOutput::Request { key, request: req, .. } = &out[0] else {
+        panic!("new request expected")
+    };
+    assert!(layer.respond(t0, key, &response_to(req, 100)));
+    drain(&mut layer);
+    layer.handle_request(t0, request("INVITE", "z9hG4bK1", 1), peer());
+    let out = drain(&mut layer);
+    assert_eq!(out.len(), 1, "only the repeated 100 Trying");
+    assert_eq!(transmits(&out), 1);
+}
+
+#[test]
+fn success_is_retransmitted_until_ack() {
+    let t0 = Instant::now();
+    let timers = TimerConfig::default();
+    let mut layer = TransactionLayer::new(timers);
+    let invite = request("INVITE", "z9hG4bK2", 1);
+    layer.handle_request(t0, invite.clone(), peer());
+    let key = match drain(&mut layer).remove(0) {
+        TxOutput::Request { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    layer.respond(t0, &key, &response_to(&invite, 200));
+    assert_eq!(transmits(&drain(&mut layer)), 1);
+    // T1, 2·T1, 4·T1: three retransmissions by 3.5 s.
+    let mut now = t0;
+    let mut sent = 0;
+    while now < t0 + Duration::from_millis(3600) {
+        now += Duration::from_millis(100);
+        layer.handle_timeout(now);
+        sent += transmits(&drain(&mut layer));
+    }
+    assert_eq!(sent, 3);
+    // ACK (new branch) stops them.
+    layer.handle_request(now, request("ACK", "z9hG4bKack", 1), peer());
+    assert!(matches!(
+        drain(&mut layer).as_slice(),
+        [TxOutput::AckForSuccess { .. }]
+    ));
+    let mut later = 0;
+    for _ in 0..100 {
+        now += Duration::from_millis(100);
+        layer.handle_timeout(now);
+        later += transmits(&drain(&mut layer));
+    }
+    assert_eq!(later, 0);
+}
+
+#[test]
+fn unacknowledged_success_times_out() {
+    let t0 = Instant::now();
+    let timers = TimerConfig {
+        t1: Duration::from_millis(10),
+        ..TimerConfig::default()
+    };
+    let mut layer = TransactionLayer::new(timers);
+    let invite = request("INVITE", "z9hG4bK3", 1);
+    layer.handle_request(t0, invite.clone(), peer());
+    let key = match drain(&mut layer).remove(0) {
+        TxOutput::Request { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    layer.respond(t0, &key, &response_to(&invite, 200));
+    layer.handle_timeout(t0 + Duration::from_secs(1));
+    let out = drain(&mut layer);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        TxOutput::Timeout {
+            kind: TimeoutKind::SuccessNotAcknowledged,
+            ..
+        }
+    )));
+    assert_eq!(layer.server_transactions(), 0);
+}
+
+#[test]
+fn failure_ack_absorbed_and_timer_i_ends_transaction() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let invite = request("INVITE", "z9hG4bK4", 1);
+    layer.handle_request(t0, invite.clone(), peer());
+    let key = match drain(&mut layer).remove(0) {
+        TxOutput::Request { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    layer.respond(t0, &key, &response_to(&invite, 486));
+    drain(&mut layer);
+    layer.handle_request(t0, request("ACK", "z9hG4bK4", 1), peer());
+    assert!(drain(&mut layer).is_empty(), "ACK for a failure stays in the layer");
+    layer.handle_timeout(t0 + Duration::from_secs(6));
+    assert_eq!(layer.server_transactions(), 0);
+}
+
+#[test]
+fn client_invite_retransmits_then_times_out() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    layer.send_request(t0, request("INVITE", "z9hG4bK5", 1), peer());
+    assert_eq!(transmits(&drain(&mut layer)), 1);
+    let mut now = t0;
+    let mut sent = 0;
+    let mut timed_out = false;
+    while now < t0 + Duration::from_secs(40) {
+        now += Duration::from_millis(250);
+        layer.handle_timeout(now);
+        for o in drain(&mut layer) {
+            match o {
+                TxOutput::Transmit { .. } => sent += 1,
+                TxOutput::Timeout { kind, .. } => {
+                    assert_eq!(kind, TimeoutKind::NoResponse);
+                    timed_out = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(timed_out);
+    assert_eq!(sent, 6, "Timer A fires at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s");
+}
+
+#[test]
+fn client_failure_gets_ack_and_retransmitted_final_is_reacked() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let invite = request("INVITE", "z9hG4bK6", 1);
+    layer.send_request(t0, invite.clone(), peer());
+    drain(&mut layer);
+    let mut busy = response_to(&invite, 486);
+    crate::sip::message::set_to_tag(&mut busy, "srv");
+    layer.handle_response(t0, busy.clone());
+    let out = drain(&mut layer);
+    assert_eq!(transmits(&out), 1, "ACK sent");
+    assert!(out.iter().any(|o| matches!(o, TxOutput::Response { .. })));
+    layer.handle_response(t0, busy);
+    let out = drain(&mut layer);
+    assert_eq!(transmits(&out), 1, "ACK repeated");
+    assert!(!out.iter().any(|o| matches!(o, TxOutput::Response { .. })));
+}
+
+#[test]
+fn tcp_gets_no_retransmissions() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let tcp = Peer {
+        addr: "127.0.0.1:5070".parse().unwrap(),
+        flow: crate::sip::peer::Flow::Tcp(7),
+    };
+    let invite = request("INVITE", "z9hG4bK7", 1);
+    layer.handle_request(t0, invite.clone(), tcp);
+    let key = match drain(&mut layer).remove(0) {
+        TxOutput::Request { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    layer.respond(t0, &key, &response_to(&invite, 200));
+    drain(&mut layer);
+    layer.handle_timeout(t0 + Duration::from_secs(2));
+    assert_eq!(transmits(&drain(&mut layer)), 0);
+}

@@ -1,0 +1,405 @@
+//! The SIP transport driver (RFC 3261 §18): owns the UDP socket, the TCP listener and the TCP
+//! connections, turns bytes into parsed messages for the SIP core and sends what it is given.
+//!
+//! Malformed input is answered here with `400 Bad Request` when a response can be formed
+//! (silence otherwise) and counted; a TCP peer that breaks framing is disconnected without
+//! affecting anyone else.
+
+use super::framing::StreamFramer;
+use super::message::{parse_message, raw_bad_request};
+use super::peer::{ConnectionId, Flow, Peer};
+use bytes::Bytes;
+use rsip::SipMessage;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+/// Transport failures the caller may see.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    #[error("cannot bind SIP {transport} on {addr}: {source}")]
+    Bind {
+        transport: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("no open TCP connection {0}")]
+    NoConnection(ConnectionId),
+    #[error("send to {peer} failed: {source}")]
+    Send {
+        peer: Peer,
+        source: std::io::Error,
+    },
+    #[error("connect to {addr} failed: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What the driver hands to the SIP core.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// A well-formed message; `local` is our address on the flow it arrived on.
+    Message {
+        message: SipMessage,
+        peer: Peer,
+        local: SocketAddr,
+    },
+    /// A TCP connection went away.
+    Closed(ConnectionId),
+}
+
+/// Counters of what the transport dropped.
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    pub malformed: AtomicU64,
+    pub bad_request_sent: AtomicU64,
+    pub tcp_disconnected_for_abuse: AtomicU64,
+}
+
+type ConnectionTable = Arc<Mutex<HashMap<ConnectionId, mpsc::Sender<Bytes>>>>;
+
+/// Cloneable sending side plus the background tasks of one SIP endpoint.
+#[derive(Clone)]
+pub struct Transport {
+    udp: Arc<UdpSocket>,
+    connections: ConnectionTable,
+    events: mpsc::Sender<TransportEvent>,
+    next_connection: Arc<AtomicU64>,
+    stats: Arc<TransportStats>,
+    tasks: Arc<TaskSet>,
+}
+
+/// Aborts the background tasks when the last handle is dropped.
+#[derive(Default)]
+struct TaskSet(Mutex<Vec<JoinHandle<()>>>);
+
+impl TaskSet {
+    fn push(&self, task: JoinHandle<()>) {
+        if let Ok(mut tasks) = self.0.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(task);
+        }
+    }
+}
+
+impl Drop for TaskSet {
+    fn drop(&mut self) {
+        if let Ok(tasks) = self.0.lock() {
+            for t in tasks.iter() {
+                t.abort();
+            }
+        }
+    }
+}
+
+impl Transport {
+    /// Binds UDP on `addr` and, when `listen_tcp`, a TCP listener on the same port.
+    pub async fn bind(
+        addr: SocketAddr,
+        listen_tcp: bool,
+    ) -> Result<(Self, mpsc::Receiver<TransportEvent>), TransportError> {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| TransportError::Bind {
+                transport: "UDP",
+                addr,
+                source,
+            })?;
+        let bound = udp.local_addr().map_err(|source| TransportError::Bind {
+            transport: "UDP",
+            addr,
+            source,
+        })?;
+        let (events, rx) = mpsc::channel(4096);
+        let transport = Self {
+            udp: Arc::new(udp),
+            connections: Arc::default(),
+            events,
+            next_connection: Arc::new(AtomicU64::new(1)),
+            stats: Arc::default(),
+            tasks: Arc::default(),
+        };
+        transport.tasks.push(tokio::spawn(transport.clone_weak().udp_loop()));
+        if listen_tcp {
+            let listener = TcpListener::bind(bound)
+                .await
+                .map_err(|source| TransportError::Bind {
+                    transport: "TCP",
+                    addr: bound,
+                    source,
+                })?;
+            transport
+                .tasks
+                .push(tokio::spawn(transport.clone_weak().accept_loop(listener)));
+        }
+        Ok((transport, rx))
+    }
+
+    /// A handle for background tasks that does not keep them alive (no `tasks` reference).
+    fn clone_weak(&self) -> TaskContext {
+        TaskContext {
+            udp: self.udp.clone(),
+            connections: self.connections.clone(),
+            events: self.events.clone(),
+            next_connection: self.next_connection.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Our UDP (and TCP) address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.udp
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Drop counters.
+    pub fn stats(&self) -> &TransportStats {
+        &self.stats
+    }
+
+    /// Sends bytes on the peer's flow.
+    pub async fn send(&self, peer: Peer, data: Bytes) -> Result<(), TransportError> {
+        match peer.flow {
+            Flow::Udp => self
+                .udp
+                .send_to(&data, peer.addr)
+                .await
+                .map(|_| ())
+                .map_err(|source| TransportError::Send { peer, source }),
+            Flow::Tcp(id) => {
+                let sender = self
+                    .connections
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(&id).cloned())
+                    .ok_or(TransportError::NoConnection(id))?;
+                sender
+                    .send(data)
+                    .await
+                    .map_err(|_| TransportError::NoConnection(id))
+            }
+        }
+    }
+
+    /// Opens a TCP connection (UAC side) and returns the peer to send on.
+    pub async fn connect_tcp(&self, addr: SocketAddr) -> Result<Peer, TransportError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| TransportError::Connect { addr, source })?;
+        let ctx = self.clone_weak();
+        let id = ctx.register(stream, addr, &self.tasks);
+        Ok(Peer {
+            addr,
+            flow: Flow::Tcp(id),
+        })
+    }
+}
+
+/// What the background tasks share.
+#[derive(Clone)]
+struct TaskContext {
+    udp: Arc<UdpSocket>,
+    connections: ConnectionTable,
+    events: mpsc::Sender<TransportEvent>,
+    next_connection: Arc<AtomicU64>,
+    stats: Arc<TransportStats>,
+}
+
+impl TaskContext {
+    async fn udp_loop(self) {
+        let mut buf = vec![0u8; 65_535];
+        let bound = self.udp.local_addr().ok();
+        loop {
+            let (len, from) = match self.udp.recv_from(&mut buf).await {
+                Ok(r) => r,
+                Err(e) => {
+                    // ICMP port-unreachable shows up here on some systems; keep serving.
+                    debug!(error = %e, "udp recv error");
+                    continue;
+                }
+            };
+            let datagram = &buf[..len];
+            if datagram.iter().all(|b| *b == b'\r' || *b == b'\n') {
+                continue; // keep-alive
+            }
+            let peer = Peer::udp(from);
+            let local = local_address_towards(bound, from);
+            match parse_message(datagram) {
+                Ok(message) => {
+                    if self
+                        .events
+                        .send(TransportEvent::Message {
+                            message,
+                            peer,
+                            local,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    warn!(%peer, error = %e, "malformed SIP datagram");
+                    if let Some(resp) = raw_bad_request(datagram, &e.to_string()) {
+                        self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
+                        let _ = self.udp.send_to(&resp, from).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn accept_loop(self, listener: TcpListener) {
+        let tasks = Arc::new(TaskSet::default());
+        loop {
+            match listener.accept().await {
+                Ok((stream, from)) => {
+                    let id = self.register(stream, from, &tasks);
+                    debug!(connection = id, %from, "tcp connection accepted");
+                }
+                Err(e) => {
+                    warn!(error = %e, "tcp accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    /// Spawns the reader and writer of a new connection.
+    fn register(&self, stream: TcpStream, from: SocketAddr, tasks: &TaskSet) -> ConnectionId {
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let (mut reader, mut writer) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+        if let Ok(mut c) = self.connections.lock() {
+            c.insert(id, tx);
+        }
+        tasks.push(tokio::spawn(async move {
+            while let Some(data) = rx.recv().await {
+                if writer.write_all(&data).await.is_err() {
+                    break;
+                }
+            }
+        }));
+        let ctx = self.clone();
+        tasks.push(tokio::spawn(async move {
+            let peer = Peer {
+                addr: from,
+                flow: Flow::Tcp(id),
+            };
+            ctx.read_stream(&mut reader, peer, local).await;
+            if let Ok(mut c) = ctx.connections.lock() {
+                c.remove(&id);
+            }
+            let _ = ctx.events.send(TransportEvent::Closed(id)).await;
+            debug!(connection = id, "tcp connection closed");
+        }));
+        id
+    }
+
+    async fn read_stream(
+        &self,
+        reader: &mut tokio::net::tcp::OwnedReadHalf,
+        peer: Peer,
+        local: SocketAddr,
+    ) {
+        let mut framer = StreamFramer::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            framer.push(&buf[..n]);
+            loop {
+                match framer.next_message() {
+                    Ok(None) => break,
+                    Ok(Some(bytes)) => match parse_message(&bytes) {
+                        Ok(message) => {
+                            let event = TransportEvent::Message {
+                                message,
+                                peer,
+                                local,
+                            };
+                            if self.events.send(event).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                            warn!(%peer, error = %e, "malformed SIP on stream");
+                            if let Some(resp) = raw_bad_request(&bytes, &e.to_string()) {
+                                self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
+                                let sender = self
+                                    .connections
+                                    .lock()
+                                    .ok()
+                                    .and_then(|c| c.get(&connection_of(peer)).cloned());
+                                if let Some(s) = sender {
+                                    let _ = s.send(Bytes::from(resp)).await;
+                                }
+                            }
+                        }
+                    },
+                    Err(e) => {
+                        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                        self.stats
+                            .tcp_disconnected_for_abuse
+                            .fetch_add(1, Ordering::Relaxed);
+                        info!(%peer, error = %e, "closing TCP connection that broke framing");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn connection_of(peer: Peer) -> ConnectionId {
+    match peer.flow {
+        Flow::Tcp(id) => id,
+        Flow::Udp => 0,
+    }
+}
+
+/// The local address a reply to `remote` leaves from: the bound address when specific,
+/// otherwise the one the routing table picks (found by connecting a throwaway UDP socket).
+pub fn local_address_towards(bound: Option<SocketAddr>, remote: SocketAddr) -> SocketAddr {
+    let port = bound.map(|b| b.port()).unwrap_or(0);
+    if let Some(b) = bound {
+        if !b.ip().is_unspecified() {
+            return b;
+        }
+    }
+    SocketAddr::new(local_ip_towards(remote.ip()), port)
+}
+
+/// The local IP the kernel would use to reach `remote`.
+pub fn local_ip_towards(remote: IpAddr) -> IpAddr {
+    let any: SocketAddr = if remote.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    std::net::UdpSocket::bind(any)
+        .and_then(|s| {
+            s.connect(SocketAddr::new(remote, 9))?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(remote)
+}
