@@ -1,1 +1,235 @@
-fn main() {}
+//! The `tessera` command: `serve` runs the conference server, `dial` places a test call.
+
+use clap::{Parser, Subcommand};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tessera::config::{Config, PortRange};
+use tessera::dial::{dial, DialOptions, DialTransport};
+use tessera::sdp::AudioCodec;
+use tessera::server::ServerHandle;
+use tracing::{error, info};
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Tessera: a SIP conference MCU")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the conference server (embedded defaults; every flag can also be set in --config).
+    Serve(ServeArgs),
+    /// Place a real SIP+RTP call: send a tone, record what comes back, print a JSON line.
+    Dial(DialArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Optional TOML config file; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// SIP listen address (UDP and TCP) [default: 0.0.0.0:5060].
+    #[arg(long)]
+    sip_listen: Option<SocketAddr>,
+    /// Control API listen address [default: 127.0.0.1:8080].
+    #[arg(long)]
+    api_listen: Option<SocketAddr>,
+    /// RTP port range, LOW-HIGH [default: 20000-29999].
+    #[arg(long)]
+    rtp_ports: Option<PortRange>,
+    /// Address written into SDP [default: the local address each request arrived on].
+    #[arg(long)]
+    public_ip: Option<IpAddr>,
+    /// End calls that send no RTP for this many seconds [default: 30].
+    #[arg(long)]
+    rtp_timeout: Option<u64>,
+    /// Media threads [default: one per core].
+    #[arg(long)]
+    media_threads: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct DialArgs {
+    /// Target, e.g. sip:3000@127.0.0.1:5060
+    uri: String,
+    /// Send a sine tone of this frequency (silence when absent).
+    #[arg(long)]
+    tone: Option<f32>,
+    /// Seconds from answer to hang-up.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Record the decoded received audio to this WAV file (48 kHz, 16-bit mono).
+    #[arg(long)]
+    record_wav: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "udp")]
+    transport: DialTransport,
+    #[arg(long, value_enum, default_value = "opus")]
+    codec: CodecArg,
+    /// Caller name (From user and display name).
+    #[arg(long, default_value = "tessera-dial")]
+    from: String,
+    /// Extra INVITE header, 'Name: value' (repeatable).
+    #[arg(long = "header")]
+    headers: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CodecArg {
+    Opus,
+    Pcmu,
+    Pcma,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Dial(args) => run_dial(args).await,
+        }
+    })
+}
+
+fn load_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(v) = args.sip_listen {
+        config.sip.listen = v;
+    }
+    if let Some(v) = args.api_listen {
+        config.api.listen = v;
+    }
+    if let Some(v) = args.rtp_ports {
+        config.rtp.ports = v;
+    }
+    if let Some(v) = args.public_ip {
+        config.sip.public_ip = Some(v);
+    }
+    if let Some(v) = args.rtp_timeout {
+        config.rtp.timeout_secs = v;
+    }
+    if let Some(v) = args.media_threads {
+        config.media.threads = v;
+    }
+    Ok(config)
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let config = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    raise_fd_limit();
+    let server = match ServerHandle::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    wait_for_signal().await;
+    info!("signal received; ending calls");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Each member holds two sockets: lift the soft descriptor limit to the hard one.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            let before = limit.rlim_cur;
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                info!(from = before, to = limit.rlim_max, "raised open-file limit");
+            }
+        }
+    }
+}
+
+async fn run_dial(args: DialArgs) -> ExitCode {
+    let mut options = DialOptions::new(args.uri);
+    options.tone_hz = args.tone;
+    options.duration = Duration::from_secs_f64(args.duration.max(0.0));
+    options.record_wav = args.record_wav;
+    options.transport = args.transport;
+    options.codec = match args.codec {
+        CodecArg::Opus => AudioCodec::Opus,
+        CodecArg::Pcmu => AudioCodec::Pcmu,
+        CodecArg::Pcma => AudioCodec::Pcma,
+    };
+    options.from = args.from;
+    for h in args.headers {
+        match h.split_once(':') {
+            Some((name, value)) => options
+                .headers
+                .push((name.trim().to_string(), value.trim().to_string())),
+            None => {
+                error!(header = %h, "headers are 'Name: value'");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match dial(options).await {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string(&report).unwrap_or_else(|_| "{}".to_string())
+            );
+            if report.answered {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            error!(error = %e, "dial failed");
+            println!(
+                "{}",
+                serde_json::json!({"answered": false, "status": 0, "error": e.to_string()})
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! A room member as the media thread sees it: its RTP endpoint, inbound audio pipeline, talk
+//! detector, outgoing stream header state, its private encoder (used only while it talks) and
+//! RTCP reporting (RFC 3550 §6.4).
+
+use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, FRAME_SAMPLES};
+use crate::media::audio::inbound::AudioInbound;
+use crate::media::audio::talk::{TalkConfig, TalkDetector};
+use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
+use crate::rtp::rtcp::{
+    ntp_from_unix, parse_compound, write_compound, RtcpPacket, SdesChunk, SdesItem, SenderInfo,
+};
+use crate::rtp::sender::RtpSender;
+use crate::rtp::stats::ReceiveStats;
+use crate::sdp::{AudioCodec, Direction};
+use std::time::{Duration, Instant};
+use tracing::debug;
+
+/// Process-wide member identifier.
+pub type MemberId = u64;
+
+/// RTCP report interval (RFC 3550 §6.2 minimum is 5 s).
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The clock of one tick: monotonic time for intervals, wall clock for RTCP NTP timestamps.
+#[derive(Debug, Clone, Copy)]
+pub struct TickTime {
+    pub now: Instant,
+    pub since_unix_epoch: Duration,
+}
+
+/// Negotiated audio parameters of a member.
+#[derive(Debug, Clone, Copy)]
+pub struct AudioParams {
+    pub codec: AudioCodec,
+    pub payload_type: u8,
+    pub telephone_event_pt: Option<u8>,
+    /// Our direction towards the member.
+    pub direction: Direction,
+}
+
+/// Everything needed to put a member into a room, built off the media thread (sockets bound,
+/// decoder and encoder constructed) so that joining never stalls the mix.
+pub struct MemberSetup {
+    pub id: MemberId,
+    pub call_id: String,
+    pub name: String,
+    pub endpoint: RtpEndpoint,
+    pub audio: AudioParams,
+    pub inbound: AudioInbound,
+    pub encoder: AudioEncoder,
+}
+
+/// A member's media state, owned by its room's media thread.
+pub struct Member {
+    pub id: MemberId,
+    pub call_id: String,
+    pub name: String,
+    endpoint: RtpEndpoint,
+    audio: AudioParams,
+    inbound: AudioInbound,
+    /// Private encoder for mix-minus while talking.
+    pub(super) encoder: AudioEncoder,
+    talk: TalkDetector,
+    sender: RtpSender,
+    rx_stats: ReceiveStats,
+    remote_ssrc: Option<u32>,
+    /// This tick's decoded frame (silence when nothing arrived).
+    pub(super) frame: Vec<i16>,
+    pub(super) has_frame: bool,
+    pub(super) talking: bool,
+    last_rx: Instant,
+    timed_out: bool,
+    next_rtcp: Instant,
+    packet_buf: Vec<u8>,
+    cname: String,
+    pub(super) ignored_packets: u64,
+}
+
+impl Member {
+    pub fn new(setup: MemberSetup, talk: TalkConfig, now: Instant) -> Self {
+        let clock = setup.audio.codec.rtp_clock_rate();
+        Self {
+            id: setup.id,
+            cname: format!("tessera-{}", setup.id),
+            call_id: setup.call_id,
+            name: setup.name,
+            endpoint: setup.endpoint,
+            audio: setup.audio,
+            inbound: setup.inbound,
+            encoder: setup.encoder,
+            talk: TalkDetector::new(talk),
+            sender: RtpSender::new(setup.audio.payload_type),
+            rx_stats: ReceiveStats::new(clock),
+            remote_ssrc: None,
+            frame: vec![0; FRAME_SAMPLES],
+            has_frame: false,
+            talking: false,
+            last_rx: now,
+            timed_out: false,
+            next_rtcp: now + RTCP_INTERVAL / 2,
+            packet_buf: Vec::with_capacity(1500),
+            ignored_packets: 0,
+        }
+    }
+
+    pub fn codec(&self) -> AudioCodec {
+        self.audio.codec
+    }
+
+    /// Whether we send media to this member (not when it put us on hold).
+    pub fn wants_audio(&self) -> bool {
+        self.audio.direction.sends()
+    }
+
+    /// Whether we take this member's audio into the mix.
+    pub fn contributes(&self) -> bool {
+        self.audio.direction.receives()
+    }
+
+    /// Applies a re-negotiation.
+    pub fn update(&mut self, now: Instant, remote: RemoteMedia, direction: Direction) {
+        self.endpoint.update_remote(remote);
+        self.audio.direction = direction;
+        self.last_rx = now; // the RTP timeout restarts with the new media description
+        self.timed_out = false;
+    }
+
+    /// Drains the sockets and produces this tick's frame and talk state.
+    /// Returns `Some(talking)` when the talk state changed.
+    pub fn receive(&mut self, now: Instant) -> Option<bool> {
+        let Self {
+            endpoint,
+            inbound,
+            rx_stats,
+            remote_ssrc,
+            last_rx,
+            audio,
+            ignored_packets,
+            ..
+        } = self;
+        endpoint.drain(|packet| match packet {
+            Inbound::Rtp(rtp) => {
+                if rtp.payload_type() != audio.payload_type {
+                    // telephone-event and anything unexpected are not mixed.
+                    *ignored_packets += 1;
+                    return;
+                }
+                if remote_ssrc.is_some_and(|s| s != rtp.ssrc()) {
+                    *rx_stats = ReceiveStats::new(audio.codec.rtp_clock_rate());
+                    debug!(ssrc = rtp.ssrc(), "remote SSRC changed");
+                }
+                *remote_ssrc = Some(rtp.ssrc());
+                let seq = u16::from(rtp.sequence_number());
+                rx_stats.on_packet(now, seq, rtp.timestamp(), rtp.payload().len());
+                inbound.push(now, seq, rtp.timestamp(), rtp.payload());
+                *last_rx = now;
+            }
+            Inbound::Rtcp(data) => {
+                if let Ok(packets) = parse_compound(data) {
+                    for p in packets {
+                        if let RtcpPacket::SenderReport { info, .. } = p {
+                            rx_stats.on_sender_report(now, info.ntp_timestamp);
+                        }
+                    }
+                }
+                *last_rx = now;
+            }
+        });
+        let contributes = self.contributes();
+        match self.inbound.next_frame(now) {
+            Some(frame) if contributes => {
+                self.frame.copy_from_slice(frame);
+                self.has_frame = true;
+            }
+            _ => {
+                if self.has_frame {
+                    self.frame.iter_mut().for_each(|s| *s = 0);
+                }
+                self.has_frame = false;
+            }
+        }
+        let update = self.talk.update(&self.frame);
+        self.talking = update.talking;
+        update.changed.then_some(update.talking)
+    }
+
+    /// Stamps and sends one encoded 20 ms payload.
+    pub fn send_audio(&mut self, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        let ticks = rtp_ticks_per_frame(self.audio.codec);
+        self.sender.packetize(payload, ticks, &mut self.packet_buf);
+        self.endpoint.send_rtp(&self.packet_buf);
+    }
+
+    /// True once, when no RTP or RTCP arrived for `timeout` while we expect media.
+    pub fn check_timeout(&mut self, now: Instant, timeout: Duration) -> bool {
+        let expecting = self.audio.direction != Direction::Inactive;
+        if !self.timed_out && expecting && now.duration_since(self.last_rx) >= timeout {
+            self.timed_out = true;
+            return true;
+        }
+        false
+    }
+
+    /// Sends an SR (or RR before we sent anything) with SDES CNAME when due.
+    pub fn maybe_send_rtcp(&mut self, t: TickTime) {
+        if t.now < self.next_rtcp {
+            return;
+        }
+        self.next_rtcp = t.now + RTCP_INTERVAL;
+        let reports = self
+            .remote_ssrc
+            .map(|ssrc| vec![self.rx_stats.report_block(ssrc, t.now)])
+            .unwrap_or_default();
+        let ssrc = self.sender.ssrc();
+        let report = if self.sender.has_sent() {
+            let (packet_count, octet_count) = self.sender.counts();
+            RtcpPacket::SenderReport {
+                ssrc,
+                info: SenderInfo {
+                    ntp_timestamp: ntp_from_unix(t.since_unix_epoch),
+                    rtp_timestamp: self.sender.last_timestamp(),
+                    packet_count,
+                    octet_count,
+                },
+                reports,
+            }
+        } else {
+            RtcpPacket::ReceiverReport { ssrc, reports }
+        };
+        let sdes = RtcpPacket::SourceDescription {
+            chunks: vec![SdesChunk {
+                ssrc,
+                items: vec![SdesItem {
+                    kind: 1,
+                    text: self.cname.clone(),
+                }],
+            }],
+        };
+        self.packet_buf.clear();
+        write_compound(&[report, sdes], &mut self.packet_buf);
+        let packet = std::mem::take(&mut self.packet_buf);
+        self.endpoint.send_rtcp(&packet);
+        self.packet_buf = packet;
+    }
+
+    /// Counters for snapshots.
+    pub fn snapshot(&self) -> MemberSnapshot {
+        MemberSnapshot {
+            id: self.id,
+            call_id: self.call_id.clone(),
+            name: self.name.clone(),
+            codec: self.audio.codec.encoding_name().to_string(),
+            talking: self.talking,
+            rtp_port: self.endpoint.local_port(),
+            counters: self.endpoint.counters(),
+            jitter_ms: self.rx_stats.jitter_ms(),
+            concealed_frames: self.inbound.stats().concealed_frames,
+        }
+    }
+}
+
+/// A read-only view of a member for tests, logs and the control API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemberSnapshot {
+    pub id: MemberId,
+    pub call_id: String,
+    pub name: String,
+    pub codec: String,
+    pub talking: bool,
+    pub rtp_port: u16,
+    pub counters: crate::rtp::endpoint::EndpointCounters,
+    pub jitter_ms: f64,
+    pub concealed_frames: u64,
+}

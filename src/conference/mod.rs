@@ -1,0 +1,8 @@
+//! Conferences: rooms, their members, the media thread pool that ticks them, and the registry
+//! that creates rooms on first join and destroys them when the last member leaves.
+
+pub mod events;
+pub mod member;
+pub mod registry;
+pub mod room;
+pub mod worker;

@@ -1,0 +1,226 @@
+//! A conference room: its members and the 20 ms audio tick. Owned by exactly one media thread;
+//! everything else talks to it through [`super::worker::RoomCommand`]s.
+//!
+//! Per tick: drain every member's sockets, decode one frame each, detect talkers, sum the
+//! talkers once, then send each listener either the shared full mix (non-talkers: one encode
+//! per codec for the whole room) or its private mix-minus (talkers: one encode each). The
+//! number of encoders in use is therefore talkers + codecs-in-use, not members.
+
+use super::events::{EventSink, RoomEvent};
+use super::member::{Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
+use crate::media::audio::codec::{AudioEncoder, FRAME_SAMPLES};
+use crate::media::audio::mixer::AudioMixer;
+use crate::media::audio::talk::TalkConfig;
+use crate::rtp::endpoint::RemoteMedia;
+use crate::sdp::{AudioCodec, Direction};
+use std::time::Duration;
+use tracing::{info, info_span, warn};
+
+/// Room identifier: the user part of the Request-URI.
+pub type RoomId = String;
+
+/// Settings every room of a server shares.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomSettings {
+    pub talk: TalkConfig,
+    pub rtp_timeout: Duration,
+}
+
+/// The shared (non-talker) encoders, one per codec, built off the media thread.
+pub struct SharedEncoders {
+    pub opus: AudioEncoder,
+    pub pcmu: AudioEncoder,
+    pub pcma: AudioEncoder,
+}
+
+impl SharedEncoders {
+    fn get(&mut self, codec: AudioCodec) -> &mut AudioEncoder {
+        match codec {
+            AudioCodec::Opus => &mut self.opus,
+            AudioCodec::Pcmu => &mut self.pcmu,
+            AudioCodec::Pcma => &mut self.pcma,
+        }
+    }
+}
+
+const CODECS: [AudioCodec; 3] = [AudioCodec::Opus, AudioCodec::Pcmu, AudioCodec::Pcma];
+
+fn codec_index(codec: AudioCodec) -> usize {
+    match codec {
+        AudioCodec::Opus => 0,
+        AudioCodec::Pcmu => 1,
+        AudioCodec::Pcma => 2,
+    }
+}
+
+/// A read-only view of a room.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoomSnapshot {
+    pub id: RoomId,
+    pub members: Vec<MemberSnapshot>,
+    pub talkers: usize,
+    pub audio_encoders: usize,
+    pub ticks: u64,
+}
+
+/// One conference room.
+pub struct Room {
+    id: RoomId,
+    settings: RoomSettings,
+    members: Vec<Member>,
+    mixer: AudioMixer,
+    shared: SharedEncoders,
+    shared_payloads: [Vec<u8>; 3],
+    shared_ready: [bool; 3],
+    mix: Vec<i16>,
+    payload: Vec<u8>,
+    audio_encoders: usize,
+    talkers: usize,
+    ticks: u64,
+    events: EventSink,
+}
+
+impl Room {
+    pub fn new(id: RoomId, settings: RoomSettings, shared: SharedEncoders, events: EventSink) -> Self {
+        info!(room = %id, "room created");
+        Self {
+            id,
+            settings,
+            members: Vec::new(),
+            mixer: AudioMixer::new(),
+            shared,
+            shared_payloads: Default::default(),
+            shared_ready: [false; 3],
+            mix: vec![0; FRAME_SAMPLES],
+            payload: Vec::with_capacity(1500),
+            audio_encoders: 0,
+            talkers: 0,
+            ticks: 0,
+            events,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Adds a member (its sockets and codecs were prepared by the caller).
+    pub fn add_member(&mut self, setup: MemberSetup, t: TickTime) {
+        let member = Member::new(setup, self.settings.talk, t.now);
+        info!(room = %self.id, member = member.id, call_id = %member.call_id,
+              codec = member.codec().encoding_name(), members = self.members.len() + 1,
+              "member joined");
+        self.members.push(member);
+    }
+
+    /// Removes a member; its sockets and codecs are dropped here (cheap: no thread joins).
+    pub fn remove_member(&mut self, id: MemberId) -> bool {
+        let Some(pos) = self.members.iter().position(|m| m.id == id) else {
+            return false;
+        };
+        let member = self.members.swap_remove(pos);
+        info!(room = %self.id, member = id, call_id = %member.call_id,
+              members = self.members.len(), "member left");
+        true
+    }
+
+    /// Applies a re-negotiated media description to a member.
+    pub fn update_member(&mut self, id: MemberId, remote: RemoteMedia, direction: Direction, t: TickTime) {
+        if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
+            m.update(t.now, remote, direction);
+            info!(room = %self.id, member = id, ?direction, "member media updated");
+        }
+    }
+
+    /// One 20 ms audio tick.
+    pub fn tick(&mut self, t: TickTime) {
+        let _span = info_span!("room", room = %self.id).entered();
+        self.ticks += 1;
+        self.mixer.reset();
+        let mut talkers = 0;
+        for m in &mut self.members {
+            if let Some(talking) = m.receive(t.now) {
+                self.events.send(RoomEvent::Talking {
+                    room: self.id.clone(),
+                    member: m.id,
+                    talking,
+                });
+            }
+            if m.talking && m.has_frame {
+                self.mixer.add(&m.frame);
+                talkers += 1;
+            }
+        }
+        self.shared_ready = [false; 3];
+        let mut encoders = 0;
+        for i in 0..self.members.len() {
+            if !self.members[i].wants_audio() {
+                continue;
+            }
+            let m = &mut self.members[i];
+            if m.talking && m.has_frame {
+                self.mixer.write_mix_minus(&m.frame, &mut self.mix);
+                if let Err(e) = m.encoder.encode(&self.mix, &mut self.payload) {
+                    warn!(member = m.id, error = %e, "encode failed");
+                    continue;
+                }
+                encoders += 1;
+                m.send_audio(&self.payload);
+            } else {
+                let codec = m.codec();
+                let c = codec_index(codec);
+                if !self.shared_ready[c] {
+                    self.mixer.write_full_mix(&mut self.mix);
+                    if let Err(e) = self.shared.get(codec).encode(&self.mix, &mut self.shared_payloads[c]) {
+                        warn!(error = %e, "shared encode failed");
+                        continue;
+                    }
+                    self.shared_ready[c] = true;
+                    encoders += 1;
+                }
+                m.send_audio(&self.shared_payloads[c]);
+            }
+        }
+        for m in &mut self.members {
+            if m.check_timeout(t.now, self.settings.rtp_timeout) {
+                warn!(member = m.id, call_id = %m.call_id, "no RTP within the timeout");
+                self.events.send(RoomEvent::MediaTimeout {
+                    room: self.id.clone(),
+                    member: m.id,
+                });
+            }
+            m.maybe_send_rtcp(t);
+        }
+        if encoders != self.audio_encoders || talkers != self.talkers {
+            info!(members = self.members.len(), talkers, audio_encoders = encoders,
+                  "audio encoders in use changed");
+            self.audio_encoders = encoders;
+            self.talkers = talkers;
+        }
+    }
+
+    /// Codecs that have a shared encoder (for documentation of the encoder count).
+    pub fn shared_codecs() -> &'static [AudioCodec] {
+        &CODECS
+    }
+
+    pub fn snapshot(&self) -> RoomSnapshot {
+        RoomSnapshot {
+            id: self.id.clone(),
+            members: self.members.iter().map(Member::snapshot).collect(),
+            talkers: self.talkers,
+            audio_encoders: self.audio_encoders,
+            ticks: self.ticks,
+        }
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        info!(room = %self.id, "room destroyed");
+    }
+}

@@ -1,0 +1,221 @@
+//! The media thread pool. Each thread owns whole rooms and wakes once per 20 ms for all of
+//! them (not once per room or per member); a room is only ever touched by its own thread, so
+//! room state needs no locks. Commands arrive over a channel and are applied between ticks.
+
+use super::events::EventSink;
+use super::member::{MemberId, MemberSetup, TickTime};
+use super::room::{Room, RoomId, RoomSettings, RoomSnapshot, SharedEncoders};
+use crate::rtp::endpoint::RemoteMedia;
+use crate::sdp::Direction;
+use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use tracing::{error, info, warn};
+
+/// The audio frame period.
+pub const TICK: Duration = Duration::from_millis(20);
+
+/// What a media thread can be asked to do.
+pub enum RoomCommand {
+    CreateRoom {
+        room: RoomId,
+        shared: Box<SharedEncoders>,
+    },
+    AddMember {
+        room: RoomId,
+        setup: Box<MemberSetup>,
+    },
+    UpdateMember {
+        room: RoomId,
+        member: MemberId,
+        remote: RemoteMedia,
+        direction: Direction,
+    },
+    RemoveMember {
+        room: RoomId,
+        member: MemberId,
+    },
+    DestroyRoom {
+        room: RoomId,
+    },
+    Snapshot {
+        room: RoomId,
+        reply: oneshot::Sender<Option<RoomSnapshot>>,
+    },
+    Shutdown,
+}
+
+/// Per-thread timing counters, readable from anywhere.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub ticks: AtomicU64,
+    pub overruns: AtomicU64,
+    /// Duration of the last tick over all rooms, in nanoseconds.
+    pub last_tick_ns: AtomicU64,
+}
+
+struct Worker {
+    index: usize,
+    rooms: HashMap<RoomId, Room>,
+    commands: mpsc::Receiver<RoomCommand>,
+    settings: RoomSettings,
+    events: EventSink,
+    stats: Arc<WorkerStats>,
+}
+
+/// Handles to the media threads.
+pub struct MediaPool {
+    senders: Vec<mpsc::Sender<RoomCommand>>,
+    threads: Vec<JoinHandle<()>>,
+    stats: Vec<Arc<WorkerStats>>,
+}
+
+fn tick_time() -> TickTime {
+    TickTime {
+        now: Instant::now(),
+        since_unix_epoch: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    }
+}
+
+impl MediaPool {
+    /// Starts `threads` media threads.
+    pub fn start(threads: usize, settings: RoomSettings, events: EventSink) -> std::io::Result<Self> {
+        let mut pool = Self {
+            senders: Vec::new(),
+            threads: Vec::new(),
+            stats: Vec::new(),
+        };
+        for index in 0..threads.max(1) {
+            let (tx, rx) = mpsc::channel();
+            let stats = Arc::new(WorkerStats::default());
+            let worker = Worker {
+                index,
+                rooms: HashMap::new(),
+                commands: rx,
+                settings,
+                events: events.clone(),
+                stats: stats.clone(),
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("tessera-media-{index}"))
+                .spawn(move || worker.run())?;
+            pool.senders.push(tx);
+            pool.threads.push(handle);
+            pool.stats.push(stats);
+        }
+        info!(threads = pool.threads.len(), "media threads started");
+        Ok(pool)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// Sends a command to thread `index`.
+    pub fn send(&self, index: usize, command: RoomCommand) {
+        if let Some(tx) = self.senders.get(index) {
+            if tx.send(command).is_err() {
+                error!(thread = index, "media thread is gone");
+            }
+        }
+    }
+
+    pub fn stats(&self) -> &[Arc<WorkerStats>] {
+        &self.stats
+    }
+
+    /// Stops every thread and waits for them.
+    pub fn shutdown(&mut self) {
+        for tx in &self.senders {
+            let _ = tx.send(RoomCommand::Shutdown);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for MediaPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            // Apply commands until the tick is due.
+            loop {
+                let wait = next_tick.saturating_duration_since(Instant::now());
+                match self.commands.recv_timeout(wait) {
+                    Ok(RoomCommand::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                        info!(thread = self.index, rooms = self.rooms.len(), "media thread stopping");
+                        return;
+                    }
+                    Ok(cmd) => self.apply(cmd),
+                    Err(RecvTimeoutError::Timeout) => break,
+                }
+            }
+            let t = tick_time();
+            for room in self.rooms.values_mut() {
+                room.tick(t);
+            }
+            let spent = t.now.elapsed();
+            self.stats.ticks.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .last_tick_ns
+                .store(spent.as_nanos() as u64, Ordering::Relaxed);
+            next_tick += TICK;
+            let now = Instant::now();
+            if now > next_tick + TICK * 5 {
+                // We fell far behind (machine overloaded): skip ahead rather than burst.
+                self.stats.overruns.fetch_add(1, Ordering::Relaxed);
+                warn!(thread = self.index, behind_ms = (now - next_tick).as_millis() as u64,
+                      "media tick overrun; skipping ahead");
+                next_tick = now + TICK;
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: RoomCommand) {
+        match cmd {
+            RoomCommand::CreateRoom { room, shared } => {
+                let r = Room::new(room.clone(), self.settings, *shared, self.events.clone());
+                self.rooms.insert(room, r);
+            }
+            RoomCommand::AddMember { room, setup } => match self.rooms.get_mut(&room) {
+                Some(r) => r.add_member(*setup, tick_time()),
+                None => warn!(%room, "add member to unknown room"),
+            },
+            RoomCommand::UpdateMember {
+                room,
+                member,
+                remote,
+                direction,
+            } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.update_member(member, remote, direction, tick_time());
+                }
+            }
+            RoomCommand::RemoveMember { room, member } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.remove_member(member);
+                }
+            }
+            RoomCommand::DestroyRoom { room } => {
+                self.rooms.remove(&room);
+            }
+            RoomCommand::Snapshot { room, reply } => {
+                let _ = reply.send(self.rooms.get(&room).map(Room::snapshot));
+            }
+            RoomCommand::Shutdown => {}
+        }
+    }
+}

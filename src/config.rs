@@ -1,0 +1,248 @@
+//! Server configuration: embedded defaults, an optional TOML file, and command-line overrides
+//! (applied in that order). Running with no file at all is the normal case.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Configuration errors, reported before anything binds.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid RTP port range {0:?}: expected LOW-HIGH with even LOW and at least 2 ports")]
+    PortRange(String),
+}
+
+/// Everything `tessera serve` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub api: ApiConfig,
+    pub rtp: RtpConfig,
+    pub media: MediaConfig,
+    pub audio: AudioConfig,
+}
+
+/// SIP listener and behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// UDP and TCP listen address.
+    pub listen: SocketAddr,
+    /// Address written into SDP; default: the local address the request arrived on.
+    pub public_ip: Option<IpAddr>,
+    /// Ring for this long (180 Ringing) before answering; 0 answers at once.
+    pub answer_delay_ms: u64,
+    /// RFC 3261 T1 in milliseconds.
+    pub t1_ms: u64,
+}
+
+/// Control API listener (served by a later issue; parsed now so configs stay stable).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+}
+
+/// RTP ports and liveness.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtpConfig {
+    /// Inclusive port range, `"20000-29999"`.
+    pub ports: PortRange,
+    /// Address RTP sockets bind to.
+    pub bind_ip: IpAddr,
+    /// A call with no RTP for this long is ended with BYE.
+    pub timeout_secs: u64,
+}
+
+/// Media threads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Number of media threads; 0 = one per core.
+    pub threads: usize,
+}
+
+/// Mixer and talk detection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioConfig {
+    /// Level above which a member counts as talking.
+    pub talk_threshold_dbfs: f32,
+    /// Frames (20 ms) a talker stays "talking" after falling silent.
+    pub talk_hangover_frames: u32,
+    /// Opus encoder bitrate in bits per second.
+    pub opus_bitrate: i32,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            public_ip: None,
+            answer_delay_ms: 0,
+            t1_ms: 500,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+impl Default for RtpConfig {
+    fn default() -> Self {
+        Self {
+            ports: PortRange {
+                low: 20000,
+                high: 29999,
+            },
+            bind_ip: IpAddr::from([0, 0, 0, 0]),
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { threads: 0 }
+    }
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        Self {
+            talk_threshold_dbfs: -45.0,
+            talk_hangover_frames: 15,
+            opus_bitrate: 32_000,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sip: SipConfig::default(),
+            api: ApiConfig::default(),
+            rtp: RtpConfig::default(),
+            media: MediaConfig::default(),
+            audio: AudioConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    /// RTP inactivity limit.
+    pub fn rtp_timeout(&self) -> Duration {
+        Duration::from_secs(self.rtp.timeout_secs)
+    }
+
+    /// Media threads to start.
+    pub fn media_threads(&self) -> usize {
+        if self.media.threads > 0 {
+            self.media.threads
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }
+    }
+}
+
+/// An inclusive range of UDP ports used in RTP/RTCP pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ConfigError::PortRange(s.to_string());
+        let (low, high) = s.split_once('-').ok_or_else(bad)?;
+        let low: u16 = low.trim().parse().map_err(|_| bad())?;
+        let high: u16 = high.trim().parse().map_err(|_| bad())?;
+        if low % 2 != 0 || high <= low || low == 0 {
+            return Err(bad());
+        }
+        Ok(Self { low, high })
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.low, self.high)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_flags() {
+        let c = Config::default();
+        assert_eq!(c.sip.listen.to_string(), "0.0.0.0:5060");
+        assert_eq!(c.api.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.rtp.ports.to_string(), "20000-29999");
+        assert_eq!(c.rtp.timeout_secs, 30);
+    }
+
+    #[test]
+    fn toml_overrides_defaults() {
+        let c: Config = toml::from_str(
+            "[sip]\nlisten = \"127.0.0.1:5080\"\n[rtp]\nports = \"30000-30100\"\ntimeout_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.sip.listen.port(), 5080);
+        assert_eq!(c.rtp.ports, PortRange { low: 30000, high: 30100 });
+        assert_eq!(c.api.listen.port(), 8080);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_ranges_are_errors() {
+        assert!(toml::from_str::<Config>("[sip]\nlisen = \"x\"\n").is_err());
+        assert!("30001-30100".parse::<PortRange>().is_err());
+        assert!("30000".parse::<PortRange>().is_err());
+        assert!("30100-30000".parse::<PortRange>().is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! Requests the dialling UAC sends: INVITE with an SDP offer, ACK for a 2xx, BYE
+//! (RFC 3261 §8.1.1, §13.2.2.4, §15.1.1).
+
+use crate::sip::message::{new_branch, new_tag, random_token, set_body, PRODUCT};
+use crate::sip::peer::Peer;
+use rsip::headers::{Header, UntypedHeader};
+use rsip::{Method, Request};
+use std::net::SocketAddr;
+
+/// Dialog identifiers and addressing of the UAC side.
+pub struct UacDialog {
+    pub target: rsip::Uri,
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: Option<String>,
+    pub from_user: String,
+    pub local: SocketAddr,
+    pub peer: Peer,
+    pub cseq: u32,
+    /// Remote Contact from the 2xx: where in-dialog requests go.
+    pub remote_target: Option<rsip::Uri>,
+}
+
+impl UacDialog {
+    pub fn new(target: rsip::Uri, from_user: &str, local: SocketAddr, peer: Peer) -> Self {
+        Self {
+            target,
+            call_id: format!("{}@{}", random_token(20), local.ip()),
+            local_tag: new_tag(),
+            remote_tag: None,
+            from_user: from_user.to_string(),
+            local,
+            peer,
+            cseq: 1,
+            remote_target: None,
+        }
+    }
+
+    fn base(&self, method: Method, cseq: u32, uri: rsip::Uri) -> Request {
+        let mut headers = rsip::Headers::default();
+        headers.push(Header::Via(rsip::headers::Via::new(format!(
+            "SIP/2.0/{} {};branch={};rport",
+            self.peer.transport_name(),
+            self.local,
+            new_branch()
+        ))));
+        headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
+        let ip = self.local.ip();
+        headers.push(Header::From(rsip::headers::From::new(format!(
+            "\"{}\" <sip:{}@{}>;tag={}",
+            self.from_user, self.from_user, ip, self.local_tag
+        ))));
+        let to = match &self.remote_tag {
+            Some(tag) => format!("<{}>;tag={tag}", self.target),
+            None => format!("<{}>", self.target),
+        };
+        headers.push(Header::To(rsip::headers::To::new(to)));
+        headers.push(Header::CallId(rsip::headers::CallId::new(self.call_id.clone())));
+        headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{cseq} {method}"))));
+        let transport = if self.peer.is_reliable() {
+            ";transport=tcp"
+        } else {
+            ""
+        };
+        headers.push(Header::Contact(rsip::headers::Contact::new(format!(
+            "<sip:{}@{}{transport}>",
+            self.from_user, self.local
+        ))));
+        headers.push(Header::UserAgent(rsip::headers::UserAgent::new(PRODUCT)));
+        let mut req = Request {
+            method,
+            uri,
+            version: rsip::Version::V2,
+            headers,
+            body: Vec::new(),
+        };
+        crate::sip::message::BodyCarrier::fix_content_length(&mut req);
+        req
+    }
+
+    /// The initial INVITE with its SDP offer and any extra headers.
+    pub fn invite(&self, sdp: &str, extra: &[(String, String)]) -> Request {
+        let mut req = self.base(Method::Invite, self.cseq, self.target.clone());
+        for (name, value) in extra {
+            req.headers.push(Header::Other(name.clone(), value.clone()));
+        }
+        set_body(&mut req, "application/sdp", sdp.as_bytes().to_vec());
+        req
+    }
+
+    /// ACK for the 2xx of the INVITE (a new transaction, same CSeq number).
+    pub fn ack(&self) -> Request {
+        let uri = self.remote_target.clone().unwrap_or_else(|| self.target.clone());
+        self.base(Method::Ack, self.cseq, uri)
+    }
+
+    /// BYE ending the dialog.
+    pub fn bye(&mut self) -> Request {
+        self.cseq += 1;
+        let uri = self.remote_target.clone().unwrap_or_else(|| self.target.clone());
+        self.base(Method::Bye, self.cseq, uri)
+    }
+}

@@ -1,0 +1,341 @@
+//! The dial loop: signalling (through the shared transaction layer) and media (a 20 ms ticker
+//! that encodes the tone and records the decoded audio) in one task.
+
+use super::requests::UacDialog;
+use super::{DialError, DialOptions, DialReport, DialTransport};
+use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, EncoderSettings, FRAME_SAMPLES};
+use crate::media::audio::inbound::AudioInbound;
+use crate::media::audio::tone::ToneGenerator;
+use crate::rtp::rtcp::is_rtcp;
+use crate::rtp::sender::RtpSender;
+use crate::sdp::{accept_answer, build_offer, Direction, LocalMedia, NegotiatedAudio, SessionDescription};
+use crate::sip::message::{call_id, response_to, to_tag};
+use crate::sip::peer::Peer;
+use crate::sip::timers::TimerConfig;
+use crate::sip::transaction::{TransactionLayer, TxOutput};
+use crate::sip::transport::{local_ip_towards, Transport, TransportEvent};
+use rsip::prelude::*;
+use rsip::{Method, SipMessage};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use tracing::{debug, info, warn};
+
+/// Amplitude of the test tone (about −12 dBFS peak).
+const TONE_AMPLITUDE: i16 = 8000;
+
+struct Uac {
+    transport: Transport,
+    events: mpsc::Receiver<TransportEvent>,
+    layer: TransactionLayer,
+    dialog: UacDialog,
+}
+
+enum Phase {
+    Calling,
+    Answered(NegotiatedAudio),
+    Failed(u16),
+    RemoteHangup,
+}
+
+/// Places the call described by `options` and returns its report.
+pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
+    let target: rsip::Uri = rsip::Uri::try_from(options.target.as_str())
+        .map_err(|_| DialError::Target(options.target.clone()))?;
+    let server = resolve(&target).await?;
+    let local_ip = local_ip_towards(server.ip());
+    let bind: SocketAddr = SocketAddr::new(local_ip, 0);
+    let (transport, events) = Transport::bind(bind, false).await?;
+    let peer = match options.transport {
+        DialTransport::Udp => Peer::udp(server),
+        DialTransport::Tcp => transport.connect_tcp(server).await?,
+    };
+    let rtp = UdpSocket::bind(SocketAddr::new(local_ip, 0))
+        .await
+        .map_err(DialError::Rtp)?;
+    let rtp_port = rtp.local_addr().map_err(DialError::Rtp)?.port();
+    let local = transport.local_addr();
+    let mut uac = Uac {
+        layer: TransactionLayer::new(TimerConfig::default()),
+        dialog: UacDialog::new(target, &options.from, local, peer),
+        transport,
+        events,
+    };
+    let offer = build_offer(&LocalMedia {
+        address: local_ip,
+        session_id: rand::random::<u32>() as u64,
+        session_version: 1,
+        audio_port: rtp_port,
+        audio_codecs: vec![options.codec],
+        offer_rtcp_mux: true,
+        direction: Direction::SendRecv,
+    });
+    let invite = uac.dialog.invite(&offer.to_string(), &options.headers);
+    uac.layer.send_request(Instant::now(), invite, peer);
+    let mut report = DialReport {
+        answered: false,
+        status: 0,
+        codec: options.codec.encoding_name().to_string(),
+        rx_packets: 0,
+        tx_packets: 0,
+        duration_s: 0.0,
+        ended_by: None,
+        recording: Vec::new(),
+    };
+    let phase = uac.wait_for_answer(&offer, options.answer_timeout).await;
+    let audio = match phase {
+        Phase::Answered(audio) => audio,
+        Phase::Failed(status) => {
+            report.status = status;
+            return Ok(report);
+        }
+        Phase::Calling | Phase::RemoteHangup => return Ok(report),
+    };
+    report.answered = true;
+    report.status = 200;
+    info!(codec = audio.codec.encoding_name(), remote = %audio.remote_rtp, "call answered");
+    let started = Instant::now();
+    let hung_up = uac.run_media(&options, &audio, &rtp, &mut report).await?;
+    report.duration_s = started.elapsed().as_secs_f64();
+    if hung_up {
+        report.ended_by = Some("remote BYE".to_string());
+    } else {
+        uac.hang_up().await;
+    }
+    if let Some(path) = &options.record_wav {
+        write_wav(path, &report.recording)?;
+    }
+    Ok(report)
+}
+
+async fn resolve(target: &rsip::Uri) -> Result<SocketAddr, DialError> {
+    let host = target.host_with_port.host.to_string();
+    let port = target
+        .host_with_port
+        .port
+        .as_ref()
+        .map(|p| *p.value())
+        .unwrap_or(5060);
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or(DialError::Resolve(host))
+}
+
+impl Uac {
+    /// Drives signalling until the INVITE gets a final response.
+    async fn wait_for_answer(&mut self, offer: &SessionDescription, limit: Duration) -> Phase {
+        let give_up = Instant::now() + limit;
+        loop {
+            let mut phase = Phase::Calling;
+            while let Some(out) = self.layer.poll_output() {
+                if let Some(p) = self.handle_output(out, Some(offer)).await {
+                    phase = p;
+                }
+            }
+            if !matches!(phase, Phase::Calling) {
+                return phase;
+            }
+            if Instant::now() >= give_up {
+                return Phase::Failed(408);
+            }
+            self.step(give_up).await;
+        }
+    }
+
+    /// Waits for one transport event or timer.
+    async fn step(&mut self, limit: Instant) {
+        let deadline = self.layer.poll_timeout().unwrap_or(limit).min(limit);
+        tokio::select! {
+            ev = self.events.recv() => self.feed(ev),
+            _ = tokio::time::sleep_until(deadline.into()) => self.layer.handle_timeout(Instant::now()),
+        }
+    }
+
+    fn feed(&mut self, event: Option<TransportEvent>) {
+        if let Some(TransportEvent::Message { message, peer, .. }) = event {
+            let now = Instant::now();
+            match message {
+                SipMessage::Request(r) => self.layer.handle_request(now, r, peer),
+                SipMessage::Response(r) => self.layer.handle_response(now, r),
+            }
+        }
+    }
+
+    async fn handle_output(&mut self, out: TxOutput, offer: Option<&SessionDescription>) -> Option<Phase> {
+        match out {
+            TxOutput::Transmit { peer, data } => {
+                if let Err(e) = self.transport.send(peer, data).await {
+                    warn!(error = %e, "send failed");
+                }
+                None
+            }
+            TxOutput::Response { response, .. } => {
+                let code = response.status_code.code();
+                let is_invite = crate::sip::message::cseq(&response).is_some_and(|(_, m)| m == Method::Invite);
+                if !is_invite || code < 200 {
+                    return None;
+                }
+                if code >= 300 {
+                    return Some(Phase::Failed(code));
+                }
+                self.dialog.remote_tag = to_tag(&response);
+                self.dialog.remote_target = response
+                    .contact_header()
+                    .ok()
+                    .and_then(|c| c.typed().ok())
+                    .map(|c| c.uri);
+                let ack = self.dialog.ack();
+                let _ = self
+                    .transport
+                    .send(self.dialog.peer, bytes::Bytes::from(ack.to_string()))
+                    .await;
+                let offer = offer?;
+                let answer = std::str::from_utf8(&response.body)
+                    .ok()
+                    .and_then(|t| SessionDescription::parse(t).ok());
+                match answer.and_then(|a| accept_answer(offer, &a).ok()).and_then(|n| n.audio) {
+                    Some(audio) => Some(Phase::Answered(audio)),
+                    None => {
+                        warn!("2xx without a usable SDP answer");
+                        Some(Phase::Failed(code))
+                    }
+                }
+            }
+            TxOutput::Request { key, request, .. } => {
+                let ours = call_id(&request).as_deref() == Some(self.dialog.call_id.as_str());
+                let status = match request.method {
+                    Method::Bye if ours => 200,
+                    Method::Options => 200,
+                    Method::Bye => 481,
+                    _ => 405,
+                };
+                let resp = response_to(&request, status);
+                self.layer.respond(Instant::now(), &key, &resp);
+                (request.method == Method::Bye && ours).then_some(Phase::RemoteHangup)
+            }
+            TxOutput::Timeout { .. } => Some(Phase::Failed(408)),
+            TxOutput::AckForSuccess { .. } => None,
+        }
+    }
+
+    /// Sends the tone and records for `options.duration`; true when the server hung up.
+    async fn run_media(
+        &mut self,
+        options: &DialOptions,
+        audio: &NegotiatedAudio,
+        rtp: &UdpSocket,
+        report: &mut DialReport,
+    ) -> Result<bool, DialError> {
+        let mut encoder = AudioEncoder::new(audio.codec, EncoderSettings::default())?;
+        let mut inbound = AudioInbound::new(audio.codec)?;
+        let mut tone = options
+            .tone_hz
+            .map(|hz| ToneGenerator::new(hz, TONE_AMPLITUDE, 48_000));
+        let mut sender = RtpSender::new(audio.payload_type);
+        let ticks = rtp_ticks_per_frame(audio.codec);
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        let mut payload = Vec::with_capacity(1500);
+        let mut packet = Vec::with_capacity(1500);
+        let mut buf = vec![0u8; 2048];
+        let mut ticker = tokio::time::interval(Duration::from_millis(20));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let end = Instant::now() + options.duration;
+        let frames_total = (options.duration.as_millis() / 20) as usize;
+        report.recording.reserve(frames_total * FRAME_SAMPLES);
+        loop {
+            let sig_deadline = self.layer.poll_timeout().unwrap_or(end).min(end);
+            tokio::select! {
+                _ = ticker.tick() => {
+                    let now = Instant::now();
+                    if now >= end {
+                        return Ok(false);
+                    }
+                    if let Some(t) = tone.as_mut() {
+                        t.fill(&mut frame);
+                    }
+                    if audio.direction.sends() {
+                        encoder.encode(&frame, &mut payload)?;
+                        sender.packetize(&payload, ticks, &mut packet);
+                        if rtp.send_to(&packet, audio.remote_rtp).await.is_ok() {
+                            report.tx_packets += 1;
+                        }
+                    }
+                    match inbound.next_frame(now) {
+                        Some(f) => report.recording.extend_from_slice(f),
+                        None => report.recording.extend(std::iter::repeat_n(0, FRAME_SAMPLES)),
+                    }
+                }
+                received = rtp.recv_from(&mut buf) => {
+                    let Ok((len, _from)) = received else { continue };
+                    let data = &buf[..len];
+                    if is_rtcp(data) {
+                        continue;
+                    }
+                    if let Ok(p) = rtp_rs::RtpReader::new(data) {
+                        if p.payload_type() == audio.payload_type {
+                            report.rx_packets += 1;
+                            inbound.push(Instant::now(), u16::from(p.sequence_number()), p.timestamp(), p.payload());
+                        }
+                    }
+                }
+                ev = self.events.recv() => self.feed(ev),
+                _ = tokio::time::sleep_until(sig_deadline.into()) => self.layer.handle_timeout(Instant::now()),
+            }
+            while let Some(out) = self.layer.poll_output() {
+                if let Some(Phase::RemoteHangup) = self.handle_output(out, None).await {
+                    debug!("server hung up");
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    /// Sends BYE and waits (bounded) for its response.
+    async fn hang_up(&mut self) {
+        let bye = self.dialog.bye();
+        let Some(key) = self.layer.send_request(Instant::now(), bye, self.dialog.peer) else {
+            return;
+        };
+        let limit = Instant::now() + Duration::from_secs(8);
+        loop {
+            while let Some(out) = self.layer.poll_output() {
+                match out {
+                    TxOutput::Response { key: k, response } if k == key && response.status_code.code() >= 200 => {
+                        return
+                    }
+                    TxOutput::Timeout { .. } => return,
+                    other => {
+                        self.handle_output(other, None).await;
+                    }
+                }
+            }
+            if Instant::now() >= limit {
+                return;
+            }
+            self.step(limit).await;
+        }
+    }
+}
+
+fn write_wav(path: &std::path::Path, samples: &[i16]) -> Result<(), DialError> {
+    let wav_err = |source| DialError::Wav {
+        path: path.display().to_string(),
+        source,
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).map_err(wav_err)?;
+    for s in samples {
+        writer.write_sample(*s).map_err(wav_err)?;
+    }
+    writer.finalize().map_err(wav_err)
+}

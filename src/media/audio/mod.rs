@@ -1,0 +1,10 @@
+//! Audio: codecs, per-member inbound pipeline, the N−1 mixer, talk detection, resampling and
+//! test tones.
+
+pub mod codec;
+pub mod g711;
+pub mod inbound;
+pub mod mixer;
+pub mod resample;
+pub mod talk;
+pub mod tone;

@@ -1,0 +1,3 @@
+//! Media processing that runs on the media threads (never on the async executor).
+
+pub mod audio;

@@ -1,0 +1,169 @@
+//! One member's RTP/RTCP sockets as seen from the media thread: non-blocking receive drained
+//! once per tick (no thread or task per member), symmetric-RTP validation, RTP/RTCP
+//! demultiplexing for rtcp-mux (RFC 5761 §4), and sending. Malformed and foreign packets are
+//! counted and dropped here; nothing on this path can end a call.
+
+use super::latch::{LatchVerdict, SourceLatch};
+use super::port_pool::RtpSocketPair;
+use super::rtcp::is_rtcp;
+use rtp_rs::RtpReader;
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
+use tracing::debug;
+
+/// Most packets taken from one socket per tick; the rest wait for the next tick.
+const MAX_PACKETS_PER_DRAIN: usize = 256;
+
+/// What arrived.
+pub enum Inbound<'a> {
+    Rtp(RtpReader<'a>),
+    Rtcp(&'a [u8]),
+}
+
+/// Per-endpoint counters.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct EndpointCounters {
+    pub rx_rtp: u64,
+    pub rx_rtcp: u64,
+    pub rx_bytes: u64,
+    pub tx_rtp: u64,
+    pub tx_rtcp: u64,
+    pub malformed: u64,
+    pub foreign: u64,
+    pub unvalidated: u64,
+}
+
+/// Where the remote end wants media.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteMedia {
+    pub rtp: Option<SocketAddr>,
+    pub rtcp: Option<SocketAddr>,
+    pub rtcp_mux: bool,
+}
+
+/// Sockets, remote addresses and counters of one member.
+pub struct RtpEndpoint {
+    sockets: RtpSocketPair,
+    latch: SourceLatch,
+    remote_rtcp: Option<SocketAddr>,
+    rtcp_mux: bool,
+    counters: EndpointCounters,
+    buf: Vec<u8>,
+}
+
+impl RtpEndpoint {
+    pub fn new(sockets: RtpSocketPair, remote: RemoteMedia, signalling_ip: IpAddr) -> Self {
+        Self {
+            sockets,
+            latch: SourceLatch::new(remote.rtp, signalling_ip),
+            remote_rtcp: remote.rtcp,
+            rtcp_mux: remote.rtcp_mux,
+            counters: EndpointCounters::default(),
+            buf: vec![0; 2048],
+        }
+    }
+
+    /// Our RTP port.
+    pub fn local_port(&self) -> u16 {
+        self.sockets.rtp_port()
+    }
+
+    /// Applies a new offer/answer (re-INVITE, or the answer in an ACK).
+    pub fn update_remote(&mut self, remote: RemoteMedia) {
+        self.latch.set_remote(remote.rtp);
+        self.remote_rtcp = remote.rtcp;
+        self.rtcp_mux = remote.rtcp_mux;
+    }
+
+    pub fn counters(&self) -> EndpointCounters {
+        self.counters
+    }
+
+    /// Drains both sockets, handing each valid packet to `handle`.
+    pub fn drain(&mut self, mut handle: impl FnMut(Inbound<'_>)) {
+        for socket_index in 0..2 {
+            for _ in 0..MAX_PACKETS_PER_DRAIN {
+                let socket = if socket_index == 0 {
+                    &self.sockets.rtp
+                } else {
+                    &self.sockets.rtcp
+                };
+                let (len, from) = match socket.recv_from(&mut self.buf) {
+                    Ok(r) => r,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        // e.g. ICMP unreachable reported on the socket: not fatal.
+                        debug!(error = %e, "rtp recv error");
+                        break;
+                    }
+                };
+                if socket_index == 1 || is_rtcp(&self.buf[..len]) {
+                    if !self.accept_rtcp_source(from) {
+                        self.counters.foreign += 1;
+                        continue;
+                    }
+                    self.counters.rx_rtcp += 1;
+                    handle(Inbound::Rtcp(&self.buf[..len]));
+                    continue;
+                }
+                let data = &self.buf[..len];
+                let Ok(packet) = RtpReader::new(data) else {
+                    self.counters.malformed += 1;
+                    continue;
+                };
+                match self.latch.check(from, packet.ssrc()) {
+                    LatchVerdict::Accept => {}
+                    LatchVerdict::Relatched(to) => {
+                        debug!(%to, "rtp source re-latched");
+                        if self.rtcp_mux {
+                            self.remote_rtcp = Some(to);
+                        }
+                    }
+                    LatchVerdict::Unvalidated => {
+                        self.counters.unvalidated += 1;
+                        continue;
+                    }
+                    LatchVerdict::Foreign => {
+                        self.counters.foreign += 1;
+                        continue;
+                    }
+                }
+                self.counters.rx_rtp += 1;
+                self.counters.rx_bytes += len as u64;
+                handle(Inbound::Rtp(packet));
+            }
+        }
+    }
+
+    fn accept_rtcp_source(&mut self, from: SocketAddr) -> bool {
+        let entitled = self.latch.remote().is_some_and(|r| r.ip() == from.ip())
+            || self.remote_rtcp.is_some_and(|r| r.ip() == from.ip());
+        if entitled && self.remote_rtcp != Some(from) && !self.rtcp_mux {
+            self.remote_rtcp = Some(from);
+        }
+        entitled
+    }
+
+    /// Sends one RTP packet to the latched remote address.
+    pub fn send_rtp(&mut self, packet: &[u8]) {
+        if let Some(to) = self.latch.remote() {
+            if self.sockets.rtp.send_to(packet, to).is_ok() {
+                self.counters.tx_rtp += 1;
+            }
+        }
+    }
+
+    /// Sends one compound RTCP packet (on the RTP port when muxed).
+    pub fn send_rtcp(&mut self, packet: &[u8]) {
+        let (socket, to) = if self.rtcp_mux {
+            (&self.sockets.rtp, self.latch.remote())
+        } else {
+            (&self.sockets.rtcp, self.remote_rtcp)
+        };
+        if let Some(to) = to {
+            if socket.send_to(packet, to).is_ok() {
+                self.counters.tx_rtcp += 1;
+            }
+        }
+    }
+}

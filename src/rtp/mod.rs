@@ -1,0 +1,11 @@
+//! RTP and RTCP (RFC 3550): port pool, per-member endpoint with symmetric-RTP latching, the
+//! sending stream state, receive statistics, the adaptive jitter buffer and RTCP wire types.
+
+pub mod endpoint;
+pub mod jitter;
+pub mod latch;
+pub mod port_pool;
+pub mod rtcp;
+pub mod sender;
+pub mod seq;
+pub mod stats;

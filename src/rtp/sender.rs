@@ -1,0 +1,103 @@
+//! The sending side of one RTP stream: our SSRC, sequence numbers and timestamps
+//! (RFC 3550 §5.1), and the counters an SR needs (§6.4.1). Payloads shared between
+//! subscribers are stamped here with each subscriber's own header.
+
+use rtp_rs::{RtpPacketBuilder, Seq};
+
+/// Per-stream RTP header state.
+#[derive(Debug, Clone)]
+pub struct RtpSender {
+    ssrc: u32,
+    payload_type: u8,
+    next_seq: u16,
+    timestamp: u32,
+    first: bool,
+    packets: u32,
+    octets: u32,
+    last_timestamp: u32,
+}
+
+impl RtpSender {
+    /// A stream with random initial sequence number and timestamp (RFC 3550 §5.1).
+    pub fn new(payload_type: u8) -> Self {
+        Self {
+            ssrc: rand::random(),
+            payload_type,
+            next_seq: rand::random(),
+            timestamp: rand::random(),
+            first: true,
+            packets: 0,
+            octets: 0,
+            last_timestamp: 0,
+        }
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    pub fn set_payload_type(&mut self, pt: u8) {
+        self.payload_type = pt;
+    }
+
+    /// Writes one packet carrying `payload` into `out` and advances the timestamp by `ticks`.
+    pub fn packetize(&mut self, payload: &[u8], ticks: u32, out: &mut Vec<u8>) {
+        out.clear();
+        out.resize(12 + payload.len(), 0);
+        let builder = RtpPacketBuilder::new()
+            .payload_type(self.payload_type)
+            .ssrc(self.ssrc)
+            .sequence(Seq::from(self.next_seq))
+            .timestamp(self.timestamp)
+            .marked(self.first)
+            .payload(payload);
+        let n = builder.build_into_unchecked(out);
+        out.truncate(n);
+        self.first = false;
+        self.last_timestamp = self.timestamp;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(ticks);
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload.len() as u32);
+    }
+
+    /// Packets and payload octets sent (for the SR sender info).
+    pub fn counts(&self) -> (u32, u32) {
+        (self.packets, self.octets)
+    }
+
+    /// RTP timestamp of the last packet sent.
+    pub fn last_timestamp(&self) -> u32 {
+        self.last_timestamp
+    }
+
+    /// True once something was sent.
+    pub fn has_sent(&self) -> bool {
+        !self.first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtp_rs::RtpReader;
+
+    #[test]
+    fn consecutive_packets_advance_seq_and_timestamp() {
+        let mut s = RtpSender::new(111);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        s.packetize(&[1, 2, 3], 960, &mut a);
+        s.packetize(&[4], 960, &mut b);
+        let (ra, rb) = (RtpReader::new(&a).unwrap(), RtpReader::new(&b).unwrap());
+        assert_eq!(ra.payload(), &[1, 2, 3]);
+        assert!(ra.mark() && !rb.mark());
+        assert_eq!(
+            u16::from(rb.sequence_number()),
+            u16::from(ra.sequence_number()).wrapping_add(1)
+        );
+        assert_eq!(rb.timestamp(), ra.timestamp().wrapping_add(960));
+        assert_eq!(ra.ssrc(), rb.ssrc());
+        assert_eq!(s.counts(), (2, 4));
+    }
+}

@@ -1,0 +1,9 @@
+//! Cross-file tests of the SDP module: samples, round trips, parser errors,
+//! fuzzing, and offer/answer.
+
+mod answering;
+mod fuzz;
+mod offering;
+mod parsing;
+mod roundtrip;
+mod samples;

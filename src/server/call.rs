@@ -1,0 +1,119 @@
+//! One call (a SIP dialog, RFC 3261 §12) as the UAS sees it: identifiers, the peer, the
+//! member it became, and how to build in-dialog requests (our BYE).
+
+use crate::conference::member::{MemberId, MemberSetup};
+use crate::conference::room::RoomId;
+use crate::rtp::port_pool::RtpSocketPair;
+use crate::sdp::{AudioCodec, SessionDescription};
+use crate::sip::message::{new_branch, PRODUCT};
+use crate::sip::peer::Peer;
+use crate::sip::transaction::TxKey;
+use rsip::headers::{Header, UntypedHeader};
+use rsip::{Method, Request};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where a call is in its life.
+#[derive(Debug)]
+pub enum CallState {
+    /// INVITE received, 180 sent, answering at `answer_at` (answer delay configured).
+    Ringing { invite: TxKey, answer_at: Instant },
+    /// 200 sent, waiting for the ACK.
+    AwaitingAck,
+    /// ACK received: media flowing.
+    Confirmed,
+    /// We sent BYE and wait for its response.
+    Terminating,
+}
+
+/// Media that waits for the SDP answer in the ACK (the INVITE carried no offer).
+pub struct PendingOffer {
+    pub offer: SessionDescription,
+    pub sockets: RtpSocketPair,
+}
+
+/// The UAS side of a dialog.
+pub struct Call {
+    pub call_id: String,
+    pub room: RoomId,
+    pub member: MemberId,
+    pub name: String,
+    pub state: CallState,
+    pub peer: Peer,
+    pub local_addr: SocketAddr,
+    pub local_tag: String,
+    pub remote_tag: Option<String>,
+    /// The INVITE's From header (becomes To of our requests).
+    pub remote_from: rsip::headers::From,
+    /// The INVITE's To header without tag (becomes From of our requests, with our tag).
+    pub local_to: rsip::headers::To,
+    /// Where in-dialog requests go (the remote Contact, else the From URI).
+    pub remote_target: rsip::Uri,
+    /// Record-Route of the INVITE, used as our route set (RFC 3261 §12.1.1).
+    pub route_set: Vec<rsip::headers::RecordRoute>,
+    pub local_cseq: u32,
+    /// The last SDP we sent (offer or answer); its origin version increments per change.
+    pub local_sdp: Option<SessionDescription>,
+    pub pending_offer: Option<PendingOffer>,
+    /// The INVITE still waiting for its final response (answer delay), with its transaction.
+    pub invite: Option<(TxKey, Request)>,
+    /// The member, built and waiting for the answer to be sent.
+    pub staged: Option<MemberSetup>,
+    /// Whether the member was added to its room yet.
+    pub joined: bool,
+    /// The audio codec in use (kept across re-INVITEs).
+    pub codec: Option<AudioCodec>,
+    /// A re-INVITE without SDP got our offer in the 200; the answer comes in the ACK.
+    pub reoffer: Option<SessionDescription>,
+    pub rtp_port: u16,
+}
+
+impl Call {
+    /// Builds a BYE for this dialog (RFC 3261 §15.1.1).
+    pub fn build_bye(&mut self) -> Request {
+        self.local_cseq += 1;
+        let mut headers = rsip::Headers::default();
+        headers.push(Header::Via(rsip::headers::Via::new(format!(
+            "SIP/2.0/{} {};branch={};rport",
+            self.peer.transport_name(),
+            self.local_addr,
+            new_branch()
+        ))));
+        headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
+        let from = format!("{};tag={}", self.local_to.value(), self.local_tag);
+        headers.push(Header::From(rsip::headers::From::new(from)));
+        headers.push(Header::To(rsip::headers::To::new(self.remote_from.value())));
+        headers.push(Header::CallId(rsip::headers::CallId::new(self.call_id.clone())));
+        headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
+            "{} BYE",
+            self.local_cseq
+        ))));
+        for rr in &self.route_set {
+            headers.push(Header::Route(rsip::headers::Route::new(rr.value())));
+        }
+        headers.push(Header::UserAgent(rsip::headers::UserAgent::new(PRODUCT)));
+        headers.push(Header::ContentLength(rsip::headers::ContentLength::new("0")));
+        Request {
+            method: Method::Bye,
+            uri: self.remote_target.clone(),
+            version: rsip::Version::V2,
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    /// Contact URI of our side.
+    pub fn local_contact(&self) -> String {
+        contact_for(&self.room, self.local_addr, self.peer)
+    }
+}
+
+/// `<sip:room@addr[;transport=tcp]>`.
+pub fn contact_for(room: &str, local: SocketAddr, peer: Peer) -> String {
+    let transport = if peer.is_reliable() {
+        ";transport=tcp"
+    } else {
+        ""
+    };
+    format!("<sip:{room}@{local}{transport}>")
+}

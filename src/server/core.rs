@@ -1,0 +1,710 @@
+//! The SIP core of the server: the user-agent server (RFC 3261 §8.2, §12–15) that turns
+//! INVITEs into room members. One tokio task owns it — the transaction layer, every call and
+//! the room registry — so none of that state is shared. Media never passes through here.
+
+use super::call::{Call, CallState, PendingOffer};
+use super::control::ControlRequest;
+use super::media_setup::{build_member, build_shared_encoders, remote_media, MemberIdentity};
+use crate::conference::events::RoomEvent;
+use crate::conference::member::MemberId;
+use crate::conference::registry::{is_valid_room_id, RoomRegistry};
+use crate::config::Config;
+use crate::media::audio::codec::EncoderSettings;
+use crate::rtp::port_pool::PortPool;
+use crate::sdp::{
+    accept_answer, answer_offer, build_offer, AudioCodec, Direction, LocalMedia, NegotiatedAudio,
+    SessionDescription,
+};
+use crate::sip::message::{
+    call_id, from_tag, response_to, set_body, set_to_tag, to_tag, top_branch, ALLOWED_METHODS,
+};
+use crate::sip::peer::Peer;
+use crate::sip::transaction::{TimeoutKind, TransactionLayer, TxKey, TxOutput};
+use crate::sip::transport::{Transport, TransportEvent};
+use rsip::headers::{Header, UntypedHeader};
+use rsip::prelude::*;
+use rsip::{Method, Request, Response};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, info_span, warn, Instrument};
+
+/// How long shutdown waits for BYE responses.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The server's signalling state.
+pub struct SipCore {
+    config: Config,
+    transport: Transport,
+    layer: TransactionLayer,
+    registry: RoomRegistry,
+    ports: PortPool,
+    calls: HashMap<String, Call>,
+    by_member: HashMap<MemberId, String>,
+    next_member: MemberId,
+    encoder_settings: EncoderSettings,
+    shutdown_deadline: Option<Instant>,
+}
+
+/// The channels the core listens on.
+pub struct CoreInputs {
+    pub transport: mpsc::Receiver<TransportEvent>,
+    pub room_events: mpsc::UnboundedReceiver<RoomEvent>,
+    pub control: mpsc::Receiver<ControlRequest>,
+    pub shutdown: oneshot::Receiver<()>,
+}
+
+impl SipCore {
+    pub fn new(config: Config, transport: Transport, registry: RoomRegistry, ports: PortPool) -> Self {
+        let timers = crate::sip::timers::TimerConfig {
+            t1: Duration::from_millis(config.sip.t1_ms.max(1)),
+            ..Default::default()
+        };
+        let encoder_settings = EncoderSettings {
+            opus_bitrate: config.audio.opus_bitrate,
+        };
+        Self {
+            config,
+            transport,
+            layer: TransactionLayer::new(timers),
+            registry,
+            ports,
+            calls: HashMap::new(),
+            by_member: HashMap::new(),
+            next_member: 1,
+            encoder_settings,
+            shutdown_deadline: None,
+        }
+    }
+
+    /// Runs until shutdown completes (every call ended with BYE, or the grace time passed).
+    pub async fn run(mut self, mut inputs: CoreInputs) {
+        let mut shutdown_requested = false;
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                event = inputs.transport.recv() => match event {
+                    Some(TransportEvent::Message { message, peer, local }) => {
+                        let now = Instant::now();
+                        match message {
+                            rsip::SipMessage::Request(req) => self.layer.handle_request(now, req, peer),
+                            rsip::SipMessage::Response(resp) => self.layer.handle_response(now, resp),
+                        }
+                        self.process_outputs(now, Some(local)).await;
+                    }
+                    Some(TransportEvent::Closed(id)) => debug!(connection = id, "sip connection closed"),
+                    None => break,
+                },
+                Some(event) = inputs.room_events.recv() => {
+                    self.on_room_event(Instant::now(), event);
+                    self.process_outputs(Instant::now(), None).await;
+                }
+                Some(request) = inputs.control.recv() => self.on_control(request),
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    let now = Instant::now();
+                    self.layer.handle_timeout(now);
+                    self.answer_due_calls(now);
+                    self.process_outputs(now, None).await;
+                }
+                _ = &mut inputs.shutdown, if !shutdown_requested => {
+                    shutdown_requested = true;
+                    self.begin_shutdown(Instant::now());
+                    self.process_outputs(Instant::now(), None).await;
+                }
+            }
+            if let Some(limit) = self.shutdown_deadline {
+                if self.calls.is_empty() || Instant::now() >= limit {
+                    info!(remaining_calls = self.calls.len(), "signalling stopped");
+                    break;
+                }
+            }
+        }
+        let leftover: Vec<String> = self.calls.keys().cloned().collect();
+        for call_id in leftover {
+            self.end_call(&call_id);
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let ringing = self.calls.values().filter_map(|c| match c.state {
+            CallState::Ringing { answer_at, .. } => Some(answer_at),
+            _ => None,
+        });
+        let shutdown = self.shutdown_deadline.into_iter();
+        self.layer
+            .poll_timeout()
+            .into_iter()
+            .chain(ringing)
+            .chain(shutdown)
+            .min()
+            .unwrap_or(far)
+    }
+
+    async fn process_outputs(&mut self, now: Instant, local: Option<SocketAddr>) {
+        while let Some(output) = self.layer.poll_output() {
+            match output {
+                TxOutput::Transmit { peer, data } => {
+                    if let Err(e) = self.transport.send(peer, data).await {
+                        warn!(error = %e, "sip send failed");
+                    }
+                }
+                TxOutput::Request { key, request, peer } => {
+                    let local = local.unwrap_or_else(|| self.transport.local_addr());
+                    let span = info_span!("sip", call_id = %call_id(&request).unwrap_or_default(),
+                                          method = %request.method);
+                    span.in_scope(|| self.on_request(now, key, request, peer, local));
+                }
+                TxOutput::AckForSuccess { request, .. } => self.on_ack(now, request),
+                TxOutput::Response { response, .. } => self.on_response(response),
+                TxOutput::Timeout { kind, call_id, .. } => self.on_timeout(now, kind, call_id),
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, key: TxKey, req: Request, peer: Peer, local: SocketAddr) {
+        debug!(%peer, uri = %req.uri, "request");
+        if self.shutdown_deadline.is_some() && req.method == Method::Invite {
+            return self.reply(now, &key, &req, 503, None);
+        }
+        match req.method {
+            Method::Invite if to_tag(&req).is_some() => self.on_reinvite(now, key, req),
+            Method::Invite => self.on_invite(now, key, req, peer, local),
+            Method::Bye => self.on_bye(now, key, req),
+            Method::Cancel => self.on_cancel(now, key, req),
+            Method::Options => {
+                let mut resp = response_to(&req, 200);
+                set_to_tag(&mut resp, &crate::sip::message::new_tag());
+                push_header(&mut resp, Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)));
+                push_header(&mut resp, Header::Accept(rsip::headers::Accept::new("application/sdp")));
+                self.layer.respond(now, &key, &resp);
+            }
+            _ => {
+                let mut resp = response_to(&req, 405);
+                set_to_tag(&mut resp, &crate::sip::message::new_tag());
+                push_header(&mut resp, Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)));
+                self.layer.respond(now, &key, &resp);
+            }
+        }
+    }
+
+    /// Sends a final response with a fresh To tag (plus a Warning text for errors).
+    fn reply(&mut self, now: Instant, key: &TxKey, req: &Request, status: u16, warning: Option<&str>) {
+        let mut resp = response_to(req, status);
+        if to_tag(req).is_none() {
+            set_to_tag(&mut resp, &crate::sip::message::new_tag());
+        }
+        if let Some(text) = warning {
+            let text = text.replace('"', "'");
+            push_header(&mut resp, Header::Warning(rsip::headers::Warning::new(format!("399 tessera \"{text}\""))));
+        }
+        self.layer.respond(now, key, &resp);
+    }
+
+    fn local_media(&self, local: SocketAddr, port: u16, codecs: Vec<AudioCodec>) -> LocalMedia {
+        LocalMedia {
+            address: self.config.sip.public_ip.unwrap_or(local.ip()),
+            session_id: rand::random::<u32>() as u64,
+            session_version: 1,
+            audio_port: port,
+            audio_codecs: codecs,
+            offer_rtcp_mux: true,
+            direction: Direction::SendRecv,
+        }
+    }
+
+    fn on_invite(&mut self, now: Instant, key: TxKey, req: Request, peer: Peer, local: SocketAddr) {
+        let trying = response_to(&req, 100);
+        self.layer.respond(now, &key, &trying);
+        let room = req.uri.user().unwrap_or_default().to_string();
+        if !is_valid_room_id(&room) {
+            info!(room = %room, "INVITE for an invalid room id");
+            return self.reply(now, &key, &req, 404, Some("room ids are [A-Za-z0-9_.-]{1,64}"));
+        }
+        let Some(cid) = call_id(&req) else {
+            return self.reply(now, &key, &req, 400, Some("missing Call-ID"));
+        };
+        if self.calls.contains_key(&cid) {
+            return self.reply(now, &key, &req, 482, Some("merged request"));
+        }
+        if !req.body.is_empty() && !is_sdp(&req) {
+            return self.reply(now, &key, &req, 415, Some("only application/sdp bodies"));
+        }
+        let sockets = match self.ports.allocate() {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot allocate RTP ports");
+                return self.reply(now, &key, &req, 503, Some("no RTP ports free"));
+            }
+        };
+        let rtp_port = sockets.rtp_port();
+        let member = self.next_member;
+        self.next_member += 1;
+        let name = caller_name(&req);
+        let local_media = self.local_media(local, rtp_port, default_codecs());
+        let (local_sdp, staged, pending_offer, codec) = if req.body.is_empty() {
+            let offer = build_offer(&local_media);
+            let pending = PendingOffer {
+                offer: offer.clone(),
+                sockets,
+            };
+            (offer, None, Some(pending), None)
+        } else {
+            let offer = match parse_sdp(&req.body) {
+                Ok(o) => o,
+                Err(e) => return self.reply(now, &key, &req, 400, Some(&e)),
+            };
+            let (answer, negotiated) = match answer_offer(&offer, &local_media) {
+                Ok(r) => r,
+                Err(e) => {
+                    info!(error = %e, "offer rejected");
+                    return self.reply(now, &key, &req, e.sip_status(), Some(&e.to_string()));
+                }
+            };
+            let Some(audio) = negotiated.audio else {
+                return self.reply(now, &key, &req, 488, Some("no acceptable audio stream"));
+            };
+            let who = MemberIdentity {
+                id: member,
+                call_id: cid.clone(),
+                name: name.clone(),
+                signalling_ip: peer.addr.ip(),
+            };
+            match build_member(who, sockets, &audio, self.encoder_settings) {
+                Ok(setup) => (answer, Some(setup), None, Some(audio.codec)),
+                Err(e) => {
+                    warn!(error = %e, "cannot build member media");
+                    return self.reply(now, &key, &req, 500, Some("media setup failed"));
+                }
+            }
+        };
+        let Ok(remote_from) = req.from_header().cloned() else {
+            return self.reply(now, &key, &req, 400, Some("bad From"));
+        };
+        let Ok(local_to) = req.to_header().cloned() else {
+            return self.reply(now, &key, &req, 400, Some("bad To"));
+        };
+        let remote_target = req
+            .contact_header()
+            .ok()
+            .and_then(|c| c.typed().ok())
+            .map(|c| c.uri)
+            .or_else(|| remote_from.uri().ok())
+            .unwrap_or_else(|| req.uri.clone());
+        let route_set = req
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::RecordRoute(rr) => Some(rr.clone()),
+                _ => None,
+            })
+            .collect();
+        let delay = Duration::from_millis(self.config.sip.answer_delay_ms);
+        let mut call = Call {
+            call_id: cid.clone(),
+            room: room.clone(),
+            member,
+            name,
+            state: CallState::AwaitingAck,
+            peer,
+            local_addr: local,
+            local_tag: crate::sip::message::new_tag(),
+            remote_tag: from_tag(&req),
+            remote_from,
+            local_to,
+            remote_target,
+            route_set,
+            local_cseq: rand::random::<u16>() as u32,
+            local_sdp: Some(local_sdp),
+            pending_offer,
+            invite: Some((key.clone(), req)),
+            staged,
+            joined: false,
+            codec,
+            reoffer: None,
+            rtp_port,
+        };
+        info!(room = %room, member, %peer, "incoming call");
+        if delay.is_zero() {
+            self.calls.insert(cid.clone(), call);
+            self.by_member.insert(member, cid.clone());
+            self.answer(now, &cid);
+        } else {
+            if let Some((key, req)) = &call.invite {
+                let mut ringing = response_to(req, 180);
+                set_to_tag(&mut ringing, &call.local_tag);
+                self.layer.respond(now, key, &ringing);
+            }
+            call.state = CallState::Ringing {
+                invite: key,
+                answer_at: now + delay,
+            };
+            self.calls.insert(cid.clone(), call);
+            self.by_member.insert(member, cid);
+        }
+    }
+
+    fn answer_due_calls(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| matches!(c.state, CallState::Ringing { answer_at, .. } if answer_at <= now))
+            .map(|c| c.call_id.clone())
+            .collect();
+        for cid in due {
+            self.answer(now, &cid);
+        }
+    }
+
+    /// Sends the 200 with our SDP and puts the member into its room.
+    fn answer(&mut self, now: Instant, cid: &str) {
+        let Some(call) = self.calls.get_mut(cid) else {
+            return;
+        };
+        let Some((key, req)) = call.invite.take() else {
+            return;
+        };
+        let mut ok = response_to(&req, 200);
+        set_to_tag(&mut ok, &call.local_tag);
+        push_header(&mut ok, Header::Contact(rsip::headers::Contact::new(call.local_contact())));
+        push_header(&mut ok, Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)));
+        if let Some(sdp) = &call.local_sdp {
+            set_body(&mut ok, "application/sdp", sdp.to_string().into_bytes());
+        }
+        if !self.layer.respond(now, &key, &ok) {
+            info!("INVITE transaction gone before answer; dropping call");
+            self.end_call(cid);
+            return;
+        }
+        call.state = CallState::AwaitingAck;
+        if let Some(setup) = call.staged.take() {
+            let settings = self.encoder_settings;
+            match self
+                .registry
+                .join(&call.room, setup, || build_shared_encoders(settings))
+            {
+                Ok(()) => call.joined = true,
+                Err(e) => warn!(error = %e, "cannot create room encoders"),
+            }
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, req: Request) {
+        let Some(cid) = call_id(&req) else { return };
+        let Some(call) = self.calls.get_mut(&cid) else {
+            return;
+        };
+        if matches!(call.state, CallState::AwaitingAck) {
+            call.state = CallState::Confirmed;
+            info!(call_id = %cid, room = %call.room, "call confirmed");
+        }
+        if let Some(pending) = call.pending_offer.take() {
+            let result = parse_sdp(&req.body)
+                .map_err(|e| e.to_string())
+                .and_then(|answer| accept_answer(&pending.offer, &answer).map_err(|e| e.to_string()))
+                .and_then(|n| n.audio.ok_or_else(|| "no audio in answer".to_string()));
+            match result {
+                Ok(audio) => {
+                    let who = MemberIdentity {
+                        id: call.member,
+                        call_id: cid.clone(),
+                        name: call.name.clone(),
+                        signalling_ip: call.peer.addr.ip(),
+                    };
+                    let settings = self.encoder_settings;
+                    call.codec = Some(audio.codec);
+                    match build_member(who, pending.sockets, &audio, settings) {
+                        Ok(setup) => {
+                            if self
+                                .registry
+                                .join(&call.room, setup, || build_shared_encoders(settings))
+                                .is_ok()
+                            {
+                                call.joined = true;
+                            }
+                        }
+                        Err(e) => warn!(error = %e, "cannot build member media"),
+                    }
+                }
+                Err(e) => {
+                    warn!(call_id = %cid, error = %e, "ACK without a usable SDP answer; hanging up");
+                    self.hang_up(now, &cid);
+                }
+            }
+            return;
+        }
+        if let Some(offer) = call.reoffer.take() {
+            match parse_sdp(&req.body)
+                .map_err(|e| e.to_string())
+                .and_then(|answer| accept_answer(&offer, &answer).map_err(|e| e.to_string()))
+            {
+                Ok(n) => {
+                    if let Some(audio) = n.audio {
+                        apply_update(&self.registry, call, &audio);
+                    }
+                }
+                Err(e) => warn!(call_id = %cid, error = %e, "re-INVITE ACK answer unusable"),
+            }
+        }
+    }
+
+    fn on_reinvite(&mut self, now: Instant, key: TxKey, req: Request) {
+        let Some(cid) = call_id(&req) else { return };
+        let Some(call) = self.calls.get_mut(&cid) else {
+            return self.reply(now, &key, &req, 481, None);
+        };
+        if to_tag(&req).as_deref() != Some(call.local_tag.as_str()) {
+            return self.reply(now, &key, &req, 481, None);
+        }
+        if call.invite.is_some() || call.pending_offer.is_some() {
+            return self.reply(now, &key, &req, 491, None);
+        }
+        let Some(previous) = call.local_sdp.clone() else {
+            return self.reply(now, &key, &req, 500, None);
+        };
+        let mut codecs = default_codecs();
+        if let Some(current) = call.codec {
+            codecs.retain(|c| *c == current); // the member's codec pipeline stays as built
+        }
+        let local = LocalMedia {
+            address: previous.origin.address.parse().unwrap_or(call.local_addr.ip()),
+            session_id: previous.origin.session_id,
+            session_version: previous.origin.session_version + 1,
+            audio_port: call.rtp_port,
+            audio_codecs: codecs,
+            offer_rtcp_mux: true,
+            direction: Direction::SendRecv,
+        };
+        let (sdp, update) = if req.body.is_empty() {
+            let offer = build_offer(&local);
+            call.reoffer = Some(offer.clone());
+            (offer, None)
+        } else {
+            let offer = match parse_sdp(&req.body) {
+                Ok(o) => o,
+                Err(e) => return self.reply(now, &key, &req, 400, Some(&e)),
+            };
+            match answer_offer(&offer, &local) {
+                Ok((answer, negotiated)) => (answer, negotiated.audio),
+                Err(e) => return self.reply(now, &key, &req, e.sip_status(), Some(&e.to_string())),
+            }
+        };
+        let Some(call) = self.calls.get_mut(&cid) else { return };
+        if let Some(audio) = update {
+            apply_update(&self.registry, call, &audio);
+        }
+        call.local_sdp = Some(sdp.clone());
+        let mut ok = response_to(&req, 200);
+        push_header(&mut ok, Header::Contact(rsip::headers::Contact::new(call.local_contact())));
+        set_body(&mut ok, "application/sdp", sdp.to_string().into_bytes());
+        self.layer.respond(now, &key, &ok);
+        info!(call_id = %cid, "re-INVITE answered");
+    }
+
+    fn on_bye(&mut self, now: Instant, key: TxKey, req: Request) {
+        let cid = call_id(&req).unwrap_or_default();
+        let known = self.calls.get(&cid).is_some_and(|c| {
+            c.remote_tag == from_tag(&req) && to_tag(&req).as_deref() == Some(c.local_tag.as_str())
+        });
+        if !known {
+            return self.reply(now, &key, &req, 481, None);
+        }
+        let resp = response_to(&req, 200);
+        self.layer.respond(now, &key, &resp);
+        info!(call_id = %cid, "BYE received");
+        self.end_call(&cid);
+    }
+
+    fn on_cancel(&mut self, now: Instant, key: TxKey, req: Request) {
+        let cid = call_id(&req).unwrap_or_default();
+        let branch = top_branch(&req).unwrap_or_default();
+        if !self.calls.contains_key(&cid) {
+            return self.reply(now, &key, &req, 481, None);
+        }
+        self.layer.respond(now, &key, &response_to(&req, 200));
+        if !self.layer.invite_pending(&branch) {
+            return; // already answered: CANCEL has no effect (RFC 3261 §9.2)
+        }
+        if let Some(call) = self.calls.get_mut(&cid) {
+            if let Some((invite_key, invite)) = call.invite.take() {
+                let mut terminated = response_to(&invite, 487);
+                set_to_tag(&mut terminated, &call.local_tag);
+                self.layer.respond(now, &invite_key, &terminated);
+            }
+        }
+        info!(call_id = %cid, "call cancelled before answer");
+        self.end_call(&cid);
+    }
+
+    fn on_response(&mut self, response: Response) {
+        let code = response.status_code.code();
+        if code < 200 {
+            return;
+        }
+        let Some(cid) = call_id(&response) else { return };
+        if self
+            .calls
+            .get(&cid)
+            .is_some_and(|c| matches!(c.state, CallState::Terminating))
+        {
+            debug!(call_id = %cid, code, "BYE answered");
+            self.calls.remove(&cid);
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant, kind: TimeoutKind, cid: Option<String>) {
+        let Some(cid) = cid else { return };
+        match kind {
+            TimeoutKind::SuccessNotAcknowledged => {
+                warn!(call_id = %cid, "200 OK never acknowledged; hanging up");
+                self.hang_up(now, &cid);
+            }
+            TimeoutKind::NoResponse => {
+                if self
+                    .calls
+                    .get(&cid)
+                    .is_some_and(|c| matches!(c.state, CallState::Terminating))
+                {
+                    self.calls.remove(&cid);
+                }
+            }
+            TimeoutKind::FailureNotAcknowledged => {}
+        }
+    }
+
+    fn on_room_event(&mut self, now: Instant, event: RoomEvent) {
+        match event {
+            RoomEvent::MediaTimeout { member, .. } => {
+                if let Some(cid) = self.by_member.get(&member).cloned() {
+                    info!(call_id = %cid, "ending call after RTP timeout");
+                    self.hang_up(now, &cid);
+                }
+            }
+            RoomEvent::Talking { room, member, talking } => {
+                debug!(%room, member, talking, "talk state");
+            }
+        }
+    }
+
+    fn on_control(&mut self, request: ControlRequest) {
+        match request {
+            ControlRequest::RoomIds(reply) => {
+                let _ = reply.send(self.registry.room_ids());
+            }
+            ControlRequest::Snapshot(room, reply) => match self.registry.snapshot(&room) {
+                Some(rx) => {
+                    tokio::spawn(async move {
+                        let _ = reply.send(rx.await.ok().flatten());
+                    });
+                }
+                None => {
+                    let _ = reply.send(None);
+                }
+            },
+            ControlRequest::CallCount(reply) => {
+                let _ = reply.send(self.calls.len());
+            }
+        }
+    }
+
+    /// Sends BYE and removes the member at once; the call record stays until the BYE completes.
+    fn hang_up(&mut self, now: Instant, cid: &str) {
+        self.leave_room(cid);
+        let Some(call) = self.calls.get_mut(cid) else { return };
+        if matches!(call.state, CallState::Terminating) {
+            return;
+        }
+        call.state = CallState::Terminating;
+        let bye = call.build_bye();
+        let peer = call.peer;
+        if self.layer.send_request(now, bye, peer).is_none() {
+            self.calls.remove(cid);
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        info!(calls = self.calls.len(), "shutting down: ending every call with BYE");
+        self.shutdown_deadline = Some(now + SHUTDOWN_GRACE);
+        let ids: Vec<String> = self.calls.keys().cloned().collect();
+        for cid in ids {
+            let unanswered = self.calls.get(&cid).is_some_and(|c| c.invite.is_some());
+            if unanswered {
+                if let Some(call) = self.calls.get_mut(&cid) {
+                    if let Some((key, req)) = call.invite.take() {
+                        let mut resp = response_to(&req, 503);
+                        set_to_tag(&mut resp, &call.local_tag);
+                        self.layer.respond(now, &key, &resp);
+                    }
+                }
+                self.end_call(&cid);
+            } else {
+                self.hang_up(now, &cid);
+            }
+        }
+    }
+
+    fn leave_room(&mut self, cid: &str) {
+        if let Some(call) = self.calls.get_mut(cid) {
+            if call.joined {
+                call.joined = false;
+                self.registry.leave(&call.room, call.member);
+            }
+            call.pending_offer = None;
+            call.staged = None;
+            self.by_member.remove(&call.member);
+        }
+    }
+
+    /// Forgets a call entirely (its sockets return to the pool as they drop).
+    fn end_call(&mut self, cid: &str) {
+        self.leave_room(cid);
+        self.calls.remove(cid);
+    }
+}
+
+fn apply_update(registry: &RoomRegistry, call: &Call, audio: &NegotiatedAudio) {
+    if call.joined {
+        registry.update(&call.room, call.member, remote_media(audio), audio.direction);
+    }
+}
+
+fn default_codecs() -> Vec<AudioCodec> {
+    vec![AudioCodec::Opus, AudioCodec::Pcmu, AudioCodec::Pcma]
+}
+
+fn push_header(resp: &mut Response, header: Header) {
+    resp.headers.push(header);
+}
+
+fn is_sdp(req: &Request) -> bool {
+    crate::sip::message::content_type(req)
+        .is_none_or(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp"))
+}
+
+fn parse_sdp(body: &[u8]) -> Result<SessionDescription, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "SDP is not UTF-8".to_string())?;
+    SessionDescription::parse(text).map_err(|e| format!("invalid SDP: {e}"))
+}
+
+/// Display name or user of the caller, for logs and snapshots.
+fn caller_name(req: &Request) -> String {
+    let from = req.from_header().ok().and_then(|f| f.typed().ok());
+    from.and_then(|f| {
+        f.display_name
+            .filter(|d| !d.is_empty())
+            .or_else(|| f.uri.user().map(str::to_string))
+    })
+    .unwrap_or_else(|| "anonymous".to_string())
+}
+
+/// Room id from a Request-URI, for spans.
+pub fn room_of(req: &Request) -> String {
+    req.uri.user().unwrap_or_default().to_string()
+}
+
+
+/// Instrumented spawn helper so the core's task carries a span.
+pub fn spawn_core(core: SipCore, inputs: CoreInputs) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(core.run(inputs).instrument(info_span!("sip_core")))
+}

@@ -1,0 +1,108 @@
+//! `tessera serve`: wires the SIP transport, the SIP core, the RTP port pool and the media
+//! thread pool together, and shuts them down in order.
+
+pub mod call;
+pub mod control;
+pub mod core;
+pub mod media_setup;
+
+use crate::conference::events::EventSink;
+use crate::conference::registry::RoomRegistry;
+use crate::conference::room::RoomSettings;
+use crate::conference::worker::MediaPool;
+use crate::config::Config;
+use crate::media::audio::talk::TalkConfig;
+use crate::rtp::port_pool::PortPool;
+use crate::sip::transport::{Transport, TransportError};
+use control::ControlClient;
+use std::net::SocketAddr;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// Startup failures.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("cannot start media threads: {0}")]
+    MediaThreads(std::io::Error),
+}
+
+/// A running server.
+pub struct ServerHandle {
+    sip_addr: SocketAddr,
+    control: ControlClient,
+    ports: PortPool,
+    shutdown: Option<oneshot::Sender<()>>,
+    core: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Starts a server (binds SIP, starts media threads) and returns once it is listening.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let (transport, transport_rx) = Transport::bind(config.sip.listen, true).await?;
+        let sip_addr = transport.local_addr();
+        let (events, room_events) = EventSink::new();
+        let settings = RoomSettings {
+            talk: TalkConfig {
+                threshold_dbfs: config.audio.talk_threshold_dbfs,
+                hangover_frames: config.audio.talk_hangover_frames,
+                ..TalkConfig::default()
+            },
+            rtp_timeout: config.rtp_timeout(),
+        };
+        let pool = MediaPool::start(config.media_threads(), settings, events)
+            .map_err(ServerError::MediaThreads)?;
+        let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
+        let (control_tx, control_rx) = mpsc::channel(64);
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(),
+              "tessera listening (UDP and TCP)");
+        let core = core::SipCore::new(config, transport, RoomRegistry::new(pool), ports.clone());
+        let inputs = core::CoreInputs {
+            transport: transport_rx,
+            room_events,
+            control: control_rx,
+            shutdown: shutdown_rx,
+        };
+        let core = core::spawn_core(core, inputs);
+        Ok(Self {
+            sip_addr,
+            control: ControlClient(control_tx),
+            ports,
+            shutdown: Some(shutdown_tx),
+            core,
+        })
+    }
+
+    /// The bound SIP address (UDP and TCP).
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    /// Client for questions to the running core.
+    pub fn control(&self) -> &ControlClient {
+        &self.control
+    }
+
+    /// RTP port pairs currently leased.
+    pub fn rtp_port_pairs_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+
+    /// Ends every call with BYE, stops the media threads and waits for all of it.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.core).await;
+        info!("tessera stopped");
+    }
+
+    /// Waits until the core ends (after a shutdown).
+    pub async fn wait(self) {
+        let _ = self.core.await;
+    }
+}
