@@ -1,0 +1,202 @@
+//! Shared helpers for the integration tests: an in-process server on loopback, real dialled
+//! calls through `tessera::dial`, tone analysis, and a raw SIP probe for bad-input tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+use tessera::config::{Config, PortRange};
+use tessera::dial::{dial, DialOptions, DialReport, DialTransport};
+use tessera::media::audio::tone::tone_ratio;
+use tessera::sdp::AudioCodec;
+use tessera::server::ServerHandle;
+use tokio::net::UdpSocket;
+
+static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
+
+/// A config for tests: loopback, an RTP range of its own, short timers.
+pub fn test_config() -> Config {
+    let slot = NEXT_RANGE.fetch_add(1, Ordering::Relaxed) % 40;
+    let pid_offset = (std::process::id() % 7) as u16 * 40;
+    let low = 21000 + (slot + pid_offset) * 30 ;
+    let low = low - low % 2;
+    let mut c = Config::default();
+    c.sip.listen = "127.0.0.1:0".parse().unwrap();
+    c.rtp.ports = PortRange { low, high: low + 29 };
+    c.rtp.bind_ip = "127.0.0.1".parse().unwrap();
+    c.media.threads = 2;
+    c
+}
+
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+pub async fn start(config: Config) -> ServerHandle {
+    init_logs();
+    ServerHandle::start(config).await.expect("server starts")
+}
+
+pub fn uri(server: &ServerHandle, room: &str) -> String {
+    format!("sip:{room}@{}", server.sip_addr())
+}
+
+/// Dials `room` sending `tone_hz` for `secs`.
+pub async fn dial_tone(
+    server: &ServerHandle,
+    room: &str,
+    tone_hz: Option<f32>,
+    secs: f64,
+    codec: AudioCodec,
+    transport: DialTransport,
+) -> DialReport {
+    let mut o = DialOptions::new(uri(server, room));
+    o.tone_hz = tone_hz;
+    o.duration = Duration::from_secs_f64(secs);
+    o.codec = codec;
+    o.transport = transport;
+    o.from = format!("tone{}", tone_hz.unwrap_or(0.0) as u32);
+    dial(o).await.expect("dial runs")
+}
+
+/// Fraction of the recording's energy at `hz`, skipping the first second (join, jitter
+/// buffer fill) and the last half second (hang-up).
+pub fn heard(report: &DialReport, hz: f32) -> f64 {
+    let rec = &report.recording;
+    let start = 48_000.min(rec.len());
+    let end = rec.len().saturating_sub(24_000).max(start);
+    tone_ratio(&rec[start..end], hz, 48_000)
+}
+
+/// Polls `check` until it holds or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A raw SIP peer for hand-written (and deliberately broken) requests over UDP.
+pub struct SipProbe {
+    pub socket: UdpSocket,
+    pub server: SocketAddr,
+}
+
+impl SipProbe {
+    pub async fn new(server: SocketAddr) -> Self {
+        Self {
+            socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            server,
+        }
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    pub async fn send(&self, text: &str) {
+        self.socket.send_to(text.as_bytes(), self.server).await.unwrap();
+    }
+
+    /// Next message received within `limit`.
+    pub async fn recv(&self, limit: Duration) -> Option<String> {
+        let mut buf = vec![0u8; 65_535];
+        match tokio::time::timeout(limit, self.socket.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            _ => None,
+        }
+    }
+
+    /// Next response with a final status (skips 1xx), within `limit`.
+    pub async fn final_response(&self, limit: Duration) -> Option<String> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            let msg = self.recv(end - Instant::now()).await?;
+            if msg.starts_with("SIP/2.0 1") {
+                continue;
+            }
+            if msg.starts_with("SIP/2.0 ") {
+                return Some(msg);
+            }
+        }
+        None
+    }
+
+    /// Waits for a response whose status starts with `prefix` (e.g. "487").
+    pub async fn response_with(&self, prefix: &str, limit: Duration) -> Option<String> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            let msg = self.recv(end - Instant::now()).await?;
+            if msg.starts_with(&format!("SIP/2.0 {prefix}")) {
+                return Some(msg);
+            }
+        }
+        None
+    }
+
+    /// Waits for a request with `method`.
+    pub async fn request(&self, method: &str, limit: Duration) -> Option<String> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            let msg = self.recv(end - Instant::now()).await?;
+            if msg.starts_with(&format!("{method} ")) {
+                return Some(msg);
+            }
+        }
+        None
+    }
+}
+
+/// Status code of a response text.
+pub fn status(resp: &str) -> u16 {
+    resp.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Value of a header in a message text (first occurrence, case-insensitive name).
+pub fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A request built from parts; `extra` holds additional header lines.
+pub fn request(method: &str, ruri: &str, probe: SocketAddr, call_id: &str, branch: &str, cseq: u32, to_tag: Option<&str>, extra: &str, body: &str) -> String {
+    let to = match to_tag {
+        Some(t) => format!("<{ruri}>;tag={t}"),
+        None => format!("<{ruri}>"),
+    };
+    format!(
+        "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP {probe};branch=z9hG4bK{branch};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:probe@{ip}>;tag=probetag\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+CSeq: {cseq} {method}\r\nContact: <sip:probe@{probe}>\r\n{extra}Content-Length: {len}\r\n\r\n{body}",
+        ip = probe.ip(),
+        len = body.len()
+    )
+}
+
+/// A minimal audio offer pointing at `rtp` (PCMU and Opus).
+pub fn sdp_offer(rtp: SocketAddr) -> String {
+    format!(
+        "v=0\r\no=probe 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+m=audio {port} RTP/AVP 111 0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
+        ip = rtp.ip(),
+        port = rtp.port()
+    )
+}
