@@ -17,8 +17,7 @@ use crate::sip::transport::{Transport, TransportError};
 use control::ControlClient;
 use std::net::SocketAddr;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
 
 /// Startup failures.
@@ -35,8 +34,8 @@ pub struct ServerHandle {
     sip_addr: SocketAddr,
     control: ControlClient,
     ports: PortPool,
-    shutdown: Option<oneshot::Sender<()>>,
-    core: JoinHandle<()>,
+    shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    stopped: watch::Receiver<bool>,
 }
 
 impl ServerHandle {
@@ -68,12 +67,17 @@ impl ServerHandle {
             shutdown: shutdown_rx,
         };
         let core = core::spawn_core(core, inputs);
+        let (stopped_tx, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            let _ = core.await;
+            let _ = stopped_tx.send(true);
+        });
         Ok(Self {
             sip_addr,
             control: ControlClient(control_tx),
             ports,
-            shutdown: Some(shutdown_tx),
-            core,
+            shutdown: std::sync::Mutex::new(Some(shutdown_tx)),
+            stopped,
         })
     }
 
@@ -92,17 +96,24 @@ impl ServerHandle {
         self.ports.in_use()
     }
 
-    /// Ends every call with BYE, stops the media threads and waits for all of it.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
+    /// Asks the server to end every call with BYE and stop (returns at once).
+    pub fn request_shutdown(&self) {
+        let sender = self.shutdown.lock().ok().and_then(|mut s| s.take());
+        if let Some(tx) = sender {
             let _ = tx.send(());
         }
-        let _ = (&mut self.core).await;
-        info!("tessera stopped");
     }
 
-    /// Waits until the core ends (after a shutdown).
-    pub async fn wait(self) {
-        let _ = self.core.await;
+    /// Waits until signalling and the media threads have stopped.
+    pub async fn wait_stopped(&self) {
+        let mut stopped = self.stopped.clone();
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+
+    /// Ends every call with BYE, stops the media threads and waits for all of it.
+    pub async fn shutdown(self) {
+        self.request_shutdown();
+        self.wait_stopped().await;
+        info!("tessera stopped");
     }
 }

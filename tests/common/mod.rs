@@ -150,6 +150,18 @@ impl SipProbe {
         None
     }
 
+    /// Waits for a response with status prefix `prefix` to a request of `method` (by CSeq).
+    pub async fn response_to(&self, method: &str, prefix: &str, limit: Duration) -> Option<String> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            let msg = self.response_with(prefix, end - Instant::now()).await?;
+            if header(&msg, "CSeq").is_some_and(|c| c.ends_with(method)) {
+                return Some(msg);
+            }
+        }
+        None
+    }
+
     /// Waits for a request with `method`.
     pub async fn request(&self, method: &str, limit: Duration) -> Option<String> {
         let end = Instant::now() + limit;
