@@ -7,7 +7,7 @@ use crate::media::audio::inbound::AudioInbound;
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
 use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
 use crate::rtp::rtcp::{
-    ntp_from_unix, parse_compound, write_compound, RtcpPacket, SdesChunk, SdesItem, SenderInfo,
+    ntp_from_unix, write_compound, RtcpPacket, SdesChunk, SdesItem, SenderInfo,
 };
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
@@ -155,12 +155,10 @@ impl Member {
                 inbound.push(now, seq, rtp.timestamp(), rtp.payload());
                 *last_rx = now;
             }
-            Inbound::Rtcp(data) => {
-                if let Ok(packets) = parse_compound(data) {
-                    for p in packets {
-                        if let RtcpPacket::SenderReport { info, .. } = p {
-                            rx_stats.on_sender_report(now, info.ntp_timestamp);
-                        }
+            Inbound::Rtcp(packets) => {
+                for p in packets {
+                    if let RtcpPacket::SenderReport { info, .. } = p {
+                        rx_stats.on_sender_report(now, info.ntp_timestamp);
                     }
                 }
                 *last_rx = now;

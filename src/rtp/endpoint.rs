@@ -5,7 +5,7 @@
 
 use super::latch::{LatchVerdict, SourceLatch};
 use super::port_pool::RtpSocketPair;
-use super::rtcp::is_rtcp;
+use super::rtcp::{is_rtcp, parse_compound, RtcpPacket};
 use rtp_rs::RtpReader;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
@@ -17,7 +17,8 @@ const MAX_PACKETS_PER_DRAIN: usize = 256;
 /// What arrived.
 pub enum Inbound<'a> {
     Rtp(RtpReader<'a>),
-    Rtcp(&'a [u8]),
+    /// A parsed compound RTCP packet (malformed ones are counted and dropped here).
+    Rtcp(Vec<RtcpPacket>),
 }
 
 /// Per-endpoint counters.
@@ -102,8 +103,16 @@ impl RtpEndpoint {
                         self.counters.foreign += 1;
                         continue;
                     }
-                    self.counters.rx_rtcp += 1;
-                    handle(Inbound::Rtcp(&self.buf[..len]));
+                    match parse_compound(&self.buf[..len]) {
+                        Ok(packets) => {
+                            self.counters.rx_rtcp += 1;
+                            handle(Inbound::Rtcp(packets));
+                        }
+                        Err(e) => {
+                            self.counters.malformed += 1;
+                            debug!(error = %e, "malformed RTCP dropped");
+                        }
+                    }
                     continue;
                 }
                 let data = &self.buf[..len];

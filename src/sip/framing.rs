@@ -20,7 +20,12 @@ pub enum FramingError {
     BadContentLength,
     #[error("body of {0} bytes exceeds {MAX_BODY_BYTES}")]
     BodyTooLarge(usize),
+    #[error("stream does not carry SIP (bad start line)")]
+    NotSip,
 }
+
+/// Longest start line we accept (a Request-URI rarely exceeds a few hundred bytes).
+const MAX_START_LINE: usize = 2048;
 
 /// Accumulates stream bytes and yields whole SIP messages.
 #[derive(Debug, Default)]
@@ -49,6 +54,11 @@ impl StreamFramer {
         if leading > 0 {
             self.buf.drain(..leading);
         }
+        match find_subslice(&self.buf, b"\r\n") {
+            Some(end) if !looks_like_start_line(&self.buf[..end]) => return Err(FramingError::NotSip),
+            None if self.buf.len() > MAX_START_LINE => return Err(FramingError::NotSip),
+            _ => {}
+        }
         let Some(header_end) = find_subslice(&self.buf, b"\r\n\r\n") else {
             if self.buf.len() > MAX_HEADER_BYTES {
                 return Err(FramingError::HeaderTooLarge);
@@ -69,6 +79,25 @@ impl StreamFramer {
         let message: Vec<u8> = self.buf.drain(..total).collect();
         Ok(Some(message))
     }
+}
+
+/// `METHOD SP Request-URI SP SIP/2.0` or `SIP/2.0 SP 3DIGIT ...` (RFC 3261 §7.1, §7.2).
+fn looks_like_start_line(line: &[u8]) -> bool {
+    if line.len() > MAX_START_LINE {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    if let Some(rest) = text.strip_prefix("SIP/2.0 ") {
+        return rest.len() >= 3 && rest.as_bytes()[..3].iter().all(u8::is_ascii_digit);
+    }
+    let mut parts = text.split(' ');
+    let method_ok = parts
+        .next()
+        .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()));
+    let uri_ok = parts.next().is_some_and(|u| !u.is_empty());
+    method_ok && uri_ok && parts.next() == Some("SIP/2.0") && parts.next().is_none()
 }
 
 /// Finds the first occurrence of `needle` in `haystack`.
@@ -130,6 +159,17 @@ mod tests {
         f.push(b"INVITE sip:x SIP/2.0\r\nX-Big: ");
         f.push(&vec![b'a'; 64 * 1024]);
         assert_eq!(f.next_message(), Err(FramingError::HeaderTooLarge));
+    }
+
+    #[test]
+    fn refuses_non_sip_bytes() {
+        let mut f = StreamFramer::new();
+        f.push(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(f.next_message(), Err(FramingError::NotSip));
+        let mut f = StreamFramer::new();
+        f.push(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
+        f.push(&vec![0xAA; 3000]);
+        assert_eq!(f.next_message(), Err(FramingError::NotSip));
     }
 
     #[test]

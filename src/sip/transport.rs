@@ -342,16 +342,23 @@ impl TaskContext {
                         Err(e) => {
                             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                             warn!(%peer, error = %e, "malformed SIP on stream");
-                            if let Some(resp) = raw_bad_request(&bytes, &e.to_string()) {
-                                self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
-                                let sender = self
-                                    .connections
-                                    .lock()
-                                    .ok()
-                                    .and_then(|c| c.get(&connection_of(peer)).cloned());
-                                if let Some(s) = sender {
-                                    let _ = s.send(Bytes::from(resp)).await;
-                                }
+                            // A well-framed request we can answer keeps the connection; bytes
+                            // that are not SIP at all mean the stream is lost: disconnect.
+                            let Some(resp) = raw_bad_request(&bytes, &e.to_string()) else {
+                                self.stats
+                                    .tcp_disconnected_for_abuse
+                                    .fetch_add(1, Ordering::Relaxed);
+                                info!(%peer, "closing TCP connection that sent non-SIP bytes");
+                                return;
+                            };
+                            self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
+                            let sender = self
+                                .connections
+                                .lock()
+                                .ok()
+                                .and_then(|c| c.get(&connection_of(peer)).cloned());
+                            if let Some(s) = sender {
+                                let _ = s.send(Bytes::from(resp)).await;
                             }
                         }
                     },
