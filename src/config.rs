@@ -26,7 +26,7 @@ pub enum ConfigError {
 }
 
 /// Everything `tessera serve` needs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub sip: SipConfig,
@@ -70,7 +70,7 @@ pub struct RtpConfig {
 }
 
 /// Media threads.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     /// Number of media threads; 0 = one per core.
@@ -121,30 +121,12 @@ impl Default for RtpConfig {
     }
 }
 
-impl Default for MediaConfig {
-    fn default() -> Self {
-        Self { threads: 0 }
-    }
-}
-
 impl Default for AudioConfig {
     fn default() -> Self {
         Self {
             talk_threshold_dbfs: -45.0,
             talk_hangover_frames: 15,
             opus_bitrate: 32_000,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            sip: SipConfig::default(),
-            api: ApiConfig::default(),
-            rtp: RtpConfig::default(),
-            media: MediaConfig::default(),
-            audio: AudioConfig::default(),
         }
     }
 }
@@ -194,7 +176,7 @@ impl FromStr for PortRange {
         let (low, high) = s.split_once('-').ok_or_else(bad)?;
         let low: u16 = low.trim().parse().map_err(|_| bad())?;
         let high: u16 = high.trim().parse().map_err(|_| bad())?;
-        if low % 2 != 0 || high <= low || low == 0 {
+        if !low.is_multiple_of(2) || high <= low || low == 0 {
             return Err(bad());
         }
         Ok(Self { low, high })
@@ -234,7 +216,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.sip.listen.port(), 5080);
-        assert_eq!(c.rtp.ports, PortRange { low: 30000, high: 30100 });
+        assert_eq!(
+            c.rtp.ports,
+            PortRange {
+                low: 30000,
+                high: 30100
+            }
+        );
         assert_eq!(c.api.listen.port(), 8080);
     }
 

@@ -13,20 +13,47 @@ const WAIT: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bye_removes_member_and_last_bye_destroys_room_and_returns_ports() {
     let server = start(test_config()).await;
-    let short = dial_tone(&server, "life", Some(440.0), 2.0, AudioCodec::Opus, DialTransport::Udp);
-    let long = dial_tone(&server, "life", Some(880.0), 5.0, AudioCodec::Opus, DialTransport::Udp);
+    let short = dial_tone(
+        &server,
+        "life",
+        Some(440.0),
+        2.0,
+        AudioCodec::Opus,
+        DialTransport::Udp,
+    );
+    let long = dial_tone(
+        &server,
+        "life",
+        Some(880.0),
+        5.0,
+        AudioCodec::Opus,
+        DialTransport::Udp,
+    );
     let observer = async {
         let ctl = server.control();
-        assert!(eventually(WAIT, || async { ctl.room("life").await.is_some_and(|r| r.members.len() == 2) }).await);
+        assert!(
+            eventually(WAIT, || async {
+                ctl.room("life").await.is_some_and(|r| r.members.len() == 2)
+            })
+            .await
+        );
         assert_eq!(server.rtp_port_pairs_in_use(), 2);
         // The short call hangs up first: one member stays, the room lives on.
-        assert!(eventually(WAIT, || async { ctl.room("life").await.is_some_and(|r| r.members.len() == 1) }).await);
+        assert!(
+            eventually(WAIT, || async {
+                ctl.room("life").await.is_some_and(|r| r.members.len() == 1)
+            })
+            .await
+        );
         assert_eq!(server.rtp_port_pairs_in_use(), 1);
     };
     let (a, b, ()) = tokio::join!(short, long, observer);
     assert!(a.answered && b.answered);
     let ctl = server.control();
-    assert!(eventually(WAIT, || async { ctl.room_ids().await.is_empty() }).await, "room destroyed");
+    assert!(
+        eventually(WAIT, || async { ctl.room_ids().await.is_empty() }).await,
+        "room destroyed"
+    );
     assert_eq!(server.rtp_port_pairs_in_use(), 0, "ports returned");
     assert_eq!(ctl.call_count().await, 0);
     server.shutdown().await;
@@ -40,8 +67,17 @@ async fn cancel_before_answer_gets_487_and_frees_everything() {
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:4000@{}", server.sip_addr());
     let me = probe.local();
-    let invite = request("INVITE", &ruri, me, "cancel-1", "inv1", 1, None,
-        "Content-Type: application/sdp\r\n", &sdp_offer("127.0.0.1:9".parse().unwrap()));
+    let invite = request(
+        "INVITE",
+        &ruri,
+        me,
+        "cancel-1",
+        "inv1",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        &sdp_offer("127.0.0.1:9".parse().unwrap()),
+    );
     probe.send(&invite).await;
     assert!(probe.response_with("180", WAIT).await.is_some(), "ringing");
     assert_eq!(server.rtp_port_pairs_in_use(), 1);
@@ -50,15 +86,29 @@ async fn cancel_before_answer_gets_487_and_frees_everything() {
     let mut got_cancel_ok = false;
     let mut got_487 = false;
     for _ in 0..4 {
-        let Some(msg) = probe.final_response(WAIT).await else { break };
+        let Some(msg) = probe.final_response(WAIT).await else {
+            break;
+        };
         let cseq = header(&msg, "CSeq").unwrap_or_default().to_string();
         if status(&msg) == 200 && cseq.ends_with("CANCEL") {
             got_cancel_ok = true;
         }
         if status(&msg) == 487 && cseq.ends_with("INVITE") {
             got_487 = true;
-            let to_tag = header(&msg, "To").and_then(|t| t.split("tag=").nth(1)).map(str::to_string);
-            let ack = request("ACK", &ruri, me, "cancel-1", "inv1", 1, to_tag.as_deref(), "", "");
+            let to_tag = header(&msg, "To")
+                .and_then(|t| t.split("tag=").nth(1))
+                .map(str::to_string);
+            let ack = request(
+                "ACK",
+                &ruri,
+                me,
+                "cancel-1",
+                "inv1",
+                1,
+                to_tag.as_deref(),
+                "",
+                "",
+            );
             probe.send(&ack).await;
         }
         if got_cancel_ok && got_487 {
@@ -73,9 +123,29 @@ async fn cancel_before_answer_gets_487_and_frees_everything() {
 }
 
 /// Sends an INVITE (optionally several times with the same branch) and returns the 200.
-async fn invite_and_answer(probe: &SipProbe, ruri: &str, call_id: &str, copies: usize, body: &str) -> String {
-    let extra = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
-    let invite = request("INVITE", ruri, probe.local(), call_id, call_id, 1, None, extra, body);
+async fn invite_and_answer(
+    probe: &SipProbe,
+    ruri: &str,
+    call_id: &str,
+    copies: usize,
+    body: &str,
+) -> String {
+    let extra = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    let invite = request(
+        "INVITE",
+        ruri,
+        probe.local(),
+        call_id,
+        call_id,
+        1,
+        None,
+        extra,
+        body,
+    );
     for _ in 0..copies {
         probe.send(&invite).await;
     }
@@ -98,16 +168,50 @@ async fn retransmitted_invite_creates_one_member() {
     let server = start(test_config()).await;
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:5000@{}", server.sip_addr());
-    let ok = invite_and_answer(&probe, &ruri, "retx-1", 3, &sdp_offer("127.0.0.1:9".parse().unwrap())).await;
+    let ok = invite_and_answer(
+        &probe,
+        &ruri,
+        "retx-1",
+        3,
+        &sdp_offer("127.0.0.1:9".parse().unwrap()),
+    )
+    .await;
     let tag = to_tag_of(&ok);
-    probe.send(&request("ACK", &ruri, probe.local(), "retx-1", "ack1", 1, Some(&tag), "", "")).await;
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "retx-1",
+            "ack1",
+            1,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
     let ctl = server.control();
     assert!(eventually(WAIT, || async { ctl.room("5000").await.is_some() }).await);
     assert_eq!(ctl.room("5000").await.map(|r| r.members.len()), Some(1));
     assert_eq!(ctl.call_count().await, 1);
     assert_eq!(server.rtp_port_pairs_in_use(), 1);
-    probe.send(&request("BYE", &ruri, probe.local(), "retx-1", "bye1", 2, Some(&tag), "", "")).await;
-    probe.response_to("BYE", "200", WAIT).await.expect("BYE answered");
+    probe
+        .send(&request(
+            "BYE",
+            &ruri,
+            probe.local(),
+            "retx-1",
+            "bye1",
+            2,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    probe
+        .response_to("BYE", "200", WAIT)
+        .await
+        .expect("BYE answered");
     assert!(eventually(WAIT, || async { ctl.room_ids().await.is_empty() }).await);
     server.shutdown().await;
 }
@@ -119,8 +223,18 @@ async fn unacknowledged_answer_is_retransmitted_then_hung_up() {
     let server = start(config).await;
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:5100@{}", server.sip_addr());
-    invite_and_answer(&probe, &ruri, "noack-1", 1, &sdp_offer("127.0.0.1:9".parse().unwrap())).await;
-    assert!(probe.response_with("200", WAIT).await.is_some(), "200 retransmitted while no ACK");
+    invite_and_answer(
+        &probe,
+        &ruri,
+        "noack-1",
+        1,
+        &sdp_offer("127.0.0.1:9".parse().unwrap()),
+    )
+    .await;
+    assert!(
+        probe.response_with("200", WAIT).await.is_some(),
+        "200 retransmitted while no ACK"
+    );
     let bye = probe.request("BYE", WAIT).await.expect("server hangs up");
     assert!(bye.contains("noack-1"));
     let ctl = server.control();
@@ -136,10 +250,32 @@ async fn silent_call_is_ended_with_bye_after_rtp_timeout() {
     let server = start(config).await;
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:5200@{}", server.sip_addr());
-    let ok = invite_and_answer(&probe, &ruri, "silent-1", 1, &sdp_offer("127.0.0.1:9".parse().unwrap())).await;
+    let ok = invite_and_answer(
+        &probe,
+        &ruri,
+        "silent-1",
+        1,
+        &sdp_offer("127.0.0.1:9".parse().unwrap()),
+    )
+    .await;
     let tag = to_tag_of(&ok);
-    probe.send(&request("ACK", &ruri, probe.local(), "silent-1", "ack1", 1, Some(&tag), "", "")).await;
-    let bye = probe.request("BYE", Duration::from_secs(15)).await.expect("BYE after RTP timeout");
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "silent-1",
+            "ack1",
+            1,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    let bye = probe
+        .request("BYE", Duration::from_secs(15))
+        .await
+        .expect("BYE after RTP timeout");
     assert!(bye.contains("silent-1"));
     let ctl = server.control();
     assert!(eventually(WAIT, || async { ctl.room_ids().await.is_empty() }).await);
@@ -155,21 +291,100 @@ async fn reinvite_puts_on_hold_and_resumes() {
     let ok = invite_and_answer(&probe, &ruri, "hold-1", 1, &sdp_offer(rtp)).await;
     let tag = to_tag_of(&ok);
     assert!(body_of(&ok).contains("a=sendrecv"));
-    probe.send(&request("ACK", &ruri, probe.local(), "hold-1", "ack1", 1, Some(&tag), "", "")).await;
-    let hold = sdp_offer(rtp).replace("a=sendrecv", "a=sendonly").replace("o=probe 1 1", "o=probe 1 2");
-    let reinvite = request("INVITE", &ruri, probe.local(), "hold-1", "reinv2", 2, Some(&tag),
-        "Content-Type: application/sdp\r\n", &hold);
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "hold-1",
+            "ack1",
+            1,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    let hold = sdp_offer(rtp)
+        .replace("a=sendrecv", "a=sendonly")
+        .replace("o=probe 1 1", "o=probe 1 2");
+    let reinvite = request(
+        "INVITE",
+        &ruri,
+        probe.local(),
+        "hold-1",
+        "reinv2",
+        2,
+        Some(&tag),
+        "Content-Type: application/sdp\r\n",
+        &hold,
+    );
     probe.send(&reinvite).await;
-    let answer = probe.response_with("200", WAIT).await.expect("re-INVITE answered");
-    assert!(body_of(&answer).contains("a=recvonly"), "hold answered recvonly: {answer}");
-    probe.send(&request("ACK", &ruri, probe.local(), "hold-1", "ack2", 2, Some(&tag), "", "")).await;
+    let answer = probe
+        .response_with("200", WAIT)
+        .await
+        .expect("re-INVITE answered");
+    assert!(
+        body_of(&answer).contains("a=recvonly"),
+        "hold answered recvonly: {answer}"
+    );
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "hold-1",
+            "ack2",
+            2,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
     let resume = sdp_offer(rtp).replace("o=probe 1 1", "o=probe 1 3");
-    probe.send(&request("INVITE", &ruri, probe.local(), "hold-1", "reinv3", 3, Some(&tag),
-        "Content-Type: application/sdp\r\n", &resume)).await;
-    let answer = probe.response_with("200", WAIT).await.expect("resume answered");
+    probe
+        .send(&request(
+            "INVITE",
+            &ruri,
+            probe.local(),
+            "hold-1",
+            "reinv3",
+            3,
+            Some(&tag),
+            "Content-Type: application/sdp\r\n",
+            &resume,
+        ))
+        .await;
+    let answer = probe
+        .response_with("200", WAIT)
+        .await
+        .expect("resume answered");
     assert!(body_of(&answer).contains("a=sendrecv"));
-    probe.send(&request("ACK", &ruri, probe.local(), "hold-1", "ack3", 3, Some(&tag), "", "")).await;
-    probe.send(&request("BYE", &ruri, probe.local(), "hold-1", "bye4", 4, Some(&tag), "", "")).await;
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "hold-1",
+            "ack3",
+            3,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    probe
+        .send(&request(
+            "BYE",
+            &ruri,
+            probe.local(),
+            "hold-1",
+            "bye4",
+            4,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     server.shutdown().await;
 }
@@ -181,17 +396,49 @@ async fn invite_without_sdp_gets_offer_and_answer_comes_in_ack() {
     let ruri = format!("sip:5400@{}", server.sip_addr());
     let ok = invite_and_answer(&probe, &ruri, "late-1", 1, "").await;
     let offer = body_of(&ok);
-    assert!(offer.contains("m=audio") && offer.contains("PCMU/8000"), "offer in 200: {offer}");
+    assert!(
+        offer.contains("m=audio") && offer.contains("PCMU/8000"),
+        "offer in 200: {offer}"
+    );
     let tag = to_tag_of(&ok);
     let answer = "v=0\r\no=probe 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
 m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
-    probe.send(&request("ACK", &ruri, probe.local(), "late-1", "ack1", 1, Some(&tag),
-        "Content-Type: application/sdp\r\n", answer)).await;
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "late-1",
+            "ack1",
+            1,
+            Some(&tag),
+            "Content-Type: application/sdp\r\n",
+            answer,
+        ))
+        .await;
     let ctl = server.control();
-    assert!(eventually(WAIT, || async {
-        ctl.room("5400").await.is_some_and(|r| r.members.first().is_some_and(|m| m.codec == "PCMU"))
-    }).await, "member joined with the codec from the ACK's answer");
-    probe.send(&request("BYE", &ruri, probe.local(), "late-1", "bye2", 2, Some(&tag), "", "")).await;
+    assert!(
+        eventually(WAIT, || async {
+            ctl.room("5400")
+                .await
+                .is_some_and(|r| r.members.first().is_some_and(|m| m.codec == "PCMU"))
+        })
+        .await,
+        "member joined with the codec from the ACK's answer"
+    );
+    probe
+        .send(&request(
+            "BYE",
+            &ruri,
+            probe.local(),
+            "late-1",
+            "bye2",
+            2,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     server.shutdown().await;
 }
@@ -199,21 +446,41 @@ m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_every_call_with_bye() {
     let server = start(test_config()).await;
-    let call = dial_tone(&server, "6000", Some(440.0), 20.0, AudioCodec::Opus, DialTransport::Udp);
+    let call = dial_tone(
+        &server,
+        "6000",
+        Some(440.0),
+        20.0,
+        AudioCodec::Opus,
+        DialTransport::Udp,
+    );
     let stopper = async {
         let ctl = server.control();
-        assert!(eventually(WAIT, || async { ctl.room("6000").await.is_some_and(|r| !r.members.is_empty()) }).await);
+        assert!(
+            eventually(WAIT, || async {
+                ctl.room("6000")
+                    .await
+                    .is_some_and(|r| !r.members.is_empty())
+            })
+            .await
+        );
     };
     let (report, ()) = tokio::join!(call, stopper_then(&server, stopper));
     assert!(report.answered);
     assert_eq!(report.ended_by.as_deref(), Some("remote BYE"));
-    assert!(report.duration_s < 15.0, "ended by the server, not by the 20 s timer");
+    assert!(
+        report.duration_s < 15.0,
+        "ended by the server, not by the 20 s timer"
+    );
     assert_eq!(server.rtp_port_pairs_in_use(), 0);
     server.shutdown().await;
 }
 
 /// Waits for `ready`, then asks the server to shut down (the handle stays usable for checks).
-async fn stopper_then(server: &tessera::server::ServerHandle, ready: impl std::future::Future<Output = ()>) {
+async fn stopper_then(
+    server: &tessera::server::ServerHandle,
+    ready: impl std::future::Future<Output = ()>,
+) {
     ready.await;
     server.request_shutdown();
     server.wait_stopped().await;

@@ -14,8 +14,23 @@ const WAIT: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(700);
 
 async fn options_still_answered(probe: &SipProbe, ruri: &str, call_id: &str) {
-    probe.send(&request("OPTIONS", ruri, probe.local(), call_id, call_id, 1, None, "", "")).await;
-    let resp = probe.response_to("OPTIONS", "200", WAIT).await.expect("OPTIONS answered");
+    probe
+        .send(&request(
+            "OPTIONS",
+            ruri,
+            probe.local(),
+            call_id,
+            call_id,
+            1,
+            None,
+            "",
+            "",
+        ))
+        .await;
+    let resp = probe
+        .response_to("OPTIONS", "200", WAIT)
+        .await
+        .expect("OPTIONS answered");
     assert!(header(&resp, "Allow").is_some_and(|a| a.contains("INVITE") && a.contains("BYE")));
     assert!(header(&resp, "Accept").is_some_and(|a| a.contains("application/sdp")));
 }
@@ -26,22 +41,54 @@ async fn malformed_udp_gets_400_when_possible_and_silence_otherwise() {
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:3000@{}", server.sip_addr());
     // Pure garbage: no response can be formed.
-    probe.send("\u{1}\u{2}garbage that is not SIP at all\r\n\r\n").await;
+    probe
+        .send("\u{1}\u{2}garbage that is not SIP at all\r\n\r\n")
+        .await;
     assert!(probe.recv(QUIET).await.is_none(), "garbage gets silence");
     // A request whose CSeq is broken but which carries the headers a response needs.
-    let broken = request("INVITE", &ruri, probe.local(), "bad-1", "bad1", 1, None, "", "")
-        .replace("CSeq: 1 INVITE", "CSeq: one INVITE");
+    let broken = request(
+        "INVITE",
+        &ruri,
+        probe.local(),
+        "bad-1",
+        "bad1",
+        1,
+        None,
+        "",
+        "",
+    )
+    .replace("CSeq: 1 INVITE", "CSeq: one INVITE");
     probe.send(&broken).await;
     let resp = probe.final_response(WAIT).await.expect("a response");
     assert_eq!(status(&resp), 400, "{resp}");
     // Missing Call-ID: still answerable? No Call-ID means no response can be formed.
-    let no_call_id = request("OPTIONS", &ruri, probe.local(), "x", "nocid", 1, None, "", "")
-        .replace("Call-ID: x\r\n", "");
+    let no_call_id = request(
+        "OPTIONS",
+        &ruri,
+        probe.local(),
+        "x",
+        "nocid",
+        1,
+        None,
+        "",
+        "",
+    )
+    .replace("Call-ID: x\r\n", "");
     probe.send(&no_call_id).await;
     assert!(probe.recv(QUIET).await.is_none(), "no Call-ID: silence");
     // Body shorter than Content-Length.
-    let truncated = request("OPTIONS", &ruri, probe.local(), "trunc-1", "trunc", 1, None, "", "")
-        .replace("Content-Length: 0", "Content-Length: 500");
+    let truncated = request(
+        "OPTIONS",
+        &ruri,
+        probe.local(),
+        "trunc-1",
+        "trunc",
+        1,
+        None,
+        "",
+        "",
+    )
+    .replace("Content-Length: 0", "Content-Length: 500");
     probe.send(&truncated).await;
     let resp = probe.final_response(WAIT).await.expect("a response");
     assert_eq!(status(&resp), 400);
@@ -55,16 +102,47 @@ async fn invalid_sdp_gets_400_and_no_common_codec_gets_488() {
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:3000@{}", server.sip_addr());
     let sdp_type = "Content-Type: application/sdp\r\n";
-    probe.send(&request("INVITE", &ruri, probe.local(), "sdp-1", "sdp1", 1, None, sdp_type, "this is not sdp\r\n")).await;
+    probe
+        .send(&request(
+            "INVITE",
+            &ruri,
+            probe.local(),
+            "sdp-1",
+            "sdp1",
+            1,
+            None,
+            sdp_type,
+            "this is not sdp\r\n",
+        ))
+        .await;
     let resp = probe.final_response(WAIT).await.expect("a response");
     assert_eq!(status(&resp), 400, "{resp}");
     let g722 = "v=0\r\no=p 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
 m=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n";
-    probe.send(&request("INVITE", &ruri, probe.local(), "sdp-2", "sdp2", 1, None, sdp_type, g722)).await;
+    probe
+        .send(&request(
+            "INVITE",
+            &ruri,
+            probe.local(),
+            "sdp-2",
+            "sdp2",
+            1,
+            None,
+            sdp_type,
+            g722,
+        ))
+        .await;
     let resp = probe.final_response(WAIT).await.expect("a response");
     assert_eq!(status(&resp), 488, "{resp}");
-    assert_eq!(server.rtp_port_pairs_in_use(), 0, "rejected offers hold no ports");
-    assert!(server.control().room_ids().await.is_empty(), "no room for rejected calls");
+    assert_eq!(
+        server.rtp_port_pairs_in_use(),
+        0,
+        "rejected offers hold no ports"
+    );
+    assert!(
+        server.control().room_ids().await.is_empty(),
+        "no room for rejected calls"
+    );
     server.shutdown().await;
 }
 
@@ -73,16 +151,60 @@ async fn unknown_dialog_unsupported_method_and_bad_room() {
     let server = start(test_config()).await;
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:3000@{}", server.sip_addr());
-    probe.send(&request("BYE", &ruri, probe.local(), "nobody", "bye1", 2, Some("nosuchtag"), "", "")).await;
-    assert_eq!(probe.final_response(WAIT).await.map(|r| status(&r)), Some(481));
-    probe.send(&request("SUBSCRIBE", &ruri, probe.local(), "sub-1", "sub1", 1, None, "Event: presence\r\n", "")).await;
+    probe
+        .send(&request(
+            "BYE",
+            &ruri,
+            probe.local(),
+            "nobody",
+            "bye1",
+            2,
+            Some("nosuchtag"),
+            "",
+            "",
+        ))
+        .await;
+    assert_eq!(
+        probe.final_response(WAIT).await.map(|r| status(&r)),
+        Some(481)
+    );
+    probe
+        .send(&request(
+            "SUBSCRIBE",
+            &ruri,
+            probe.local(),
+            "sub-1",
+            "sub1",
+            1,
+            None,
+            "Event: presence\r\n",
+            "",
+        ))
+        .await;
     let resp = probe.final_response(WAIT).await.expect("a response");
     assert_eq!(status(&resp), 405);
-    assert!(header(&resp, "Allow").is_some_and(|a| a.contains("INVITE")), "405 carries Allow");
+    assert!(
+        header(&resp, "Allow").is_some_and(|a| a.contains("INVITE")),
+        "405 carries Allow"
+    );
     let long_room = format!("sip:{}@{}", "9".repeat(65), server.sip_addr());
-    probe.send(&request("INVITE", &long_room, probe.local(), "room-1", "room1", 1, None,
-        "Content-Type: application/sdp\r\n", &sdp_offer("127.0.0.1:9".parse().unwrap()))).await;
-    assert_eq!(probe.final_response(WAIT).await.map(|r| status(&r)), Some(404));
+    probe
+        .send(&request(
+            "INVITE",
+            &long_room,
+            probe.local(),
+            "room-1",
+            "room1",
+            1,
+            None,
+            "Content-Type: application/sdp\r\n",
+            &sdp_offer("127.0.0.1:9".parse().unwrap()),
+        ))
+        .await;
+    assert_eq!(
+        probe.final_response(WAIT).await.map(|r| status(&r)),
+        Some(404)
+    );
     server.shutdown().await;
 }
 
@@ -103,23 +225,50 @@ async fn expect_disconnect(mut stream: TcpStream) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_abusers_are_disconnected_without_harming_calls() {
     let server = start(test_config()).await;
-    let call = dial_tone(&server, "safe", Some(600.0), 4.0, AudioCodec::Opus, DialTransport::Udp);
-    let listener = dial_tone(&server, "safe", None, 4.0, AudioCodec::Opus, DialTransport::Tcp);
+    let call = dial_tone(
+        &server,
+        "safe",
+        Some(600.0),
+        4.0,
+        AudioCodec::Opus,
+        DialTransport::Udp,
+    );
+    let listener = dial_tone(
+        &server,
+        "safe",
+        None,
+        4.0,
+        AudioCodec::Opus,
+        DialTransport::Tcp,
+    );
     let abuse = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut garbage = TcpStream::connect(server.sip_addr()).await.unwrap();
-        garbage.write_all(b"\x16\x03\x01 this is TLS or noise\r\n\r\n").await.unwrap();
+        garbage
+            .write_all(b"\x16\x03\x01 this is TLS or noise\r\n\r\n")
+            .await
+            .unwrap();
         expect_disconnect(garbage).await;
         let mut big = TcpStream::connect(server.sip_addr()).await.unwrap();
-        let mut line = format!("INVITE sip:safe@{} SIP/2.0\r\nX-Huge: ", server.sip_addr()).into_bytes();
+        let mut line =
+            format!("INVITE sip:safe@{} SIP/2.0\r\nX-Huge: ", server.sip_addr()).into_bytes();
         line.extend(std::iter::repeat_n(b'a', 64 * 1024));
         let _ = big.write_all(&line).await; // the server may close while we write
         expect_disconnect(big).await;
     };
     let (talker, listener, ()) = tokio::join!(call, listener, abuse);
     assert!(talker.answered && listener.answered);
-    assert!(heard(&listener, 600.0) > 0.5, "TCP call kept its audio: {:.3}", heard(&listener, 600.0));
+    assert!(
+        heard(&listener, 600.0) > 0.5,
+        "TCP call kept its audio: {:.3}",
+        heard(&listener, 600.0)
+    );
     let probe = SipProbe::new(server.sip_addr()).await;
-    options_still_answered(&probe, &format!("sip:3000@{}", server.sip_addr()), "opt-after-tcp").await;
+    options_still_answered(
+        &probe,
+        &format!("sip:3000@{}", server.sip_addr()),
+        "opt-after-tcp",
+    )
+    .await;
     server.shutdown().await;
 }

@@ -81,7 +81,12 @@ pub struct Room {
 }
 
 impl Room {
-    pub fn new(id: RoomId, settings: RoomSettings, shared: SharedEncoders, events: EventSink) -> Self {
+    pub fn new(
+        id: RoomId,
+        settings: RoomSettings,
+        shared: SharedEncoders,
+        events: EventSink,
+    ) -> Self {
         info!(room = %id, "room created");
         Self {
             id,
@@ -129,7 +134,13 @@ impl Room {
     }
 
     /// Applies a re-negotiated media description to a member.
-    pub fn update_member(&mut self, id: MemberId, remote: RemoteMedia, direction: Direction, t: TickTime) {
+    pub fn update_member(
+        &mut self,
+        id: MemberId,
+        remote: RemoteMedia,
+        direction: Direction,
+        t: TickTime,
+    ) {
         if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
             m.update(t.now, remote, direction);
             info!(room = %self.id, member = id, ?direction, "member media updated");
@@ -175,7 +186,11 @@ impl Room {
                 let c = codec_index(codec);
                 if !self.shared_ready[c] {
                     self.mixer.write_full_mix(&mut self.mix);
-                    if let Err(e) = self.shared.get(codec).encode(&self.mix, &mut self.shared_payloads[c]) {
+                    if let Err(e) = self
+                        .shared
+                        .get(codec)
+                        .encode(&self.mix, &mut self.shared_payloads[c])
+                    {
                         warn!(error = %e, "shared encode failed");
                         continue;
                     }
@@ -196,8 +211,12 @@ impl Room {
             m.maybe_send_rtcp(t);
         }
         if encoders != self.audio_encoders || talkers != self.talkers {
-            info!(members = self.members.len(), talkers, audio_encoders = encoders,
-                  "audio encoders in use changed");
+            info!(
+                members = self.members.len(),
+                talkers,
+                audio_encoders = encoders,
+                "audio encoders in use changed"
+            );
             self.audio_encoders = encoders;
             self.talkers = talkers;
         }

@@ -8,9 +8,9 @@ use super::room::{Room, RoomId, RoomSettings, RoomSnapshot, SharedEncoders};
 use crate::rtp::endpoint::RemoteMedia;
 use crate::sdp::Direction;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
@@ -85,7 +85,11 @@ fn tick_time() -> TickTime {
 
 impl MediaPool {
     /// Starts `threads` media threads.
-    pub fn start(threads: usize, settings: RoomSettings, events: EventSink) -> std::io::Result<Self> {
+    pub fn start(
+        threads: usize,
+        settings: RoomSettings,
+        events: EventSink,
+    ) -> std::io::Result<Self> {
         let mut pool = Self {
             senders: Vec::new(),
             threads: Vec::new(),
@@ -156,7 +160,11 @@ impl Worker {
                 let wait = next_tick.saturating_duration_since(Instant::now());
                 match self.commands.recv_timeout(wait) {
                     Ok(RoomCommand::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
-                        info!(thread = self.index, rooms = self.rooms.len(), "media thread stopping");
+                        info!(
+                            thread = self.index,
+                            rooms = self.rooms.len(),
+                            "media thread stopping"
+                        );
                         return;
                     }
                     Ok(cmd) => self.apply(cmd),
@@ -177,8 +185,11 @@ impl Worker {
             if now > next_tick + TICK * 5 {
                 // We fell far behind (machine overloaded): skip ahead rather than burst.
                 self.stats.overruns.fetch_add(1, Ordering::Relaxed);
-                warn!(thread = self.index, behind_ms = (now - next_tick).as_millis() as u64,
-                      "media tick overrun; skipping ahead");
+                warn!(
+                    thread = self.index,
+                    behind_ms = (now - next_tick).as_millis() as u64,
+                    "media tick overrun; skipping ahead"
+                );
                 next_tick = now + TICK;
             }
         }

@@ -55,8 +55,12 @@ impl UacDialog {
             None => format!("<{}>", self.target),
         };
         headers.push(Header::To(rsip::headers::To::new(to)));
-        headers.push(Header::CallId(rsip::headers::CallId::new(self.call_id.clone())));
-        headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{cseq} {method}"))));
+        headers.push(Header::CallId(rsip::headers::CallId::new(
+            self.call_id.clone(),
+        )));
+        headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
+            "{cseq} {method}"
+        ))));
         let transport = if self.peer.is_reliable() {
             ";transport=tcp"
         } else {
@@ -90,14 +94,20 @@ impl UacDialog {
 
     /// ACK for the 2xx of the INVITE (a new transaction, same CSeq number).
     pub fn ack(&self) -> Request {
-        let uri = self.remote_target.clone().unwrap_or_else(|| self.target.clone());
+        let uri = self
+            .remote_target
+            .clone()
+            .unwrap_or_else(|| self.target.clone());
         self.base(Method::Ack, self.cseq, uri)
     }
 
     /// BYE ending the dialog.
     pub fn bye(&mut self) -> Request {
         self.cseq += 1;
-        let uri = self.remote_target.clone().unwrap_or_else(|| self.target.clone());
+        let uri = self
+            .remote_target
+            .clone()
+            .unwrap_or_else(|| self.target.clone());
         self.base(Method::Bye, self.cseq, uri)
     }
 }

@@ -3,12 +3,16 @@
 
 use super::requests::UacDialog;
 use super::{DialError, DialOptions, DialReport, DialTransport};
-use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, EncoderSettings, FRAME_SAMPLES};
+use crate::media::audio::codec::{
+    rtp_ticks_per_frame, AudioEncoder, EncoderSettings, FRAME_SAMPLES,
+};
 use crate::media::audio::inbound::AudioInbound;
 use crate::media::audio::tone::ToneGenerator;
 use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::sender::RtpSender;
-use crate::sdp::{accept_answer, build_offer, Direction, LocalMedia, NegotiatedAudio, SessionDescription};
+use crate::sdp::{
+    accept_answer, build_offer, Direction, LocalMedia, NegotiatedAudio, SessionDescription,
+};
 use crate::sip::message::{call_id, response_to, to_tag};
 use crate::sip::peer::Peer;
 use crate::sip::timers::TimerConfig;
@@ -118,7 +122,10 @@ async fn resolve(target: &rsip::Uri) -> Result<SocketAddr, DialError> {
         .as_ref()
         .map(|p| *p.value())
         .unwrap_or(5060);
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     tokio::net::lookup_host((host.as_str(), port))
         .await
         .ok()
@@ -159,14 +166,18 @@ impl Uac {
     fn feed(&mut self, event: Option<TransportEvent>) {
         if let Some(TransportEvent::Message { message, peer, .. }) = event {
             let now = Instant::now();
-            match message {
+            match *message {
                 SipMessage::Request(r) => self.layer.handle_request(now, r, peer),
                 SipMessage::Response(r) => self.layer.handle_response(now, r),
             }
         }
     }
 
-    async fn handle_output(&mut self, out: TxOutput, offer: Option<&SessionDescription>) -> Option<Phase> {
+    async fn handle_output(
+        &mut self,
+        out: TxOutput,
+        offer: Option<&SessionDescription>,
+    ) -> Option<Phase> {
         match out {
             TxOutput::Transmit { peer, data } => {
                 if let Err(e) = self.transport.send(peer, data).await {
@@ -176,7 +187,8 @@ impl Uac {
             }
             TxOutput::Response { response, .. } => {
                 let code = response.status_code.code();
-                let is_invite = crate::sip::message::cseq(&response).is_some_and(|(_, m)| m == Method::Invite);
+                let is_invite =
+                    crate::sip::message::cseq(&response).is_some_and(|(_, m)| m == Method::Invite);
                 if !is_invite || code < 200 {
                     return None;
                 }
@@ -198,7 +210,10 @@ impl Uac {
                 let answer = std::str::from_utf8(&response.body)
                     .ok()
                     .and_then(|t| SessionDescription::parse(t).ok());
-                match answer.and_then(|a| accept_answer(offer, &a).ok()).and_then(|n| n.audio) {
+                match answer
+                    .and_then(|a| accept_answer(offer, &a).ok())
+                    .and_then(|n| n.audio)
+                {
                     Some(audio) => Some(Phase::Answered(audio)),
                     None => {
                         warn!("2xx without a usable SDP answer");
@@ -298,14 +313,19 @@ impl Uac {
     /// Sends BYE and waits (bounded) for its response.
     async fn hang_up(&mut self) {
         let bye = self.dialog.bye();
-        let Some(key) = self.layer.send_request(Instant::now(), bye, self.dialog.peer) else {
+        let Some(key) = self
+            .layer
+            .send_request(Instant::now(), bye, self.dialog.peer)
+        else {
             return;
         };
         let limit = Instant::now() + Duration::from_secs(8);
         loop {
             while let Some(out) = self.layer.poll_output() {
                 match out {
-                    TxOutput::Response { key: k, response } if k == key && response.status_code.code() >= 200 => {
+                    TxOutput::Response { key: k, response }
+                        if k == key && response.status_code.code() >= 200 =>
+                    {
                         return
                     }
                     TxOutput::Timeout { .. } => return,

@@ -117,9 +117,15 @@ mod tests {
 
     #[test]
     fn signalling_ip_is_entitled_when_sdp_is_private() {
-        let mut l = SourceLatch::new(Some(addr("192.168.1.5:4000")), "203.0.113.9".parse().unwrap());
+        let mut l = SourceLatch::new(
+            Some(addr("192.168.1.5:4000")),
+            "203.0.113.9".parse().unwrap(),
+        );
         for _ in 0..2 {
-            assert_eq!(l.check(addr("203.0.113.9:31000"), 3), LatchVerdict::Unvalidated);
+            assert_eq!(
+                l.check(addr("203.0.113.9:31000"), 3),
+                LatchVerdict::Unvalidated
+            );
         }
         assert!(matches!(
             l.check(addr("203.0.113.9:31000"), 3),

@@ -83,7 +83,9 @@ impl Call {
         let from = format!("{};tag={}", self.local_to.value(), self.local_tag);
         headers.push(Header::From(rsip::headers::From::new(from)));
         headers.push(Header::To(rsip::headers::To::new(self.remote_from.value())));
-        headers.push(Header::CallId(rsip::headers::CallId::new(self.call_id.clone())));
+        headers.push(Header::CallId(rsip::headers::CallId::new(
+            self.call_id.clone(),
+        )));
         headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
             "{} BYE",
             self.local_cseq
@@ -92,7 +94,9 @@ impl Call {
             headers.push(Header::Route(rsip::headers::Route::new(rr.value())));
         }
         headers.push(Header::UserAgent(rsip::headers::UserAgent::new(PRODUCT)));
-        headers.push(Header::ContentLength(rsip::headers::ContentLength::new("0")));
+        headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
+            "0",
+        )));
         Request {
             method: Method::Bye,
             uri: self.remote_target.clone(),

@@ -56,7 +56,12 @@ pub struct CoreInputs {
 }
 
 impl SipCore {
-    pub fn new(config: Config, transport: Transport, registry: RoomRegistry, ports: PortPool) -> Self {
+    pub fn new(
+        config: Config,
+        transport: Transport,
+        registry: RoomRegistry,
+        ports: PortPool,
+    ) -> Self {
         let timers = crate::sip::timers::TimerConfig {
             t1: Duration::from_millis(config.sip.t1_ms.max(1)),
             ..Default::default()
@@ -87,7 +92,7 @@ impl SipCore {
                 event = inputs.transport.recv() => match event {
                     Some(TransportEvent::Message { message, peer, local }) => {
                         let now = Instant::now();
-                        match message {
+                        match *message {
                             rsip::SipMessage::Request(req) => self.layer.handle_request(now, req, peer),
                             rsip::SipMessage::Response(resp) => self.layer.handle_response(now, resp),
                         }
@@ -163,7 +168,14 @@ impl SipCore {
         }
     }
 
-    fn on_request(&mut self, now: Instant, key: TxKey, req: Request, peer: Peer, local: SocketAddr) {
+    fn on_request(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        req: Request,
+        peer: Peer,
+        local: SocketAddr,
+    ) {
         debug!(%peer, uri = %req.uri, "request");
         if self.shutdown_deadline.is_some() && req.method == Method::Invite {
             return self.reply(now, &key, &req, 503, None);
@@ -176,28 +188,49 @@ impl SipCore {
             Method::Options => {
                 let mut resp = response_to(&req, 200);
                 set_to_tag(&mut resp, &crate::sip::message::new_tag());
-                push_header(&mut resp, Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)));
-                push_header(&mut resp, Header::Accept(rsip::headers::Accept::new("application/sdp")));
+                push_header(
+                    &mut resp,
+                    Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)),
+                );
+                push_header(
+                    &mut resp,
+                    Header::Accept(rsip::headers::Accept::new("application/sdp")),
+                );
                 self.layer.respond(now, &key, &resp);
             }
             _ => {
                 let mut resp = response_to(&req, 405);
                 set_to_tag(&mut resp, &crate::sip::message::new_tag());
-                push_header(&mut resp, Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)));
+                push_header(
+                    &mut resp,
+                    Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)),
+                );
                 self.layer.respond(now, &key, &resp);
             }
         }
     }
 
     /// Sends a final response with a fresh To tag (plus a Warning text for errors).
-    fn reply(&mut self, now: Instant, key: &TxKey, req: &Request, status: u16, warning: Option<&str>) {
+    fn reply(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        req: &Request,
+        status: u16,
+        warning: Option<&str>,
+    ) {
         let mut resp = response_to(req, status);
         if to_tag(req).is_none() {
             set_to_tag(&mut resp, &crate::sip::message::new_tag());
         }
         if let Some(text) = warning {
             let text = text.replace('"', "'");
-            push_header(&mut resp, Header::Warning(rsip::headers::Warning::new(format!("399 tessera \"{text}\""))));
+            push_header(
+                &mut resp,
+                Header::Warning(rsip::headers::Warning::new(format!(
+                    "399 tessera \"{text}\""
+                ))),
+            );
         }
         self.layer.respond(now, key, &resp);
     }
@@ -220,7 +253,13 @@ impl SipCore {
         let room = req.uri.user().unwrap_or_default().to_string();
         if !is_valid_room_id(&room) {
             info!(room = %room, "INVITE for an invalid room id");
-            return self.reply(now, &key, &req, 404, Some("room ids are [A-Za-z0-9_.-]{1,64}"));
+            return self.reply(
+                now,
+                &key,
+                &req,
+                404,
+                Some("room ids are [A-Za-z0-9_.-]{1,64}"),
+            );
         }
         let Some(cid) = call_id(&req) else {
             return self.reply(now, &key, &req, 400, Some("missing Call-ID"));
@@ -367,8 +406,14 @@ impl SipCore {
         };
         let mut ok = response_to(&req, 200);
         set_to_tag(&mut ok, &call.local_tag);
-        push_header(&mut ok, Header::Contact(rsip::headers::Contact::new(call.local_contact())));
-        push_header(&mut ok, Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)));
+        push_header(
+            &mut ok,
+            Header::Contact(rsip::headers::Contact::new(call.local_contact())),
+        );
+        push_header(
+            &mut ok,
+            Header::Allow(rsip::headers::Allow::new(ALLOWED_METHODS)),
+        );
         if let Some(sdp) = &call.local_sdp {
             set_body(&mut ok, "application/sdp", sdp.to_string().into_bytes());
         }
@@ -402,7 +447,9 @@ impl SipCore {
         if let Some(pending) = call.pending_offer.take() {
             let result = parse_sdp(&req.body)
                 .map_err(|e| e.to_string())
-                .and_then(|answer| accept_answer(&pending.offer, &answer).map_err(|e| e.to_string()))
+                .and_then(|answer| {
+                    accept_answer(&pending.offer, &answer).map_err(|e| e.to_string())
+                })
                 .and_then(|n| n.audio.ok_or_else(|| "no audio in answer".to_string()));
             match result {
                 Ok(audio) => {
@@ -468,7 +515,11 @@ impl SipCore {
             codecs.retain(|c| *c == current); // the member's codec pipeline stays as built
         }
         let local = LocalMedia {
-            address: previous.origin.address.parse().unwrap_or(call.local_addr.ip()),
+            address: previous
+                .origin
+                .address
+                .parse()
+                .unwrap_or(call.local_addr.ip()),
             session_id: previous.origin.session_id,
             session_version: previous.origin.session_version + 1,
             audio_port: call.rtp_port,
@@ -490,13 +541,18 @@ impl SipCore {
                 Err(e) => return self.reply(now, &key, &req, e.sip_status(), Some(&e.to_string())),
             }
         };
-        let Some(call) = self.calls.get_mut(&cid) else { return };
+        let Some(call) = self.calls.get_mut(&cid) else {
+            return;
+        };
         if let Some(audio) = update {
             apply_update(&self.registry, call, &audio);
         }
         call.local_sdp = Some(sdp.clone());
         let mut ok = response_to(&req, 200);
-        push_header(&mut ok, Header::Contact(rsip::headers::Contact::new(call.local_contact())));
+        push_header(
+            &mut ok,
+            Header::Contact(rsip::headers::Contact::new(call.local_contact())),
+        );
         set_body(&mut ok, "application/sdp", sdp.to_string().into_bytes());
         self.layer.respond(now, &key, &ok);
         info!(call_id = %cid, "re-INVITE answered");
@@ -542,7 +598,9 @@ impl SipCore {
         if code < 200 {
             return;
         }
-        let Some(cid) = call_id(&response) else { return };
+        let Some(cid) = call_id(&response) else {
+            return;
+        };
         if self
             .calls
             .get(&cid)
@@ -581,7 +639,11 @@ impl SipCore {
                     self.hang_up(now, &cid);
                 }
             }
-            RoomEvent::Talking { room, member, talking } => {
+            RoomEvent::Talking {
+                room,
+                member,
+                talking,
+            } => {
                 debug!(%room, member, talking, "talk state");
             }
         }
@@ -611,7 +673,9 @@ impl SipCore {
     /// Sends BYE and removes the member at once; the call record stays until the BYE completes.
     fn hang_up(&mut self, now: Instant, cid: &str) {
         self.leave_room(cid);
-        let Some(call) = self.calls.get_mut(cid) else { return };
+        let Some(call) = self.calls.get_mut(cid) else {
+            return;
+        };
         if matches!(call.state, CallState::Terminating) {
             return;
         }
@@ -624,7 +688,10 @@ impl SipCore {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
-        info!(calls = self.calls.len(), "shutting down: ending every call with BYE");
+        info!(
+            calls = self.calls.len(),
+            "shutting down: ending every call with BYE"
+        );
         self.shutdown_deadline = Some(now + SHUTDOWN_GRACE);
         let ids: Vec<String> = self.calls.keys().cloned().collect();
         for cid in ids {
@@ -665,7 +732,12 @@ impl SipCore {
 
 fn apply_update(registry: &RoomRegistry, call: &Call, audio: &NegotiatedAudio) {
     if call.joined {
-        registry.update(&call.room, call.member, remote_media(audio), audio.direction);
+        registry.update(
+            &call.room,
+            call.member,
+            remote_media(audio),
+            audio.direction,
+        );
     }
 }
 
@@ -702,7 +774,6 @@ fn caller_name(req: &Request) -> String {
 pub fn room_of(req: &Request) -> String {
     req.uri.user().unwrap_or_default().to_string()
 }
-
 
 /// Instrumented spawn helper so the core's task carries a span.
 pub fn spawn_core(core: SipCore, inputs: CoreInputs) -> tokio::task::JoinHandle<()> {

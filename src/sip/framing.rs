@@ -55,7 +55,9 @@ impl StreamFramer {
             self.buf.drain(..leading);
         }
         match find_subslice(&self.buf, b"\r\n") {
-            Some(end) if !looks_like_start_line(&self.buf[..end]) => return Err(FramingError::NotSip),
+            Some(end) if !looks_like_start_line(&self.buf[..end]) => {
+                return Err(FramingError::NotSip)
+            }
             None if self.buf.len() > MAX_START_LINE => return Err(FramingError::NotSip),
             _ => {}
         }

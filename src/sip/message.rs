@@ -48,9 +48,12 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 fn check_mandatory(msg: &SipMessage) -> Result<(), ParseError> {
-    msg.via_header().map_err(|_| ParseError::MissingHeader("Via"))?;
-    msg.from_header().map_err(|_| ParseError::MissingHeader("From"))?;
-    msg.to_header().map_err(|_| ParseError::MissingHeader("To"))?;
+    msg.via_header()
+        .map_err(|_| ParseError::MissingHeader("Via"))?;
+    msg.from_header()
+        .map_err(|_| ParseError::MissingHeader("From"))?;
+    msg.to_header()
+        .map_err(|_| ParseError::MissingHeader("To"))?;
     msg.call_id_header()
         .map_err(|_| ParseError::MissingHeader("Call-ID"))?;
     let cseq = msg
@@ -179,9 +182,11 @@ pub fn response_to(req: &Request, status: u16) -> Response {
     let mut headers = rsip::Headers::default();
     for h in req.headers.iter() {
         match h {
-            Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::CSeq(_) => {
-                headers.push(h.clone())
-            }
+            Header::Via(_)
+            | Header::From(_)
+            | Header::To(_)
+            | Header::CallId(_)
+            | Header::CSeq(_) => headers.push(h.clone()),
             _ => {}
         }
     }
@@ -213,7 +218,9 @@ pub fn set_to_tag(resp: &mut Response, tag: &str) {
 pub fn set_body(headers_and_body: &mut impl BodyCarrier, content_type: &str, body: Vec<u8>) {
     let headers = headers_and_body.headers_mut();
     headers.retain(|h| !matches!(h, Header::ContentType(_)));
-    headers.push(Header::ContentType(rsip::headers::ContentType::new(content_type)));
+    headers.push(Header::ContentType(rsip::headers::ContentType::new(
+        content_type,
+    )));
     *headers_and_body.body_mut() = body;
     headers_and_body.fix_content_length();
 }
@@ -246,17 +253,23 @@ impl BodyCarrier for Request {
     }
     fn fix_content_length(&mut self) {
         let len = self.body.len();
-        self.headers.retain(|h| !matches!(h, Header::ContentLength(_)));
         self.headers
-            .push(Header::ContentLength(rsip::headers::ContentLength::new(len.to_string())));
+            .retain(|h| !matches!(h, Header::ContentLength(_)));
+        self.headers
+            .push(Header::ContentLength(rsip::headers::ContentLength::new(
+                len.to_string(),
+            )));
     }
 }
 
 fn set_content_length(resp: &mut Response) {
     let len = resp.body.len();
-    resp.headers.retain(|h| !matches!(h, Header::ContentLength(_)));
     resp.headers
-        .push(Header::ContentLength(rsip::headers::ContentLength::new(len.to_string())));
+        .retain(|h| !matches!(h, Header::ContentLength(_)));
+    resp.headers
+        .push(Header::ContentLength(rsip::headers::ContentLength::new(
+            len.to_string(),
+        )));
 }
 
 /// Small extension so `rsip::Headers` can drop headers.
@@ -319,7 +332,10 @@ pub fn raw_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
         out.push_str(line);
         out.push_str("\r\n");
     }
-    out.push_str(&format!("Server: {PRODUCT}\r\nWarning: 399 tessera \"{}\"\r\nContent-Length: 0\r\n\r\n", reason.replace('"', "'")));
+    out.push_str(&format!(
+        "Server: {PRODUCT}\r\nWarning: 399 tessera \"{}\"\r\nContent-Length: 0\r\n\r\n",
+        reason.replace('"', "'")
+    ));
     Some(out.into_bytes())
 }
 

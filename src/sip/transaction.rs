@@ -191,7 +191,8 @@ impl TransactionLayer {
                 acked: false,
             },
         );
-        self.outputs.push_back(TxOutput::Request { key, request, peer });
+        self.outputs
+            .push_back(TxOutput::Request { key, request, peer });
     }
 
     fn handle_ack(&mut self, now: Instant, key: TxKey, request: Request, peer: Peer) {
@@ -254,7 +255,13 @@ impl TransactionLayer {
             tx.retransmit_at = (!reliable).then(|| now + timers.t1);
         } else {
             tx.state = ServerState::Completed;
-            tx.deadline = Some(now + if reliable { Duration::ZERO } else { timers.transaction_timeout() });
+            tx.deadline = Some(
+                now + if reliable {
+                    Duration::ZERO
+                } else {
+                    timers.transaction_timeout()
+                },
+            );
         }
         self.outputs.push_back(TxOutput::Transmit {
             peer: tx.peer,
@@ -452,7 +459,6 @@ impl TransactionLayer {
             self.client.remove(&key);
         }
     }
-
 }
 
 /// Wait states last zero time on reliable transports (RFC 3261 §17.2.1, Timer I).
@@ -481,7 +487,9 @@ fn ack_for_failure(invite: &Request, response: &Response) -> Request {
     let seq = cseq(invite).map(|(s, _)| s).unwrap_or(1);
     headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{seq} ACK"))));
     headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::new("0")));
+    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
+        "0",
+    )));
     Request {
         method: Method::Ack,
         uri: invite.uri.clone(),

@@ -33,10 +33,7 @@ pub enum TransportError {
     #[error("no open TCP connection {0}")]
     NoConnection(ConnectionId),
     #[error("send to {peer} failed: {source}")]
-    Send {
-        peer: Peer,
-        source: std::io::Error,
-    },
+    Send { peer: Peer, source: std::io::Error },
     #[error("connect to {addr} failed: {source}")]
     Connect {
         addr: SocketAddr,
@@ -49,7 +46,7 @@ pub enum TransportError {
 pub enum TransportEvent {
     /// A well-formed message; `local` is our address on the flow it arrived on.
     Message {
-        message: SipMessage,
+        message: Box<SipMessage>,
         peer: Peer,
         local: SocketAddr,
     },
@@ -128,15 +125,18 @@ impl Transport {
             stats: Arc::default(),
             tasks: Arc::default(),
         };
-        transport.tasks.push(tokio::spawn(transport.clone_weak().udp_loop()));
+        transport
+            .tasks
+            .push(tokio::spawn(transport.clone_weak().udp_loop()));
         if listen_tcp {
-            let listener = TcpListener::bind(bound)
-                .await
-                .map_err(|source| TransportError::Bind {
-                    transport: "TCP",
-                    addr: bound,
-                    source,
-                })?;
+            let listener =
+                TcpListener::bind(bound)
+                    .await
+                    .map_err(|source| TransportError::Bind {
+                        transport: "TCP",
+                        addr: bound,
+                        source,
+                    })?;
             transport
                 .tasks
                 .push(tokio::spawn(transport.clone_weak().accept_loop(listener)));
@@ -239,7 +239,7 @@ impl TaskContext {
                     if self
                         .events
                         .send(TransportEvent::Message {
-                            message,
+                            message: Box::new(message),
                             peer,
                             local,
                         })
@@ -331,7 +331,7 @@ impl TaskContext {
                     Ok(Some(bytes)) => match parse_message(&bytes) {
                         Ok(message) => {
                             let event = TransportEvent::Message {
-                                message,
+                                message: Box::new(message),
                                 peer,
                                 local,
                             };

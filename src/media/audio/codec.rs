@@ -57,7 +57,8 @@ impl AudioDecoder {
                 law: law_of(codec),
                 narrowband: Vec::with_capacity(FRAME_SAMPLES),
                 upsampler: Box::new(
-                    Resampler::narrowband_to_mix().map_err(|e| CodecError::Resample(e.to_string()))?,
+                    Resampler::narrowband_to_mix()
+                        .map_err(|e| CodecError::Resample(e.to_string()))?,
                 ),
             },
         })
@@ -142,7 +143,8 @@ impl AudioEncoder {
                 law: law_of(codec),
                 narrowband: Vec::with_capacity(FRAME_SAMPLES),
                 downsampler: Box::new(
-                    Resampler::mix_to_narrowband().map_err(|e| CodecError::Resample(e.to_string()))?,
+                    Resampler::mix_to_narrowband()
+                        .map_err(|e| CodecError::Resample(e.to_string()))?,
                 ),
             },
         })

@@ -38,7 +38,10 @@ fn retransmitted_invite_reaches_tu_once_and_repeats_last_response() {
     let mut layer = TransactionLayer::new(TimerConfig::default());
     layer.handle_request(t0, request("INVITE", "z9hG4bK1", 1), peer());
     let out = drain(&mut layer);
-    let TxOutput::Request { key, request: req, .. } = &out[0] else {
+    let TxOutput::Request {
+        key, request: req, ..
+    } = &out[0]
+    else {
         panic!("new request expected")
     };
     assert!(layer.respond(t0, key, &response_to(req, 100)));
@@ -126,7 +129,10 @@ fn failure_ack_absorbed_and_timer_i_ends_transaction() {
     layer.respond(t0, &key, &response_to(&invite, 486));
     drain(&mut layer);
     layer.handle_request(t0, request("ACK", "z9hG4bK4", 1), peer());
-    assert!(drain(&mut layer).is_empty(), "ACK for a failure stays in the layer");
+    assert!(
+        drain(&mut layer).is_empty(),
+        "ACK for a failure stays in the layer"
+    );
     layer.handle_timeout(t0 + Duration::from_secs(6));
     assert_eq!(layer.server_transactions(), 0);
 }
