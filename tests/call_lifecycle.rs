@@ -485,3 +485,108 @@ async fn stopper_then(
     server.request_shutdown();
     server.wait_stopped().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_ip_is_advertised_in_sdp_and_contact() {
+    let mut config = test_config();
+    config.sip.public_ip = Some("192.0.2.10".parse().unwrap());
+    let server = start(config).await;
+    let probe = SipProbe::new(server.sip_addr()).await;
+    let ruri = format!("sip:5500@{}", server.sip_addr());
+    let ok = invite_and_answer(
+        &probe,
+        &ruri,
+        "pub-1",
+        1,
+        &sdp_offer("127.0.0.1:9".parse().unwrap()),
+    )
+    .await;
+    assert!(body_of(&ok).contains("c=IN IP4 192.0.2.10"), "{ok}");
+    let port: u16 = body_of(&ok)
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("audio m-line");
+    let ctl = server.control();
+    assert!(eventually(WAIT, || async { ctl.room("5500").await.is_some() }).await);
+    let room = ctl.room("5500").await.expect("room");
+    assert_eq!(
+        room.members[0].rtp_port, port,
+        "SDP advertises the bound RTP port"
+    );
+    assert!(
+        header(&ok, "Contact").is_some_and(|c| c.contains("192.0.2.10")),
+        "{ok}"
+    );
+    let tag = to_tag_of(&ok);
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "pub-1",
+            "ack1",
+            1,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    probe
+        .send(&request(
+            "BYE",
+            &ruri,
+            probe.local(),
+            "pub-1",
+            "bye2",
+            2,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bye_while_ringing_ends_the_invite_with_487() {
+    let mut config = test_config();
+    config.sip.answer_delay_ms = 5_000;
+    let server = start(config).await;
+    let probe = SipProbe::new(server.sip_addr()).await;
+    let ruri = format!("sip:5600@{}", server.sip_addr());
+    probe
+        .send(&request(
+            "INVITE",
+            &ruri,
+            probe.local(),
+            "ring-bye",
+            "inv1",
+            1,
+            None,
+            "Content-Type: application/sdp\r\n",
+            &sdp_offer("127.0.0.1:9".parse().unwrap()),
+        ))
+        .await;
+    let ringing = probe.response_with("180", WAIT).await.expect("ringing");
+    let tag = to_tag_of(&ringing);
+    probe
+        .send(&request(
+            "BYE",
+            &ruri,
+            probe.local(),
+            "ring-bye",
+            "bye1",
+            2,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
+    assert!(probe.response_to("INVITE", "487", WAIT).await.is_some());
+    assert_eq!(server.rtp_port_pairs_in_use(), 0);
+    server.shutdown().await;
+}

@@ -15,6 +15,11 @@ pub enum RoomEvent {
     },
     /// A member sent no RTP/RTCP within the configured timeout: its call should end.
     MediaTimeout { room: RoomId, member: MemberId },
+    /// A room's media processing failed (a bug): its calls should end.
+    RoomFailed {
+        room: RoomId,
+        members: Vec<MemberId>,
+    },
 }
 
 /// Non-blocking sender usable from media threads.

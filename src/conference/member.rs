@@ -38,6 +38,15 @@ pub struct AudioParams {
     pub direction: Direction,
 }
 
+/// A re-negotiated media description for an existing member (re-INVITE, late answer).
+#[derive(Debug, Clone, Copy)]
+pub struct MediaUpdate {
+    pub remote: RemoteMedia,
+    pub direction: Direction,
+    pub payload_type: u8,
+    pub telephone_event_pt: Option<u8>,
+}
+
 /// Everything needed to put a member into a room, built off the media thread (sockets bound,
 /// decoder and encoder constructed) so that joining never stalls the mix.
 pub struct MemberSetup {
@@ -117,10 +126,13 @@ impl Member {
         self.audio.direction.receives()
     }
 
-    /// Applies a re-negotiation.
-    pub fn update(&mut self, now: Instant, remote: RemoteMedia, direction: Direction) {
-        self.endpoint.update_remote(remote);
-        self.audio.direction = direction;
+    /// Applies a re-negotiation (the codec itself stays; its payload type may be renumbered).
+    pub fn update(&mut self, now: Instant, update: MediaUpdate) {
+        self.endpoint.update_remote(update.remote);
+        self.audio.direction = update.direction;
+        self.audio.payload_type = update.payload_type;
+        self.audio.telephone_event_pt = update.telephone_event_pt;
+        self.sender.set_payload_type(update.payload_type);
         self.last_rx = now; // the RTP timeout restarts with the new media description
         self.timed_out = false;
     }

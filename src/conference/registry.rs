@@ -2,11 +2,9 @@
 //! Owned by the signalling task; rooms are created on first join and destroyed when their
 //! last member leaves.
 
-use super::member::{MemberId, MemberSetup};
+use super::member::{MediaUpdate, MemberId, MemberSetup};
 use super::room::{RoomId, RoomSnapshot, SharedEncoders};
 use super::worker::{MediaPool, RoomCommand};
-use crate::rtp::endpoint::RemoteMedia;
-use crate::sdp::Direction;
 use std::collections::{BTreeSet, HashMap};
 use tokio::sync::oneshot;
 
@@ -90,15 +88,14 @@ impl RoomRegistry {
     }
 
     /// Applies a re-negotiation to a member.
-    pub fn update(&self, room: &str, member: MemberId, remote: RemoteMedia, direction: Direction) {
+    pub fn update(&self, room: &str, member: MemberId, update: MediaUpdate) {
         if let Some(entry) = self.rooms.get(room) {
             self.pool.send(
                 entry.thread,
                 RoomCommand::UpdateMember {
                     room: room.to_string(),
                     member,
-                    remote,
-                    direction,
+                    update,
                 },
             );
         }

@@ -7,12 +7,11 @@
 //! number of encoders in use is therefore talkers + codecs-in-use, not members.
 
 use super::events::{EventSink, RoomEvent};
-use super::member::{Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
+use super::member::{MediaUpdate, Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
 use crate::media::audio::codec::{AudioEncoder, FRAME_SAMPLES};
 use crate::media::audio::mixer::AudioMixer;
 use crate::media::audio::talk::TalkConfig;
-use crate::rtp::endpoint::RemoteMedia;
-use crate::sdp::{AudioCodec, Direction};
+use crate::sdp::AudioCodec;
 use std::time::Duration;
 use tracing::{info, info_span, warn};
 
@@ -109,6 +108,11 @@ impl Room {
         &self.id
     }
 
+    /// Ids of the members (for reporting a failed room).
+    pub fn member_ids(&self) -> Vec<MemberId> {
+        self.members.iter().map(|m| m.id).collect()
+    }
+
     pub fn member_count(&self) -> usize {
         self.members.len()
     }
@@ -134,16 +138,10 @@ impl Room {
     }
 
     /// Applies a re-negotiated media description to a member.
-    pub fn update_member(
-        &mut self,
-        id: MemberId,
-        remote: RemoteMedia,
-        direction: Direction,
-        t: TickTime,
-    ) {
+    pub fn update_member(&mut self, id: MemberId, update: MediaUpdate, t: TickTime) {
         if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
-            m.update(t.now, remote, direction);
-            info!(room = %self.id, member = id, ?direction, "member media updated");
+            info!(room = %self.id, member = id, direction = ?update.direction, "member media updated");
+            m.update(t.now, update);
         }
     }
 

@@ -2,11 +2,9 @@
 //! them (not once per room or per member); a room is only ever touched by its own thread, so
 //! room state needs no locks. Commands arrive over a channel and are applied between ticks.
 
-use super::events::EventSink;
-use super::member::{MemberId, MemberSetup, TickTime};
+use super::events::{EventSink, RoomEvent};
+use super::member::{MediaUpdate, MemberId, MemberSetup, TickTime};
 use super::room::{Room, RoomId, RoomSettings, RoomSnapshot, SharedEncoders};
-use crate::rtp::endpoint::RemoteMedia;
-use crate::sdp::Direction;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -32,8 +30,7 @@ pub enum RoomCommand {
     UpdateMember {
         room: RoomId,
         member: MemberId,
-        remote: RemoteMedia,
-        direction: Direction,
+        update: MediaUpdate,
     },
     RemoveMember {
         room: RoomId,
@@ -172,9 +169,7 @@ impl Worker {
                 }
             }
             let t = tick_time();
-            for room in self.rooms.values_mut() {
-                room.tick(t);
-            }
+            self.tick_rooms(t);
             let spent = t.now.elapsed();
             self.stats.ticks.fetch_add(1, Ordering::Relaxed);
             self.stats
@@ -195,6 +190,27 @@ impl Worker {
         }
     }
 
+    /// Ticks every room. A panic in one room is a broken invariant: that room is dropped (its
+    /// members are reported so their calls end) and every other room carries on.
+    fn tick_rooms(&mut self, t: TickTime) {
+        let mut failed = Vec::new();
+        for (id, room) in self.rooms.iter_mut() {
+            let ticked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| room.tick(t)));
+            if ticked.is_err() {
+                error!(room = %id, "room tick panicked; closing the room");
+                failed.push(id.clone());
+            }
+        }
+        for id in failed {
+            if let Some(room) = self.rooms.remove(&id) {
+                self.events.send(RoomEvent::RoomFailed {
+                    room: id,
+                    members: room.member_ids(),
+                });
+            }
+        }
+    }
+
     fn apply(&mut self, cmd: RoomCommand) {
         match cmd {
             RoomCommand::CreateRoom { room, shared } => {
@@ -208,11 +224,10 @@ impl Worker {
             RoomCommand::UpdateMember {
                 room,
                 member,
-                remote,
-                direction,
+                update,
             } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
-                    r.update_member(member, remote, direction, tick_time());
+                    r.update_member(member, update, tick_time());
                 }
             }
             RoomCommand::RemoveMember { room, member } => {

@@ -93,6 +93,11 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         Phase::Answered(audio) => audio,
         Phase::Failed(status) => {
             report.status = status;
+            if uac.dialog.remote_tag.is_some() && (200..300).contains(&status) {
+                // Answered, but with nothing we can use: do not leave the call up.
+                report.ended_by = Some("unusable SDP answer".to_string());
+                uac.hang_up().await;
+            }
             return Ok(report);
         }
         Phase::Calling | Phase::RemoteHangup => return Ok(report),

@@ -87,12 +87,13 @@ impl PortPool {
             .map_err(|_| PortPoolError::Exhausted(self.range))?;
         for _ in 0..pairs {
             let port = state.next;
-            state.next = if port + 3 > self.range.high {
+            // u32 arithmetic: a range ending at 65535 must not overflow.
+            state.next = if u32::from(port) + 3 > u32::from(self.range.high) {
                 self.range.low
             } else {
                 port + 2
             };
-            if state.in_use.contains(&port) || port.checked_add(1).is_none() {
+            if state.in_use.contains(&port) || port == u16::MAX {
                 continue;
             }
             // Another process may hold the port: binding is the only honest check.
@@ -146,6 +147,19 @@ mod tests {
         assert!(matches!(p.allocate(), Err(PortPoolError::Exhausted(_))));
         drop(a);
         assert!(p.allocate().is_ok());
+    }
+
+    #[test]
+    fn range_at_the_top_of_the_port_space_wraps_without_overflow() {
+        let p = pool(65530, 65535);
+        let ports: Vec<u16> = (0..3)
+            .map(|_| p.allocate().map(|s| s.rtp_port()))
+            .filter_map(Result::ok)
+            .collect();
+        assert!(
+            ports.iter().all(|port| (65530..=65534).contains(port)),
+            "{ports:?}"
+        );
     }
 
     #[test]

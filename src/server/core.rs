@@ -6,7 +6,7 @@ use super::call::{Call, CallState, PendingOffer};
 use super::control::ControlRequest;
 use super::media_setup::{build_member, build_shared_encoders, remote_media, MemberIdentity};
 use crate::conference::events::RoomEvent;
-use crate::conference::member::MemberId;
+use crate::conference::member::{MediaUpdate, MemberId};
 use crate::conference::registry::{is_valid_room_id, RoomRegistry};
 use crate::config::Config;
 use crate::media::audio::codec::EncoderSettings;
@@ -29,6 +29,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, info_span, warn, Instrument};
+
+/// Port used while negotiating, before the real pair is bound (any non-zero value).
+const PLACEHOLDER_PORT: u16 = 9;
 
 /// How long shutdown waits for BYE responses.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -157,8 +160,12 @@ impl SipCore {
                 }
                 TxOutput::Request { key, request, peer } => {
                     let local = local.unwrap_or_else(|| self.transport.local_addr());
-                    let span = info_span!("sip", call_id = %call_id(&request).unwrap_or_default(),
-                                          method = %request.method);
+                    let span = info_span!(
+                        "sip",
+                        call_id = %call_id(&request).unwrap_or_default(),
+                        method = %request.method,
+                        room = request.uri.user().unwrap_or_default()
+                    );
                     span.in_scope(|| self.on_request(now, key, request, peer, local));
                 }
                 TxOutput::AckForSuccess { request, .. } => self.on_ack(now, request),
@@ -250,80 +257,115 @@ impl SipCore {
     fn on_invite(&mut self, now: Instant, key: TxKey, req: Request, peer: Peer, local: SocketAddr) {
         let trying = response_to(&req, 100);
         self.layer.respond(now, &key, &trying);
+        let call = match self.accept_invite(&req, peer, local) {
+            Ok(call) => call,
+            Err(reject) => {
+                info!(status = reject.status, reason = %reject.warning, "INVITE rejected");
+                return self.reply(now, &key, &req, reject.status, Some(&reject.warning));
+            }
+        };
+        let cid = call.call_id.clone();
+        info!(room = %call.room, member = call.member, %peer, "incoming call");
+        self.by_member.insert(call.member, cid.clone());
+        let delay = Duration::from_millis(self.config.sip.answer_delay_ms);
+        let mut call = call;
+        if !delay.is_zero() {
+            let mut ringing = response_to(&req, 180);
+            set_to_tag(&mut ringing, &call.local_tag);
+            self.layer.respond(now, &key, &ringing);
+            call.state = CallState::Ringing {
+                invite: key.clone(),
+                answer_at: now + delay,
+            };
+        }
+        call.invite = Some((key, req));
+        self.calls.insert(cid.clone(), call);
+        if delay.is_zero() {
+            self.answer(now, &cid);
+        }
+    }
+
+    /// Validates an initial INVITE and builds its call: room id, SDP offer (checked before any
+    /// port is bound), ports, member media. Errors carry the SIP status to answer with.
+    fn accept_invite(
+        &mut self,
+        req: &Request,
+        peer: Peer,
+        local: SocketAddr,
+    ) -> Result<Call, Reject> {
         let room = req.uri.user().unwrap_or_default().to_string();
         if !is_valid_room_id(&room) {
-            info!(room = %room, "INVITE for an invalid room id");
-            return self.reply(
-                now,
-                &key,
-                &req,
-                404,
-                Some("room ids are [A-Za-z0-9_.-]{1,64}"),
-            );
+            return Err(Reject::new(404, "room ids are [A-Za-z0-9_.-]{1,64}"));
         }
-        let Some(cid) = call_id(&req) else {
-            return self.reply(now, &key, &req, 400, Some("missing Call-ID"));
-        };
+        let cid = call_id(req).ok_or_else(|| Reject::new(400, "missing Call-ID"))?;
         if self.calls.contains_key(&cid) {
-            return self.reply(now, &key, &req, 482, Some("merged request"));
+            return Err(Reject::new(482, "merged request"));
         }
-        if !req.body.is_empty() && !is_sdp(&req) {
-            return self.reply(now, &key, &req, 415, Some("only application/sdp bodies"));
+        if !req.body.is_empty() && !is_sdp(req) {
+            return Err(Reject::new(415, "only application/sdp bodies"));
         }
-        let sockets = match self.ports.allocate() {
-            Ok(s) => s,
-            Err(e) => {
-                warn!(error = %e, "cannot allocate RTP ports");
-                return self.reply(now, &key, &req, 503, Some("no RTP ports free"));
-            }
-        };
-        let rtp_port = sockets.rtp_port();
+        let remote_from = req
+            .from_header()
+            .cloned()
+            .map_err(|_| Reject::new(400, "bad From"))?;
+        let local_to = req
+            .to_header()
+            .cloned()
+            .map_err(|_| Reject::new(400, "bad To"))?;
+        let advertised = SocketAddr::new(
+            self.config.sip.public_ip.unwrap_or(local.ip()),
+            local.port(),
+        );
         let member = self.next_member;
-        self.next_member += 1;
-        let name = caller_name(&req);
-        let local_media = self.local_media(local, rtp_port, default_codecs());
-        let (local_sdp, staged, pending_offer, codec) = if req.body.is_empty() {
-            let offer = build_offer(&local_media);
-            let pending = PendingOffer {
-                offer: offer.clone(),
-                sockets,
-            };
-            (offer, None, Some(pending), None)
+        let name = caller_name(req);
+        // Negotiate before binding: a rejected offer costs no ports. The answer is built with a
+        // placeholder port, replaced below on the accepted (non-zero port) m-line.
+        let mut local_media = self.local_media(local, PLACEHOLDER_PORT, default_codecs());
+        let negotiated = if req.body.is_empty() {
+            None
         } else {
-            let offer = match parse_sdp(&req.body) {
-                Ok(o) => o,
-                Err(e) => return self.reply(now, &key, &req, 400, Some(&e)),
-            };
-            let (answer, negotiated) = match answer_offer(&offer, &local_media) {
-                Ok(r) => r,
-                Err(e) => {
-                    info!(error = %e, "offer rejected");
-                    return self.reply(now, &key, &req, e.sip_status(), Some(&e.to_string()));
+            let offer = parse_sdp(&req.body).map_err(|e| Reject::new(400, &e))?;
+            let (answer, negotiated) = answer_offer(&offer, &local_media)
+                .map_err(|e| Reject::new(e.sip_status(), &e.to_string()))?;
+            let audio = negotiated
+                .audio
+                .ok_or_else(|| Reject::new(488, "no acceptable audio stream"))?;
+            Some((answer, audio))
+        };
+        let sockets = self.ports.allocate().map_err(|e| {
+            warn!(error = %e, "cannot allocate RTP ports");
+            Reject::new(503, "no RTP ports free")
+        })?;
+        let rtp_port = sockets.rtp_port();
+        local_media.audio_port = rtp_port;
+        let (local_sdp, staged, pending_offer, codec) = match negotiated {
+            None => {
+                let offer = build_offer(&local_media);
+                let pending = PendingOffer {
+                    offer: offer.clone(),
+                    sockets,
+                };
+                (offer, None, Some(pending), None)
+            }
+            Some((mut answer, audio)) => {
+                for m in answer.media.iter_mut().filter(|m| m.port != 0) {
+                    m.port = rtp_port;
                 }
-            };
-            let Some(audio) = negotiated.audio else {
-                return self.reply(now, &key, &req, 488, Some("no acceptable audio stream"));
-            };
-            let who = MemberIdentity {
-                id: member,
-                call_id: cid.clone(),
-                name: name.clone(),
-                signalling_ip: peer.addr.ip(),
-            };
-            match build_member(who, sockets, &audio, self.encoder_settings) {
-                Ok(setup) => (answer, Some(setup), None, Some(audio.codec)),
-                Err(e) => {
-                    warn!(error = %e, "cannot build member media");
-                    return self.reply(now, &key, &req, 500, Some("media setup failed"));
-                }
+                let who = MemberIdentity {
+                    id: member,
+                    call_id: cid.clone(),
+                    name: name.clone(),
+                    signalling_ip: peer.addr.ip(),
+                };
+                let setup =
+                    build_member(who, sockets, &audio, self.encoder_settings).map_err(|e| {
+                        warn!(error = %e, "cannot build member media");
+                        Reject::new(500, "media setup failed")
+                    })?;
+                (answer, Some(setup), None, Some(audio.codec))
             }
         };
-        let Ok(remote_from) = req.from_header().cloned() else {
-            return self.reply(now, &key, &req, 400, Some("bad From"));
-        };
-        let Ok(local_to) = req.to_header().cloned() else {
-            return self.reply(now, &key, &req, 400, Some("bad To"));
-        };
+        self.next_member += 1;
         let remote_target = req
             .contact_header()
             .ok()
@@ -339,17 +381,16 @@ impl SipCore {
                 _ => None,
             })
             .collect();
-        let delay = Duration::from_millis(self.config.sip.answer_delay_ms);
-        let mut call = Call {
-            call_id: cid.clone(),
-            room: room.clone(),
+        Ok(Call {
+            call_id: cid,
+            room,
             member,
             name,
             state: CallState::AwaitingAck,
             peer,
-            local_addr: local,
+            local_addr: advertised,
             local_tag: crate::sip::message::new_tag(),
-            remote_tag: from_tag(&req),
+            remote_tag: from_tag(req),
             remote_from,
             local_to,
             remote_target,
@@ -357,31 +398,13 @@ impl SipCore {
             local_cseq: rand::random::<u16>() as u32,
             local_sdp: Some(local_sdp),
             pending_offer,
-            invite: Some((key.clone(), req)),
+            invite: None,
             staged,
             joined: false,
             codec,
             reoffer: None,
             rtp_port,
-        };
-        info!(room = %room, member, %peer, "incoming call");
-        if delay.is_zero() {
-            self.calls.insert(cid.clone(), call);
-            self.by_member.insert(member, cid.clone());
-            self.answer(now, &cid);
-        } else {
-            if let Some((key, req)) = &call.invite {
-                let mut ringing = response_to(req, 180);
-                set_to_tag(&mut ringing, &call.local_tag);
-                self.layer.respond(now, key, &ringing);
-            }
-            call.state = CallState::Ringing {
-                invite: key,
-                answer_at: now + delay,
-            };
-            self.calls.insert(cid.clone(), call);
-            self.by_member.insert(member, cid);
-        }
+        })
     }
 
     fn answer_due_calls(&mut self, now: Instant) {
@@ -430,7 +453,10 @@ impl SipCore {
                 .join(&call.room, setup, || build_shared_encoders(settings))
             {
                 Ok(()) => call.joined = true,
-                Err(e) => warn!(error = %e, "cannot create room encoders"),
+                Err(e) => {
+                    warn!(error = %e, "cannot create room encoders; hanging up");
+                    self.hang_up(now, cid);
+                }
             }
         }
     }
@@ -461,17 +487,17 @@ impl SipCore {
                     };
                     let settings = self.encoder_settings;
                     call.codec = Some(audio.codec);
-                    match build_member(who, pending.sockets, &audio, settings) {
-                        Ok(setup) => {
-                            if self
-                                .registry
+                    let joined =
+                        build_member(who, pending.sockets, &audio, settings).and_then(|setup| {
+                            self.registry
                                 .join(&call.room, setup, || build_shared_encoders(settings))
-                                .is_ok()
-                            {
-                                call.joined = true;
-                            }
+                        });
+                    match joined {
+                        Ok(()) => call.joined = true,
+                        Err(e) => {
+                            warn!(call_id = %cid, error = %e, "cannot set up media; hanging up");
+                            self.hang_up(now, &cid);
                         }
-                        Err(e) => warn!(error = %e, "cannot build member media"),
                     }
                 }
                 Err(e) => {
@@ -504,7 +530,7 @@ impl SipCore {
         if to_tag(&req).as_deref() != Some(call.local_tag.as_str()) {
             return self.reply(now, &key, &req, 481, None);
         }
-        if call.invite.is_some() || call.pending_offer.is_some() {
+        if call.invite.is_some() || call.pending_offer.is_some() || call.reoffer.is_some() {
             return self.reply(now, &key, &req, 491, None);
         }
         let Some(previous) = call.local_sdp.clone() else {
@@ -569,6 +595,14 @@ impl SipCore {
         let resp = response_to(&req, 200);
         self.layer.respond(now, &key, &resp);
         info!(call_id = %cid, "BYE received");
+        // A BYE before our answer ends the pending INVITE with 487 (RFC 3261 §15.1.2).
+        if let Some(call) = self.calls.get_mut(&cid) {
+            if let Some((invite_key, invite)) = call.invite.take() {
+                let mut terminated = response_to(&invite, 487);
+                set_to_tag(&mut terminated, &call.local_tag);
+                self.layer.respond(now, &invite_key, &terminated);
+            }
+        }
         self.end_call(&cid);
     }
 
@@ -637,6 +671,14 @@ impl SipCore {
                 if let Some(cid) = self.by_member.get(&member).cloned() {
                     info!(call_id = %cid, "ending call after RTP timeout");
                     self.hang_up(now, &cid);
+                }
+            }
+            RoomEvent::RoomFailed { room, members } => {
+                warn!(%room, members = members.len(), "room failed; ending its calls");
+                for member in members {
+                    if let Some(cid) = self.by_member.get(&member).cloned() {
+                        self.hang_up(now, &cid);
+                    }
                 }
             }
             RoomEvent::Talking {
@@ -732,12 +774,28 @@ impl SipCore {
 
 fn apply_update(registry: &RoomRegistry, call: &Call, audio: &NegotiatedAudio) {
     if call.joined {
-        registry.update(
-            &call.room,
-            call.member,
-            remote_media(audio),
-            audio.direction,
-        );
+        let update = MediaUpdate {
+            remote: remote_media(audio),
+            direction: audio.direction,
+            payload_type: audio.payload_type,
+            telephone_event_pt: audio.telephone_event_pt(),
+        };
+        registry.update(&call.room, call.member, update);
+    }
+}
+
+/// A refused INVITE: the status to answer with and a human-readable reason (sent as Warning).
+struct Reject {
+    status: u16,
+    warning: String,
+}
+
+impl Reject {
+    fn new(status: u16, warning: &str) -> Self {
+        Self {
+            status,
+            warning: warning.to_string(),
+        }
     }
 }
 
@@ -768,11 +826,6 @@ fn caller_name(req: &Request) -> String {
             .or_else(|| f.uri.user().map(str::to_string))
     })
     .unwrap_or_else(|| "anonymous".to_string())
-}
-
-/// Room id from a Request-URI, for spans.
-pub fn room_of(req: &Request) -> String {
-    req.uri.user().unwrap_or_default().to_string()
 }
 
 /// Instrumented spawn helper so the core's task carries a span.

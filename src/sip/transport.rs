@@ -219,6 +219,8 @@ impl TaskContext {
     async fn udp_loop(self) {
         let mut buf = vec![0u8; 65_535];
         let bound = self.udp.local_addr().ok();
+        // Route lookups cost a socket each: remember the answer per remote IP (bounded).
+        let mut local_for: HashMap<IpAddr, SocketAddr> = HashMap::new();
         loop {
             let (len, from) = match self.udp.recv_from(&mut buf).await {
                 Ok(r) => r,
@@ -233,7 +235,12 @@ impl TaskContext {
                 continue; // keep-alive
             }
             let peer = Peer::udp(from);
-            let local = local_address_towards(bound, from);
+            if local_for.len() > 4096 {
+                local_for.clear();
+            }
+            let local = *local_for
+                .entry(from.ip())
+                .or_insert_with(|| local_address_towards(bound, from));
             match parse_message(datagram) {
                 Ok(message) => {
                     if self

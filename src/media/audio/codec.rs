@@ -11,6 +11,8 @@ use thiserror::Error;
 pub const FRAME_SAMPLES: usize = 960;
 /// The mixing rate.
 pub const MIX_RATE: u32 = 48_000;
+/// Samples in 20 ms at 8 kHz.
+const NARROWBAND_FRAME: usize = 160;
 /// Largest Opus packet we produce.
 const MAX_OPUS_PACKET: usize = 1275;
 
@@ -80,16 +82,16 @@ impl AudioDecoder {
                 narrowband,
                 upsampler,
             } => {
-                narrowband.clear();
+                // Packets may carry 10, 20, 30 ms...: decoded samples accumulate and the
+                // resampler consumes whole 20 ms (160-sample) frames; the rest waits.
                 law.decode(payload, narrowband);
-                // The resampler works in whole 20 ms frames (160 samples).
-                for chunk in narrowband.chunks(160) {
-                    let mut frame = [0i16; 160];
-                    frame[..chunk.len()].copy_from_slice(chunk);
+                let whole = narrowband.len() - narrowband.len() % NARROWBAND_FRAME;
+                for chunk in narrowband[..whole].chunks_exact(NARROWBAND_FRAME) {
                     upsampler
-                        .process(&frame, out)
+                        .process(chunk, out)
                         .map_err(|e| CodecError::Resample(e.to_string()))?;
                 }
+                narrowband.drain(..whole);
                 Ok(())
             }
         }
@@ -213,5 +215,64 @@ pub fn rtp_ticks_per_frame(codec: AudioCodec) -> u32 {
     match codec {
         AudioCodec::Opus => 960,
         AudioCodec::Pcmu | AudioCodec::Pcma => 160,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::audio::tone::{tone_ratio, ToneGenerator};
+
+    fn round_trip(codec: AudioCodec, hz: f32) -> Vec<i16> {
+        let mut enc = AudioEncoder::new(codec, EncoderSettings::default()).unwrap();
+        let mut dec = AudioDecoder::new(codec).unwrap();
+        let mut tone = ToneGenerator::new(hz, 8000, MIX_RATE);
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        let mut payload = Vec::new();
+        let mut out = Vec::new();
+        for _ in 0..25 {
+            tone.fill(&mut frame);
+            enc.encode(&frame, &mut payload).unwrap();
+            dec.decode(&payload, &mut out).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn opus_and_g711_round_trip_keep_the_tone() {
+        for codec in [AudioCodec::Opus, AudioCodec::Pcmu, AudioCodec::Pcma] {
+            let out = round_trip(codec, 1000.0);
+            assert_eq!(out.len(), 25 * FRAME_SAMPLES, "{codec:?}");
+            let ratio = tone_ratio(&out[FRAME_SAMPLES * 5..], 1000.0, MIX_RATE);
+            assert!(ratio > 0.9, "{codec:?}: {ratio}");
+        }
+    }
+
+    #[test]
+    fn g711_ten_millisecond_packets_make_whole_frames() {
+        let mut dec = AudioDecoder::new(AudioCodec::Pcmu).unwrap();
+        let mut out = Vec::new();
+        dec.decode(&[0xFF; 80], &mut out).unwrap();
+        assert!(out.is_empty(), "half a frame waits for the other half");
+        dec.decode(&[0xFF; 80], &mut out).unwrap();
+        assert_eq!(out.len(), FRAME_SAMPLES);
+        dec.decode(&[0xFF; 240], &mut out).unwrap(); // 30 ms: one frame out, 10 ms carried
+        assert_eq!(out.len(), 2 * FRAME_SAMPLES);
+    }
+
+    #[test]
+    fn opus_loss_is_concealed_with_one_frame() {
+        let mut dec = AudioDecoder::new(AudioCodec::Opus).unwrap();
+        let mut out = Vec::new();
+        dec.conceal(None, &mut out).unwrap();
+        assert_eq!(out.len(), FRAME_SAMPLES);
+    }
+
+    #[test]
+    fn garbage_opus_payload_is_an_error_not_a_panic() {
+        let mut dec = AudioDecoder::new(AudioCodec::Opus).unwrap();
+        let mut out = Vec::new();
+        let _ = dec.decode(&[0xFF, 0xFF, 0xFF], &mut out);
+        let _ = dec.decode(&[], &mut out);
     }
 }
