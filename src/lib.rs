@@ -6,6 +6,7 @@
 pub mod conference;
 pub mod config;
 pub mod dial;
+pub mod loadgen;
 pub mod media;
 pub mod rtp;
 pub mod sdp;

@@ -24,6 +24,37 @@ enum Command {
     Serve(ServeArgs),
     /// Place a real SIP+RTP call: send a tone, record what comes back, print a JSON line.
     Dial(DialArgs),
+    /// Place many real calls from one process and report what the server delivered
+    /// (loopback targets only; bounded in members and time).
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadgenArgs {
+    /// Target room, e.g. sip:3000@127.0.0.1:5060 (loopback only).
+    #[arg(long)]
+    target: String,
+    /// Calls to place (at most 5000).
+    #[arg(long, default_value_t = 10)]
+    members: usize,
+    /// Members that also send H.264 video (not available in this build yet).
+    #[arg(long, default_value_t = 0)]
+    video_members: usize,
+    /// Members sending tone bursts (the others send silence).
+    #[arg(long, default_value_t = 1)]
+    talkers: usize,
+    /// Seconds from the first INVITE to the BYEs (at most 3600).
+    #[arg(long, default_value_t = 60.0)]
+    duration: f64,
+    /// Call rate, e.g. 10/s.
+    #[arg(long, default_value = "10/s", value_parser = tessera::loadgen::parse_ramp)]
+    ramp: f64,
+    /// Listeners that decode audio to time tone onsets.
+    #[arg(long, default_value_t = 4)]
+    latency_probes: usize,
+    /// Print the summary as one JSON line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -106,6 +137,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Dial(args) => run_dial(args).await,
+            Command::Loadgen(args) => run_loadgen(args).await,
         }
     })
 }
@@ -234,6 +266,48 @@ async fn run_dial(args: DialArgs) -> ExitCode {
                 serde_json::json!({"answered": false, "status": 0, "error": e.to_string()})
             );
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    raise_fd_limit();
+    let mut options = tessera::loadgen::LoadOptions::new(args.target, args.members);
+    options.video_members = args.video_members;
+    options.talkers = args.talkers;
+    options.duration = Duration::from_secs_f64(args.duration.max(0.0));
+    options.ramp_per_sec = args.ramp;
+    options.latency_probes = args.latency_probes;
+    options.progress = std::io::stderr().is_terminal();
+    match tessera::loadgen::run(options).await {
+        Ok(report) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).unwrap_or_else(|_| "{}".to_string())
+                );
+            } else {
+                println!("members        {}", report.members);
+                println!("joined         {}", report.joined);
+                println!("failed         {}", report.failed);
+                println!("rx_packets     {}", report.rx_packets);
+                println!("loss_pct       {:.3}", report.loss_pct);
+                println!("jitter_ms      {:.2}", report.jitter_ms);
+                println!(
+                    "latency_ms     p50 {:.1}  p99 {:.1}  ({} samples)",
+                    report.latency_ms_p50, report.latency_ms_p99, report.latency_samples
+                );
+            }
+            if report.joined == report.members {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            error!(error = %e, "loadgen refused");
+            ExitCode::from(2)
         }
     }
 }

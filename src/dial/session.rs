@@ -74,6 +74,7 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         audio_port: rtp_port,
         audio_codecs: vec![options.codec],
         offer_rtcp_mux: true,
+        video_port: None,
         direction: Direction::SendRecv,
     });
     let invite = uac.dialog.invite(&offer.to_string(), &options.headers);

@@ -2,6 +2,7 @@
 //! sending stream state, receive statistics, the adaptive jitter buffer and RTCP wire types.
 
 pub mod endpoint;
+pub mod h264;
 pub mod jitter;
 pub mod latch;
 pub mod port_pool;

@@ -1,23 +1,26 @@
 //! Offer/answer data model shared by the answering and offering sides.
 //!
 //! Owns what we bring to a negotiation ([`LocalMedia`]), what comes out of it
-//! ([`NegotiatedSession`], [`NegotiatedAudio`]), the error with its SIP status
-//! ([`NegotiationError`]), and the helpers both sides use to build an audio
-//! media section and to read the peer's transport (RFC 3264 §5, §6, §8;
-//! RFC 3605; RFC 5761).
+//! ([`NegotiatedSession`], [`NegotiatedAudio`], [`NegotiatedVideo`]), the
+//! error with its SIP status ([`NegotiationError`]), and the helpers shared
+//! by all media kinds: rejecting an m-line and reading the peer's transport
+//! ([RFC 3264](https://www.rfc-editor.org/rfc/rfc3264) §5, §6, §8;
+//! [RFC 3605](https://www.rfc-editor.org/rfc/rfc3605);
+//! [RFC 5761](https://www.rfc-editor.org/rfc/rfc5761)).
 //!
 //! The procedures live in [`super::answer`] (UAS receiving an offer) and
-//! [`super::offer`] (we offer, the peer answers). Each media kind is handled
-//! by its own function and stored in its own `Option` field, so adding video
-//! means one more field here and one more arm in the per-m-line dispatch.
+//! [`super::offer`] (we offer, the peer answers); per-kind section builders
+//! and readers live in the private `audio_media` and `video_media` modules.
+//! Each media kind is handled by its own functions and stored in its own
+//! `Option` field.
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::attributes::fmtp_parameter;
 use super::codec::{AudioCodec, TelephoneEvent};
 use super::direction::Direction;
 use super::parse::SdpError;
-use super::session::{Attribute, Connection, MediaDescription, Origin, SessionDescription};
+use super::session::{Connection, MediaDescription, Origin, SessionDescription};
+use super::video::H264Params;
 
 /// Transport profile Tessera accepts for audio (RFC 3551).
 pub const AUDIO_PROTO: &str = "RTP/AVP";
@@ -44,18 +47,25 @@ pub struct LocalMedia {
     pub audio_port: u16,
     /// Supported codecs, most preferred first.
     pub audio_codecs: Vec<AudioCodec>,
-    /// Whether our offers include `a=rtcp-mux` (RFC 5761 §5.1.1).
+    /// Local RTP port for H.264 video, RTCP on `video_port + 1` unless
+    /// rtcp-mux is negotiated; `None` (the default) when this leg does no
+    /// video: offers then have no video m-line and answers reject video.
+    pub video_port: Option<u16>,
+    /// Whether our offers include `a=rtcp-mux` (RFC 5761 §5.1.1), for every
+    /// media section.
     pub offer_rtcp_mux: bool,
-    /// The most we are willing to do: `SendRecv` normally, `SendOnly` to put
-    /// the peer on hold, `Inactive` to stop media (RFC 3264 §8.4). Offers
-    /// print it as is; answers narrow the RFC 3264 §6.1 answer to it.
+    /// The most we are willing to do, for audio and video alike: `SendRecv`
+    /// normally, `SendOnly` to put the peer on hold, `Inactive` to stop
+    /// media (RFC 3264 §8.4). Offers print it as is; answers narrow the
+    /// RFC 3264 §6.1 answer to it.
     pub direction: Direction,
 }
 
 impl LocalMedia {
-    /// A leg with every supported codec, rtcp-mux offered, `sendrecv`, and
-    /// `session_version == session_id` (the RFC 8866 §5.2 suggestion of using
-    /// one NTP timestamp for both).
+    /// An audio-only leg with every supported codec, rtcp-mux offered,
+    /// `sendrecv`, and `session_version == session_id` (the RFC 8866 §5.2
+    /// suggestion of using one NTP timestamp for both). Set `video_port` to
+    /// add video.
     pub fn new(address: IpAddr, session_id: u64, audio_port: u16) -> Self {
         LocalMedia {
             address,
@@ -63,6 +73,7 @@ impl LocalMedia {
             session_version: session_id,
             audio_port,
             audio_codecs: AudioCodec::ALL.to_vec(),
+            video_port: None,
             offer_rtcp_mux: true,
             direction: Direction::SendRecv,
         }
@@ -138,23 +149,61 @@ impl NegotiatedAudio {
     }
 }
 
-/// Everything negotiated for a call leg; one field per media kind (video
-/// will be added next to `audio`). Not `Copy`, for the same reason.
+/// The negotiated H.264 video stream of a call leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegotiatedVideo {
+    /// RTP payload type of H.264, as numbered by the peer's description.
+    pub payload_type: u8,
+    /// The peer's parameters for `payload_type`, i.e. the limits of what we
+    /// send: its profile, its level (capped to ours unless both sides allow
+    /// level asymmetry, RFC 6184 §8.2.2), max-fs and max-mbps. The
+    /// packetization mode is the agreed one, used in both directions.
+    pub params: H264Params,
+    /// Where to send RTP (may be the `0.0.0.0` hold address, see audio).
+    pub remote_rtp: SocketAddr,
+    /// Where to send RTCP, as for audio.
+    pub remote_rtcp: SocketAddr,
+    /// RTP and RTCP share `video_port` on both sides (RFC 5761).
+    pub rtcp_mux: bool,
+    /// OUR direction for video.
+    pub direction: Direction,
+    /// Generic NACK (RFC 4585 §6.2.1) agreed by both sides.
+    pub nack: bool,
+    /// Picture Loss Indication (RFC 4585 §6.3.1) agreed by both sides.
+    pub pli: bool,
+    /// Full Intra Request (RFC 5104 §3.5.1) agreed by both sides.
+    pub fir: bool,
+}
+
+/// Everything negotiated for a call leg; one field per media kind. A
+/// successful negotiation has at least one of them. Not `Copy`, for the
+/// same reason as [`NegotiatedAudio`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NegotiatedSession {
-    /// The audio stream; `Some` whenever negotiation succeeded (until video
-    /// exists, there is nothing else to accept).
+    /// The audio stream, if one was accepted.
     pub audio: Option<NegotiatedAudio>,
+    /// The video stream, if one was accepted (only when
+    /// [`LocalMedia::video_port`] is set).
+    pub video: Option<NegotiatedVideo>,
+}
+
+impl NegotiatedSession {
+    /// Whether no media at all was agreed.
+    pub fn is_empty(&self) -> bool {
+        self.audio.is_none() && self.video.is_none()
+    }
 }
 
 /// Why an offer or answer cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NegotiationError {
-    /// No RTP/AVP audio m-line with a non-zero port.
-    #[error("no acceptable audio media section")]
-    NoAudio,
-    /// Audio was offered, but with none of our codecs.
-    #[error("no audio codec in common")]
+    /// No usable media section at all: no `RTP/AVP` audio, nor (when we do
+    /// video) `RTP/AVP` or `RTP/AVPF` video, with a non-zero port.
+    #[error("no acceptable media section")]
+    NoAcceptableMedia,
+    /// Usable audio or video was offered (or answered), but none with a
+    /// codec or H.264 configuration we support.
+    #[error("no codec in common")]
     NoCommonCodec,
     /// The chosen media section has no `c=`, neither media- nor session-level.
     #[error("media section {index} has no connection address (c=)")]
@@ -189,7 +238,7 @@ impl NegotiationError {
     /// 400 Bad Request for a malformed description.
     pub fn sip_status(&self) -> u16 {
         match self {
-            NegotiationError::NoAudio
+            NegotiationError::NoAcceptableMedia
             | NegotiationError::NoCommonCodec
             | NegotiationError::NoRtcpPort { .. } => 488,
             NegotiationError::MissingConnection { .. }
@@ -197,15 +246,6 @@ impl NegotiationError {
             | NegotiationError::Sdp(_) => 400,
         }
     }
-}
-
-/// Whether Tessera can take part in `media` as an audio stream: audio,
-/// non-zero port, plain `RTP/AVP`, a single port.
-pub(crate) fn is_usable_audio(media: &MediaDescription) -> bool {
-    media.media.eq_ignore_ascii_case("audio")
-        && media.port != 0
-        && media.proto.eq_ignore_ascii_case(AUDIO_PROTO)
-        && matches!(media.num_ports, None | Some(1))
 }
 
 /// Whether `address` is the RFC 2543 hold marker (RFC 3264 §8.4).
@@ -219,73 +259,36 @@ pub(crate) fn rejected(offered: &MediaDescription) -> MediaDescription {
     MediaDescription::new(&offered.media, 0, &offered.proto, offered.formats.clone())
 }
 
-/// A telephone-event to list in an audio section, with its fmtp.
-pub(crate) struct EventFormat {
-    pub(crate) event: TelephoneEvent,
-    pub(crate) fmtp: Option<String>,
+/// The peer's side of one media section.
+pub(crate) struct RemoteTransport {
+    pub(crate) rtp: SocketAddr,
+    pub(crate) rtcp: SocketAddr,
+    /// The peer's direction, narrowed when c= is the hold address: it then
+    /// does not want to receive anything (RFC 3264 §8.4).
+    pub(crate) peer_direction: Direction,
 }
 
-/// Builds our audio media section: rtpmap (and Opus fmtp) per codec, the
-/// telephone-events, `a=ptime`, optional `a=rtcp-mux`, and the direction.
-pub(crate) fn audio_section(
-    port: u16,
-    codecs: &[(AudioCodec, u8)],
-    events: &[EventFormat],
-    rtcp_mux: bool,
-    direction: Direction,
-) -> MediaDescription {
-    let formats = codecs
-        .iter()
-        .map(|(_, pt)| *pt)
-        .chain(events.iter().map(|e| e.event.payload_type))
-        .map(|pt| pt.to_string())
-        .collect();
-    let mut media = MediaDescription::new("audio", port, AUDIO_PROTO, formats);
-    let attributes = &mut media.attributes;
-    for (codec, pt) in codecs {
-        attributes.push(codec.rtpmap(*pt).to_attribute());
-        if *codec == AudioCodec::Opus {
-            attributes.push(Attribute::with_value("fmtp", format!("{pt} {OPUS_FMTP}")));
-        }
+impl RemoteTransport {
+    /// OUR direction: the RFC 3264 §6.1 mirror of the peer's, narrowed to
+    /// `local_limit`.
+    pub(crate) fn our_direction(&self, local_limit: Direction) -> Direction {
+        Direction::answer_to(self.peer_direction).restricted_to(local_limit)
     }
-    for EventFormat { event, fmtp } in events {
-        attributes.push(event.rtpmap().to_attribute());
-        if let Some(params) = fmtp {
-            let pt = event.payload_type;
-            attributes.push(Attribute::with_value("fmtp", format!("{pt} {params}")));
-        }
-    }
-    attributes.push(Attribute::with_value("ptime", PTIME_MS.to_string()));
-    if rtcp_mux {
-        attributes.push(Attribute::flag("rtcp-mux"));
-    }
-    attributes.push(Attribute::flag(direction.attribute_name()));
-    media
 }
 
-/// What was agreed for one audio m-line, before reading the peer's transport.
-pub(crate) struct AudioChoice {
-    pub(crate) codec: AudioCodec,
-    pub(crate) payload_type: u8,
-    pub(crate) telephone_event: Option<TelephoneEvent>,
-    pub(crate) rtcp_mux: bool,
-    /// Most we may do: what we offered, or `LocalMedia::direction`.
-    pub(crate) local_limit: Direction,
-}
-
-/// Completes `choice` with the transport, direction, ptime and FEC read from
-/// media section `index` of the peer's description `remote`.
-pub(crate) fn negotiated_audio(
+/// Reads where media section `index` of `remote` receives RTP and RTCP, and
+/// its direction.
+pub(crate) fn remote_transport(
     remote: &SessionDescription,
     index: usize,
-    choice: AudioChoice,
-) -> Result<NegotiatedAudio, NegotiationError> {
+    rtcp_mux: bool,
+) -> Result<RemoteTransport, NegotiationError> {
     let missing = NegotiationError::MissingConnection { index };
     let media = remote.media.get(index).ok_or(missing.clone())?;
     let address = remote.media_connection(index).ok_or(missing)?.address;
-    let remote_rtp = SocketAddr::new(address, media.port);
-    let remote_rtcp = if choice.rtcp_mux {
-        remote_rtp
+    let rtp = SocketAddr::new(address, media.port);
+    let rtcp = if rtcp_mux {
+        rtp
     } else if let Some((port, rtcp_address)) = media.rtcp() {
         SocketAddr::new(rtcp_address.unwrap_or(address), port)
     } else {
@@ -298,26 +301,13 @@ pub(crate) fn negotiated_audio(
             })?;
         SocketAddr::new(address, port)
     };
-    // The peer's direction, narrowed when c= is the hold address: it then
-    // does not want to receive anything (RFC 3264 §8.4).
-    let mut peer = remote.media_direction(index).unwrap_or_default();
+    let mut peer_direction = remote.media_direction(index).unwrap_or_default();
     if is_hold_address(address) {
-        peer = peer.without_receiving();
+        peer_direction = peer_direction.without_receiving();
     }
-    let opus_inband_fec = choice.codec == AudioCodec::Opus
-        && media
-            .fmtp(choice.payload_type)
-            .and_then(|params| fmtp_parameter(params, "useinbandfec"))
-            == Some("1");
-    Ok(NegotiatedAudio {
-        codec: choice.codec,
-        payload_type: choice.payload_type,
-        telephone_event: choice.telephone_event,
-        remote_rtp,
-        remote_rtcp,
-        rtcp_mux: choice.rtcp_mux,
-        direction: Direction::answer_to(peer).restricted_to(choice.local_limit),
-        ptime_ms: media.ptime(),
-        opus_inband_fec,
+    Ok(RemoteTransport {
+        rtp,
+        rtcp,
+        peer_direction,
     })
 }

@@ -250,6 +250,7 @@ impl SipCore {
             audio_port: port,
             audio_codecs: codecs,
             offer_rtcp_mux: true,
+            video_port: None,
             direction: Direction::SendRecv,
         }
     }
@@ -551,6 +552,7 @@ impl SipCore {
             audio_port: call.rtp_port,
             audio_codecs: codecs,
             offer_rtcp_mux: true,
+            video_port: None,
             direction: Direction::SendRecv,
         };
         let (sdp, update) = if req.body.is_empty() {

@@ -114,11 +114,11 @@ fn no_usable_audio_is_488() {
         "m=audio 4000/2 RTP/AVP 0\n",
     ] {
         let err = answer_offer(&offer(media), &local()).unwrap_err();
-        assert_eq!(err, NegotiationError::NoAudio, "{media}");
+        assert_eq!(err, NegotiationError::NoAcceptableMedia, "{media}");
         assert_eq!(err.sip_status(), 488);
     }
     let err = answer_offer(&sdp(samples::WEBRTC), &local()).unwrap_err();
-    assert_eq!(err, NegotiationError::NoAudio);
+    assert_eq!(err, NegotiationError::NoAcceptableMedia);
 }
 
 #[test]

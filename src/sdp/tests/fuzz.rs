@@ -60,8 +60,14 @@ fn local() -> LocalMedia {
     LocalMedia::new("192.0.2.50".parse().unwrap(), 42, 20000)
 }
 
+fn local_with_video() -> LocalMedia {
+    let mut local = local();
+    local.video_port = Some(20002);
+    local
+}
+
 /// Parses `text`; if it parses, checks the round trip and that answering it
-/// (and accepting it as an answer) does not panic.
+/// (and accepting it as an answer), with and without video, does not panic.
 fn exercise(text: &str) -> bool {
     let Ok(parsed) = SessionDescription::parse(text) else {
         return false;
@@ -70,11 +76,14 @@ fn exercise(text: &str) -> bool {
     let reparsed = SessionDescription::parse(&printed)
         .unwrap_or_else(|e| panic!("printed SDP does not parse: {e}\n{printed}"));
     assert_eq!(parsed, reparsed, "round trip of {text:?}");
-    if let Ok((answer, _)) = answer_offer(&parsed, &local()) {
-        assert_eq!(answer.media.len(), parsed.media.len());
-        assert!(SessionDescription::parse(&answer.to_string()).is_ok());
+    for local in [local(), local_with_video()] {
+        if let Ok((answer, negotiated)) = answer_offer(&parsed, &local) {
+            assert_eq!(answer.media.len(), parsed.media.len());
+            assert!(!negotiated.is_empty());
+            assert!(SessionDescription::parse(&answer.to_string()).is_ok());
+        }
+        let _ = accept_answer(&build_offer(&local), &parsed);
     }
-    let _ = accept_answer(&build_offer(&local()), &parsed);
     true
 }
 

@@ -3,7 +3,10 @@
 
 mod answering;
 mod fuzz;
+mod h264;
 mod offering;
 mod parsing;
 mod roundtrip;
 mod samples;
+mod video_answering;
+mod video_offering;

@@ -149,7 +149,7 @@ fn rtcp_mux_needs_both_sides() {
 fn rejected_or_foreign_answers() {
     let offer = build_offer(&local());
     let err = accept_answer(&offer, &peer_answer("m=audio 0 RTP/AVP 0\n")).unwrap_err();
-    assert_eq!(err, NegotiationError::NoAudio);
+    assert_eq!(err, NegotiationError::NoAcceptableMedia);
     let err = accept_answer(&offer, &peer_answer("m=audio 30000 RTP/AVP 9\n")).unwrap_err();
     assert_eq!(err, NegotiationError::NoCommonCodec);
     let two = peer_answer("m=audio 30000 RTP/AVP 0\nm=video 0 RTP/AVP 96\n");

@@ -193,8 +193,116 @@ a=recvonly
 m=audio 49170/2 RTP/AVP 0
 ";
 
+/// baresip with video: H.264 in packetization mode 0 (listed first) and 1,
+/// VP8, wildcard feedback, rtcp-mux.
+pub const BARESIP_VIDEO: &str = "v=0
+o=- 3181786839 1234567890 IN IP4 192.168.1.10
+s=-
+c=IN IP4 192.168.1.10
+t=0 0
+m=audio 10634 RTP/AVP 96 0 8 101
+b=AS:96
+a=rtpmap:96 opus/48000/2
+a=fmtp:96 stereo=1;sprop-stereo=1
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=sendrecv
+a=label:1
+a=rtcp-mux
+m=video 10636 RTP/AVP 97 98 99
+b=AS:1500
+a=rtpmap:97 H264/90000
+a=fmtp:97 packetization-mode=0;profile-level-id=42e01f
+a=rtpmap:98 H264/90000
+a=fmtp:98 packetization-mode=1;profile-level-id=42e01f
+a=rtpmap:99 VP8/90000
+a=fmtp:99 max-fs=3600
+a=rtcp-fb:* ccm fir
+a=rtcp-fb:* nack
+a=rtcp-fb:* nack pli
+a=sendrecv
+a=label:2
+a=rtcp-mux
+";
+
+/// Desk video phone: G.722/G.711/G.729, H.264 Baseline `42801F` with
+/// blanks in the fmtp, max-mbps/max-fs, FIR only, no rtcp-mux.
+pub const DESK_PHONE: &str = "v=0
+o=- 20020 20020 IN IP4 10.1.1.50
+s=SDP data
+c=IN IP4 10.1.1.50
+t=0 0
+m=audio 11780 RTP/AVP 9 0 8 18 101
+a=rtpmap:9 G722/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:18 G729/8000
+a=fmtp:18 annexb=no
+a=ptime:20
+a=sendrecv
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+m=video 11782 RTP/AVP 99
+b=TIAS:2048000
+a=rtpmap:99 H264/90000
+a=fmtp:99 profile-level-id=42801F; packetization-mode=1; max-mbps=108000; max-fs=3600
+a=rtcp-fb:* ccm fir
+a=content:main
+a=label:11
+a=sendrecv
+";
+
+/// WebRTC-ish offer through a gateway (no DTLS): audio over RTP/AVP, video
+/// over RTP/AVPF with VP8 first, rtx, High profile before Baseline, per-PT
+/// feedback, rtcp-mux and rtcp-rsize.
+pub const WEBRTC_AVPF: &str = "v=0
+o=- 5498186869896684180 2 IN IP4 203.0.113.20
+s=-
+c=IN IP4 203.0.113.20
+t=0 0
+a=msid-semantic: WMS stream0
+m=audio 50000 RTP/AVP 111 0 126
+a=rtpmap:111 opus/48000/2
+a=fmtp:111 minptime=10;useinbandfec=1
+a=rtpmap:0 PCMU/8000
+a=rtpmap:126 telephone-event/8000
+a=rtcp-mux
+a=sendrecv
+m=video 50002 RTP/AVPF 96 97 125 102 127 103
+a=rtpmap:96 VP8/90000
+a=rtcp-fb:96 goog-remb
+a=rtcp-fb:96 transport-cc
+a=rtcp-fb:96 ccm fir
+a=rtcp-fb:96 nack
+a=rtcp-fb:96 nack pli
+a=rtpmap:97 rtx/90000
+a=fmtp:97 apt=96
+a=rtpmap:125 H264/90000
+a=rtcp-fb:125 ccm fir
+a=rtcp-fb:125 nack
+a=rtcp-fb:125 nack pli
+a=fmtp:125 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f
+a=rtpmap:102 H264/90000
+a=rtcp-fb:102 goog-remb
+a=rtcp-fb:102 ccm fir
+a=rtcp-fb:102 nack
+a=rtcp-fb:102 nack pli
+a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f
+a=rtpmap:127 H264/90000
+a=rtcp-fb:127 ccm fir
+a=rtcp-fb:127 nack pli
+a=fmtp:127 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f
+a=rtpmap:103 rtx/90000
+a=fmtp:103 apt=102
+a=rtcp-mux
+a=rtcp-rsize
+a=sendrecv
+";
+
 /// Every sample, named.
-pub const ALL: [(&str, &str); 8] = [
+pub const ALL: [(&str, &str); 11] = [
     ("baresip", BARESIP),
     ("linphone", LINPHONE),
     ("freeswitch", FREESWITCH),
@@ -203,4 +311,7 @@ pub const ALL: [(&str, &str); 8] = [
     ("audio_video", AUDIO_VIDEO),
     ("rfc8866", RFC8866_EXAMPLE),
     ("multicast", MULTICAST),
+    ("baresip_video", BARESIP_VIDEO),
+    ("desk_phone", DESK_PHONE),
+    ("webrtc_avpf", WEBRTC_AVPF),
 ];

@@ -1,0 +1,371 @@
+//! The load generator's signalling: one UDP transport and transaction layer for all members,
+//! INVITEs paced by the ramp, ACKs, answers handed to the media thread, BYEs at the end.
+
+use super::media::{self, MediaCommand, MemberMedia, Payloads};
+use super::{percentile, LoadError, LoadOptions, LoadReport};
+use crate::dial::requests::UacDialog;
+use crate::sdp::{
+    accept_answer, build_offer, AudioCodec, Direction, LocalMedia, SessionDescription,
+};
+use crate::sip::message::{call_id, cseq, response_to, to_tag};
+use crate::sip::peer::Peer;
+use crate::sip::timers::TimerConfig;
+use crate::sip::transaction::{TransactionLayer, TxOutput};
+use crate::sip::transport::{Transport, TransportEvent};
+use rsip::prelude::*;
+use rsip::{Method, SipMessage};
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc as tokio_mpsc;
+use tracing::{info, warn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    Idle,
+    Calling,
+    Up,
+    Failed,
+    EndedByServer,
+    Closing,
+    Done,
+}
+
+struct Member {
+    dialog: UacDialog,
+    offer: SessionDescription,
+    state: CallState,
+}
+
+struct Generator {
+    transport: Transport,
+    events: tokio_mpsc::Receiver<TransportEvent>,
+    layer: TransactionLayer,
+    members: Vec<Member>,
+    by_call_id: HashMap<String, usize>,
+    media: mpsc::Sender<MediaCommand>,
+    progress: Option<indicatif::ProgressBar>,
+}
+
+/// Runs a bounded load against `options.target` and returns the summary.
+pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
+    options.validate()?;
+    let target = rsip::Uri::try_from(options.target.as_str())
+        .map_err(|_| LoadError::Target(options.target.clone()))?;
+    let server = resolve_loopback(&target).await?;
+    let (transport, events) = Transport::bind(SocketAddr::new(server.ip(), 0), false).await?;
+    let local = transport.local_addr();
+    let payloads = Payloads::encode(options.talkers)?;
+    let mut medias = Vec::with_capacity(options.members);
+    let mut members = Vec::with_capacity(options.members);
+    let probes = options
+        .latency_probes
+        .min(options.members - options.talkers);
+    for i in 0..options.members {
+        let socket = UdpSocket::bind(SocketAddr::new(server.ip(), 0))?;
+        let port = socket.local_addr()?.port();
+        let talker = (i < options.talkers).then_some(i);
+        let probe = i >= options.talkers && i < options.talkers + probes;
+        medias.push(MemberMedia::new(socket, talker, probe)?);
+        let offer = build_offer(&LocalMedia {
+            address: server.ip(),
+            session_id: i as u64 + 1,
+            session_version: 1,
+            audio_port: port,
+            audio_codecs: vec![AudioCodec::Opus],
+            offer_rtcp_mux: true,
+            video_port: None,
+            direction: Direction::SendRecv,
+        });
+        members.push(Member {
+            dialog: UacDialog::new(
+                target.clone(),
+                &format!("load{i}"),
+                local,
+                Peer::udp(server),
+            ),
+            offer,
+            state: CallState::Idle,
+        });
+    }
+    let (media_tx, media_rx) = mpsc::channel();
+    let media_thread = media::spawn(medias, payloads, media_rx)?;
+    let progress = options.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(options.members as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} joined {pos}/{len} {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut generator = Generator {
+        transport,
+        events,
+        layer: TransactionLayer::new(TimerConfig::default()),
+        by_call_id: members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.dialog.call_id.clone(), i))
+            .collect(),
+        members,
+        media: media_tx,
+        progress,
+    };
+    let started = Instant::now();
+    generator.drive(&options, started).await;
+    let hangup = Instant::now();
+    generator.hang_up_all().await;
+    info!(
+        elapsed_ms = hangup.elapsed().as_millis() as u64,
+        "all calls hung up"
+    );
+    let _ = generator.media.send(MediaCommand::Finish);
+    let totals = tokio::task::spawn_blocking(move || media_thread.join())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    if let Some(bar) = &generator.progress {
+        bar.finish_and_clear();
+    }
+    let mut report = generator.report(options.members);
+    report.duration_s = started.elapsed().as_secs_f64();
+    if let Some(t) = totals {
+        report.rx_packets = t.rx_packets;
+        report.tx_packets = t.tx_packets;
+        report.loss_pct = if t.expected > 0 {
+            100.0 * t.lost as f64 / t.expected as f64
+        } else {
+            0.0
+        };
+        report.jitter_ms = if t.jitter_ms.is_empty() {
+            0.0
+        } else {
+            t.jitter_ms.iter().sum::<f64>() / t.jitter_ms.len() as f64
+        };
+        let mut lat = t.latencies_ms;
+        lat.sort_by(f64::total_cmp);
+        report.latency_ms_p50 = percentile(&lat, 50.0);
+        report.latency_ms_p99 = percentile(&lat, 99.0);
+        report.latency_samples = lat.len();
+        report.silent_members = t.silent_members;
+    }
+    Ok(report)
+}
+
+async fn resolve_loopback(target: &rsip::Uri) -> Result<SocketAddr, LoadError> {
+    let host = target.host_with_port.host.to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = target
+        .host_with_port
+        .port
+        .as_ref()
+        .map(|p| *p.value())
+        .unwrap_or(5060);
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| LoadError::Target(target.to_string()))?;
+    if !addr.ip().is_loopback() {
+        return Err(LoadError::NotLoopback(addr));
+    }
+    Ok(addr)
+}
+
+impl Generator {
+    /// Places calls at the ramp rate and keeps signalling alive until the run time is over.
+    async fn drive(&mut self, options: &LoadOptions, started: Instant) {
+        let end = started + options.duration;
+        let interval = Duration::from_secs_f64(1.0 / options.ramp_per_sec);
+        let mut next_invite = started;
+        let mut placed = 0;
+        loop {
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            while placed < self.members.len() && now >= next_invite {
+                self.invite(placed, now);
+                placed += 1;
+                next_invite += interval;
+            }
+            self.flush().await;
+            let wake = [
+                Some(end),
+                (placed < self.members.len()).then_some(next_invite),
+                self.layer.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(end);
+            tokio::select! {
+                ev = self.events.recv() => self.feed(ev),
+                _ = tokio::time::sleep_until(wake.into()) => self.layer.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn invite(&mut self, index: usize, now: Instant) {
+        let member = &mut self.members[index];
+        let invite = member.dialog.invite(&member.offer.to_string(), &[]);
+        member.state = CallState::Calling;
+        let peer = member.dialog.peer;
+        self.layer.send_request(now, invite, peer);
+    }
+
+    fn feed(&mut self, event: Option<TransportEvent>) {
+        if let Some(TransportEvent::Message { message, peer, .. }) = event {
+            let now = Instant::now();
+            match *message {
+                SipMessage::Request(r) => self.layer.handle_request(now, r, peer),
+                SipMessage::Response(r) => self.layer.handle_response(now, r),
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(out) = self.layer.poll_output() {
+            match out {
+                TxOutput::Transmit { peer, data } => {
+                    if let Err(e) = self.transport.send(peer, data).await {
+                        warn!(error = %e, "loadgen send failed");
+                    }
+                }
+                TxOutput::Response { response, .. } => self.on_response(response).await,
+                TxOutput::Request { key, request, .. } => {
+                    let index = call_id(&request).and_then(|c| self.by_call_id.get(&c).copied());
+                    let status = match (request.method, index) {
+                        (Method::Bye, Some(i)) => {
+                            self.members[i].state = CallState::EndedByServer;
+                            let _ = self.media.send(MediaCommand::Stop { index: i });
+                            200
+                        }
+                        (Method::Bye, None) => 481,
+                        (Method::Options, _) => 200,
+                        _ => 405,
+                    };
+                    self.layer
+                        .respond(Instant::now(), &key, &response_to(&request, status));
+                }
+                TxOutput::Timeout {
+                    call_id: Some(cid), ..
+                } => {
+                    if let Some(&i) = self.by_call_id.get(&cid) {
+                        if self.members[i].state == CallState::Calling {
+                            self.members[i].state = CallState::Failed;
+                        } else if self.members[i].state == CallState::Closing {
+                            self.members[i].state = CallState::Done;
+                        }
+                    }
+                }
+                TxOutput::Timeout { .. } | TxOutput::AckForSuccess { .. } => {}
+            }
+        }
+    }
+
+    async fn on_response(&mut self, response: rsip::Response) {
+        let code = response.status_code.code();
+        let Some(i) = call_id(&response).and_then(|c| self.by_call_id.get(&c).copied()) else {
+            return;
+        };
+        let method = cseq(&response).map(|(_, m)| m);
+        let member = &mut self.members[i];
+        match method {
+            Some(Method::Bye) if code >= 200 => member.state = CallState::Done,
+            Some(Method::Invite) if (200..300).contains(&code) => {
+                member.dialog.remote_tag = to_tag(&response);
+                member.dialog.remote_target = response
+                    .contact_header()
+                    .ok()
+                    .and_then(|c| c.typed().ok())
+                    .map(|c| c.uri);
+                let ack = member.dialog.ack();
+                let _ = self
+                    .transport
+                    .send(member.dialog.peer, bytes::Bytes::from(ack.to_string()))
+                    .await;
+                if member.state != CallState::Calling {
+                    return; // a retransmitted 2xx: the ACK above was all it needed
+                }
+                let audio = std::str::from_utf8(&response.body)
+                    .ok()
+                    .and_then(|t| SessionDescription::parse(t).ok())
+                    .and_then(|a| accept_answer(&member.offer, &a).ok())
+                    .and_then(|n| n.audio);
+                match audio {
+                    Some(audio) => {
+                        member.state = CallState::Up;
+                        let _ = self.media.send(MediaCommand::Start {
+                            index: i,
+                            remote: audio.remote_rtp,
+                            payload_type: audio.payload_type,
+                        });
+                        if let Some(bar) = &self.progress {
+                            bar.inc(1);
+                        }
+                    }
+                    None => member.state = CallState::Failed,
+                }
+            }
+            Some(Method::Invite) if code >= 300 => {
+                member.state = CallState::Failed;
+                info!(member = i, code, "call refused");
+            }
+            _ => {}
+        }
+    }
+
+    /// BYE for every live call; waits (bounded) for the answers.
+    async fn hang_up_all(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.members.len() {
+            let _ = self.media.send(MediaCommand::Stop { index: i });
+            let member = &mut self.members[i];
+            if member.state == CallState::Up {
+                member.state = CallState::Closing;
+                let bye = member.dialog.bye();
+                let peer = member.dialog.peer;
+                self.layer.send_request(now, bye, peer);
+            }
+        }
+        let limit = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.flush().await;
+            let closing = self.members.iter().any(|m| m.state == CallState::Closing);
+            if !closing || Instant::now() >= limit {
+                break;
+            }
+            let wake = self.layer.poll_timeout().unwrap_or(limit).min(limit);
+            tokio::select! {
+                ev = self.events.recv() => self.feed(ev),
+                _ = tokio::time::sleep_until(wake.into()) => self.layer.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn report(&self, members: usize) -> LoadReport {
+        let count =
+            |f: &dyn Fn(CallState) -> bool| self.members.iter().filter(|m| f(m.state)).count();
+        LoadReport {
+            members,
+            joined: count(&|s| {
+                matches!(
+                    s,
+                    CallState::Up | CallState::Closing | CallState::Done | CallState::EndedByServer
+                )
+            }),
+            failed: count(&|s| {
+                matches!(s, CallState::Failed | CallState::Calling | CallState::Idle)
+            }),
+            ended_by_server: count(&|s| s == CallState::EndedByServer),
+            ..LoadReport::default()
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! `tessera loadgen` against an in-process server: every member joins and receives media,
+//! talkers are heard by probes, and non-loopback targets are refused before any packet.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tessera::loadgen::{run, LoadError, LoadOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_members_join_and_receive_media() {
+    let server = start(test_config()).await;
+    let mut options = LoadOptions::new(uri(&server, "load"), 5);
+    options.talkers = 1;
+    options.duration = Duration::from_secs(4);
+    options.ramp_per_sec = 20.0;
+    let report = run(options).await.expect("load runs");
+    assert_eq!(report.joined, 5, "{report:?}");
+    assert_eq!(report.failed, 0);
+    assert_eq!(
+        report.silent_members, 0,
+        "every member received RTP: {report:?}"
+    );
+    assert!(report.rx_packets > 5 * 100, "{report:?}");
+    assert!(report.loss_pct < 1.0, "{report:?}");
+    assert!(
+        report.latency_samples >= 1,
+        "probes heard the talker's bursts: {report:?}"
+    );
+    assert!(
+        report.latency_ms_p50 > 0.0 && report.latency_ms_p50 < 500.0,
+        "{report:?}"
+    );
+    let ctl = server.control();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            ctl.room_ids().await.is_empty()
+        })
+        .await
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn non_loopback_targets_and_unbounded_runs_are_refused() {
+    let far = LoadOptions::new("sip:3000@192.0.2.1:5060", 5);
+    assert!(matches!(run(far).await, Err(LoadError::NotLoopback(_))));
+    let mut huge = LoadOptions::new("sip:3000@127.0.0.1:5060", 100_000);
+    assert!(matches!(run(huge.clone()).await, Err(LoadError::Limits(_))));
+    huge.members = 1;
+    huge.duration = Duration::from_secs(100_000);
+    assert!(matches!(run(huge).await, Err(LoadError::Limits(_))));
+}
