@@ -32,8 +32,11 @@ enum Command {
 #[derive(clap::Args)]
 struct LoadgenArgs {
     /// Target room, e.g. sip:3000@127.0.0.1:5060 (loopback only).
+    #[arg(long, required_unless_present = "calibrate")]
+    target: Option<String>,
+    /// Only measure this machine's Opus encode/decode cost per frame, print JSON and exit.
     #[arg(long)]
-    target: String,
+    calibrate: bool,
     /// Calls to place (at most 5000).
     #[arg(long, default_value_t = 10)]
     members: usize,
@@ -273,7 +276,20 @@ async fn run_dial(args: DialArgs) -> ExitCode {
 async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
     use std::io::IsTerminal;
     raise_fd_limit();
-    let mut options = tessera::loadgen::LoadOptions::new(args.target, args.members);
+    if args.calibrate {
+        return match tessera::loadgen::calibrate::measure(3000) {
+            Ok(costs) => {
+                println!("{}", serde_json::to_string(&costs).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                error!(error = %e, "calibration failed");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let target = args.target.unwrap_or_default();
+    let mut options = tessera::loadgen::LoadOptions::new(target, args.members);
     options.video_members = args.video_members;
     options.talkers = args.talkers;
     options.duration = Duration::from_secs_f64(args.duration.max(0.0));

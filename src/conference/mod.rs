@@ -5,4 +5,5 @@ pub mod events;
 pub mod member;
 pub mod registry;
 pub mod room;
+pub mod tick_stats;
 pub mod worker;

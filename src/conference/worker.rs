@@ -5,6 +5,7 @@
 use super::events::{EventSink, RoomEvent};
 use super::member::{MediaUpdate, MemberId, MemberSetup, TickTime};
 use super::room::{Room, RoomId, RoomSettings, RoomSnapshot, SharedEncoders};
+use super::tick_stats::TickStats;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -62,6 +63,7 @@ struct Worker {
     settings: RoomSettings,
     events: EventSink,
     stats: Arc<WorkerStats>,
+    tick_stats: TickStats,
 }
 
 /// Handles to the media threads.
@@ -102,6 +104,7 @@ impl MediaPool {
                 settings,
                 events: events.clone(),
                 stats: stats.clone(),
+                tick_stats: TickStats::default(),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("tessera-media-{index}"))
@@ -171,6 +174,20 @@ impl Worker {
             let t = tick_time();
             self.tick_rooms(t);
             let spent = t.now.elapsed();
+            let summary = self.tick_stats.record(t.now, spent);
+            if let Some(sum) = summary.filter(|_| !self.rooms.is_empty()) {
+                let members: usize = self.rooms.values().map(Room::member_count).sum();
+                info!(
+                    thread = self.index,
+                    rooms = self.rooms.len(),
+                    members,
+                    tick_p50_us = sum.p50.as_micros() as u64,
+                    tick_p99_us = sum.p99.as_micros() as u64,
+                    tick_max_us = sum.max.as_micros() as u64,
+                    ticks = sum.ticks,
+                    "media tick stats"
+                );
+            }
             self.stats.ticks.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .last_tick_ns

@@ -5,6 +5,7 @@
 //! Opus packets and drains every member's socket (the generator stays cheap: it never encodes
 //! and decodes only on a few latency probes). Bounded in members and time, loopback only.
 
+pub mod calibrate;
 mod media;
 mod signalling;
 
