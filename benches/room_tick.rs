@@ -59,6 +59,10 @@ impl RoomRig {
         let settings = RoomSettings {
             talk: TalkConfig::default(),
             rtp_timeout: Duration::from_secs(3600),
+            canvases: vec![Default::default()],
+            layouts: std::sync::Arc::new(
+                tessera::media::video::layout_library::LayoutLibrary::builtin(),
+            ),
         };
         let shared = build_shared_encoders(EncoderSettings::default()).expect("encoders");
         let mut room = Room::new("bench".into(), settings, shared, events);

@@ -1,6 +1,7 @@
 //! Server configuration: embedded defaults, an optional TOML file, and command-line overrides
 //! (applied in that order). Running with no file at all is the normal case.
 
+use crate::conference::canvas::CanvasConfig;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -34,6 +35,38 @@ pub struct Config {
     pub rtp: RtpConfig,
     pub media: MediaConfig,
     pub audio: AudioConfig,
+    pub video: VideoConfig,
+}
+
+/// Video canvases and per-member defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VideoConfig {
+    /// Accept video at all (answer H.264 m-lines).
+    pub enabled: bool,
+    /// Canvases per room.
+    pub canvases: usize,
+    /// Settings shared by every canvas.
+    pub canvas: CanvasConfig,
+    /// Default initial canvas of a member (1-based; 0 = on no canvas, watch-only).
+    pub initial_canvas: usize,
+    /// Default watching canvas (1-based); absent = the initial canvas (or 1).
+    pub watching_canvas: Option<usize>,
+    /// Directory of layout files replacing the built-in set.
+    pub layouts_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            canvases: 1,
+            canvas: CanvasConfig::default(),
+            initial_canvas: 1,
+            watching_canvas: None,
+            layouts_dir: None,
+        }
+    }
 }
 
 /// SIP listener and behaviour.

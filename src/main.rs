@@ -108,6 +108,15 @@ struct DialArgs {
     /// Extra INVITE header, 'Name: value' (repeatable).
     #[arg(long = "header")]
     headers: Vec<String>,
+    /// Send H.264 video of this solid colour, RRGGBB (with a small moving marker).
+    #[arg(long, value_parser = tessera::dial::parse_color)]
+    color: Option<(u8, u8, u8)>,
+    /// Size of the sent video, WxH.
+    #[arg(long, default_value = "640x360", value_parser = tessera::dial::parse_size)]
+    video_size: (u32, u32),
+    /// Save the last received video frame as PNG (also offers video without sending any).
+    #[arg(long)]
+    save_frame: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -239,6 +248,9 @@ async fn run_dial(args: DialArgs) -> ExitCode {
         CodecArg::Pcma => AudioCodec::Pcma,
     };
     options.from = args.from;
+    options.color = args.color;
+    options.video_size = args.video_size;
+    options.save_frame = args.save_frame;
     for h in args.headers {
         match h.split_once(':') {
             Some((name, value)) => options

@@ -2,6 +2,7 @@
 //! detector, outgoing stream header state, its private encoder (used only while it talks) and
 //! RTCP reporting (RFC 3550 §6.4).
 
+use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, FRAME_SAMPLES};
 use crate::media::audio::inbound::AudioInbound;
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
@@ -57,6 +58,8 @@ pub struct MemberSetup {
     pub audio: AudioParams,
     pub inbound: AudioInbound,
     pub encoder: AudioEncoder,
+    /// Video, when the call negotiated it.
+    pub video: Option<MemberVideoSetup>,
 }
 
 /// A member's media state, owned by its room's media thread.
@@ -83,6 +86,10 @@ pub struct Member {
     packet_buf: Vec<u8>,
     cname: String,
     pub(super) ignored_packets: u64,
+    /// This tick's audio level (for the video floor).
+    pub(super) level_dbfs: f32,
+    /// Video state, when negotiated.
+    pub video: Option<MemberVideo>,
 }
 
 impl Member {
@@ -109,6 +116,8 @@ impl Member {
             next_rtcp: now + RTCP_INTERVAL / 2,
             packet_buf: Vec::with_capacity(1500),
             ignored_packets: 0,
+            level_dbfs: -120.0,
+            video: setup.video.map(MemberVideo::new),
         }
     }
 
@@ -191,6 +200,7 @@ impl Member {
         }
         let update = self.talk.update(&self.frame);
         self.talking = update.talking;
+        self.level_dbfs = update.level_dbfs;
         update.changed.then_some(update.talking)
     }
 
@@ -268,6 +278,14 @@ impl Member {
             counters: self.endpoint.counters(),
             jitter_ms: self.rx_stats.jitter_ms(),
             concealed_frames: self.inbound.stats().concealed_frames,
+            video: self.video.as_ref().map(|v| VideoSnapshot {
+                rtp_port: v.local_port(),
+                counters: v.counters(),
+                initial_canvas: v.initial_canvas.map(|c| c + 1),
+                watching_canvas: v.watching_canvas + 1,
+                inbound: v.inbound.stats(),
+                frames_sent: v.frames_sent,
+            }),
         }
     }
 }
@@ -284,4 +302,16 @@ pub struct MemberSnapshot {
     pub counters: crate::rtp::endpoint::EndpointCounters,
     pub jitter_ms: f64,
     pub concealed_frames: u64,
+    pub video: Option<VideoSnapshot>,
+}
+
+/// A member's video counters (canvas numbers are 1-based, as in the SIP headers).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VideoSnapshot {
+    pub rtp_port: u16,
+    pub counters: crate::rtp::endpoint::EndpointCounters,
+    pub initial_canvas: Option<usize>,
+    pub watching_canvas: usize,
+    pub inbound: crate::media::video::inbound::VideoInboundStats,
+    pub frames_sent: u64,
 }

@@ -1,9 +1,13 @@
 //! Conferences: rooms, their members, the media thread pool that ticks them, and the registry
 //! that creates rooms on first join and destroys them when the last member leaves.
 
+pub mod canvas;
 pub mod events;
 pub mod member;
+pub mod member_video;
 pub mod registry;
 pub mod room;
+pub mod room_video;
 pub mod tick_stats;
+pub mod view;
 pub mod worker;

@@ -6,12 +6,16 @@
 //! per codec for the whole room) or its private mix-minus (talkers: one encode each). The
 //! number of encoders in use is therefore talkers + codecs-in-use, not members.
 
+use super::canvas::CanvasConfig;
 use super::events::{EventSink, RoomEvent};
 use super::member::{MediaUpdate, Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
+use super::room_video::RoomVideo;
 use crate::media::audio::codec::{AudioEncoder, FRAME_SAMPLES};
 use crate::media::audio::mixer::AudioMixer;
 use crate::media::audio::talk::TalkConfig;
+use crate::media::video::layout_library::LayoutLibrary;
 use crate::sdp::AudioCodec;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, info_span, warn};
 
@@ -19,10 +23,13 @@ use tracing::{info, info_span, warn};
 pub type RoomId = String;
 
 /// Settings every room of a server shares.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct RoomSettings {
     pub talk: TalkConfig,
     pub rtp_timeout: Duration,
+    /// One entry per canvas of a room.
+    pub canvases: Vec<CanvasConfig>,
+    pub layouts: Arc<LayoutLibrary>,
 }
 
 /// The shared (non-talker) encoders, one per codec, built off the media thread.
@@ -59,7 +66,31 @@ pub struct RoomSnapshot {
     pub members: Vec<MemberSnapshot>,
     pub talkers: usize,
     pub audio_encoders: usize,
+    /// Distinct video views being encoded (one encoder each).
+    pub video_encoders: usize,
+    pub floor: Option<MemberId>,
+    pub canvases: Vec<CanvasSnapshot>,
     pub ticks: u64,
+}
+
+/// Where each member's picture was drawn on a canvas in the last composition.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CanvasSnapshot {
+    /// 1-based, as in the SIP headers.
+    pub canvas: usize,
+    pub width: u32,
+    pub height: u32,
+    pub tiles: Vec<TileSnapshot>,
+}
+
+/// One tile of a canvas.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TileSnapshot {
+    pub member: MemberId,
+    pub x: i32,
+    pub y: i32,
+    pub w: u32,
+    pub h: u32,
 }
 
 /// One conference room.
@@ -77,6 +108,7 @@ pub struct Room {
     talkers: usize,
     ticks: u64,
     events: EventSink,
+    video: RoomVideo,
 }
 
 impl Room {
@@ -87,6 +119,7 @@ impl Room {
         events: EventSink,
     ) -> Self {
         info!(room = %id, "room created");
+        let settings_video = settings.clone();
         Self {
             id,
             settings,
@@ -101,6 +134,7 @@ impl Room {
             talkers: 0,
             ticks: 0,
             events,
+            video: RoomVideo::new(&settings_video),
         }
     }
 
@@ -120,6 +154,7 @@ impl Room {
     /// Adds a member (its sockets and codecs were prepared by the caller).
     pub fn add_member(&mut self, setup: MemberSetup, t: TickTime) {
         let member = Member::new(setup, self.settings.talk, t.now);
+        self.video.member_joined(&member);
         info!(room = %self.id, member = member.id, call_id = %member.call_id,
               codec = member.codec().encoding_name(), members = self.members.len() + 1,
               "member joined");
@@ -198,6 +233,7 @@ impl Room {
                 m.send_audio(&self.shared_payloads[c]);
             }
         }
+        self.video.tick(t, &mut self.members);
         for m in &mut self.members {
             if m.check_timeout(t.now, self.settings.rtp_timeout) {
                 warn!(member = m.id, call_id = %m.call_id, "no RTP within the timeout");
@@ -231,6 +267,9 @@ impl Room {
             members: self.members.iter().map(Member::snapshot).collect(),
             talkers: self.talkers,
             audio_encoders: self.audio_encoders,
+            video_encoders: self.video.encoders(),
+            floor: self.video.floor(),
+            canvases: self.video.canvas_snapshots(),
             ticks: self.ticks,
         }
     }

@@ -101,7 +101,7 @@ impl MediaPool {
                 index,
                 rooms: HashMap::new(),
                 commands: rx,
-                settings,
+                settings: settings.clone(),
                 events: events.clone(),
                 stats: stats.clone(),
                 tick_stats: TickStats::default(),
@@ -231,7 +231,12 @@ impl Worker {
     fn apply(&mut self, cmd: RoomCommand) {
         match cmd {
             RoomCommand::CreateRoom { room, shared } => {
-                let r = Room::new(room.clone(), self.settings, *shared, self.events.clone());
+                let r = Room::new(
+                    room.clone(),
+                    self.settings.clone(),
+                    *shared,
+                    self.events.clone(),
+                );
                 self.rooms.insert(room, r);
             }
             RoomCommand::AddMember { room, setup } => match self.rooms.get_mut(&room) {

@@ -4,6 +4,7 @@
 
 pub(crate) mod requests;
 mod session;
+mod video;
 
 pub use session::dial;
 
@@ -39,6 +40,41 @@ pub struct DialOptions {
     pub headers: Vec<(String, String)>,
     /// Give up if no final response arrives in this time.
     pub answer_timeout: Duration,
+    /// Send H.264 video of this solid colour (RGB) with a small moving marker.
+    pub color: Option<(u8, u8, u8)>,
+    /// Size of the sent video.
+    pub video_size: (u32, u32),
+    /// Save the last decoded received video frame here (PNG).
+    pub save_frame: Option<PathBuf>,
+}
+
+impl DialOptions {
+    /// Whether the call offers video (sending a colour or wanting to see the canvas).
+    pub fn wants_video(&self) -> bool {
+        self.color.is_some() || self.save_frame.is_some()
+    }
+}
+
+/// Parses `RRGGBB` (optionally with a leading `#`).
+pub fn parse_color(text: &str) -> Result<(u8, u8, u8), String> {
+    let hex = text.trim().trim_start_matches('#');
+    let bad = || format!("invalid colour {text:?}: expected RRGGBB");
+    if hex.len() != 6 {
+        return Err(bad());
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+    Ok((byte(0)?, byte(2)?, byte(4)?))
+}
+
+/// Parses `WxH` (even, at least 16x16).
+pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("invalid size {text:?}: expected e.g. 640x360 (even numbers)");
+    let (w, h) = text.split_once('x').ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if w < 16 || h < 16 || w % 2 != 0 || h % 2 != 0 || w > 3840 || h > 2160 {
+        return Err(bad());
+    }
+    Ok((w, h))
 }
 
 impl DialOptions {
@@ -54,12 +90,15 @@ impl DialOptions {
             from: "tessera-dial".to_string(),
             headers: Vec::new(),
             answer_timeout: Duration::from_secs(32),
+            color: None,
+            video_size: (640, 360),
+            save_frame: None,
         }
     }
 }
 
-/// The JSON line printed at exit.
-#[derive(Debug, Clone, Serialize)]
+/// The JSON line printed at exit (Debug shows the same fields, not the raw media).
+#[derive(Clone, Serialize)]
 pub struct DialReport {
     pub answered: bool,
     /// Final SIP status of the INVITE (0 when none arrived).
@@ -68,12 +107,20 @@ pub struct DialReport {
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub duration_s: f64,
+    /// Video frames decoded from the server.
+    pub video_rx_frames: u64,
+    /// Size of the last decoded video frame (0 without video).
+    pub video_width: u32,
+    pub video_height: u32,
     /// Why the call ended early, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_by: Option<String>,
     /// Decoded received audio (48 kHz mono), for in-process callers.
     #[serde(skip)]
     pub recording: Vec<i16>,
+    /// Last decoded video frame, for in-process callers.
+    #[serde(skip)]
+    pub last_frame: Option<crate::media::video::frame::I420Frame>,
 }
 
 /// Failures before a call could even be attempted.
@@ -91,4 +138,14 @@ pub enum DialError {
     Codec(#[from] crate::media::audio::codec::CodecError),
     #[error("cannot write {path}: {source}")]
     Wav { path: String, source: hound::Error },
+    #[error("video: {0}")]
+    Video(#[from] crate::media::video::codec::VideoCodecError),
+    #[error("cannot save frame: {0}")]
+    Frame(#[from] crate::media::video::frame::FrameError),
+}
+
+impl std::fmt::Debug for DialReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).unwrap_or_default())
+    }
 }

@@ -2,6 +2,7 @@
 //! that encodes the tone and records the decoded audio) in one task.
 
 use super::requests::UacDialog;
+use super::video::DialVideo;
 use super::{DialError, DialOptions, DialReport, DialTransport};
 use crate::media::audio::codec::{
     rtp_ticks_per_frame, AudioEncoder, EncoderSettings, FRAME_SAMPLES,
@@ -11,7 +12,8 @@ use crate::media::audio::tone::ToneGenerator;
 use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::sender::RtpSender;
 use crate::sdp::{
-    accept_answer, build_offer, Direction, LocalMedia, NegotiatedAudio, SessionDescription,
+    accept_answer, build_offer, Direction, LocalMedia, NegotiatedAudio, NegotiatedVideo,
+    SessionDescription,
 };
 use crate::sip::message::{call_id, response_to, to_tag};
 use crate::sip::peer::Peer;
@@ -39,7 +41,7 @@ struct Uac {
 
 enum Phase {
     Calling,
-    Answered(NegotiatedAudio),
+    Answered(NegotiatedAudio, Option<NegotiatedVideo>),
     Failed(u16),
     RemoteHangup,
 }
@@ -60,6 +62,19 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         .await
         .map_err(DialError::Rtp)?;
     let rtp_port = rtp.local_addr().map_err(DialError::Rtp)?.port();
+    let video_socket = if options.wants_video() {
+        Some(
+            UdpSocket::bind(SocketAddr::new(local_ip, 0))
+                .await
+                .map_err(DialError::Rtp)?,
+        )
+    } else {
+        None
+    };
+    let video_port = match &video_socket {
+        Some(s) => Some(s.local_addr().map_err(DialError::Rtp)?.port()),
+        None => None,
+    };
     let local = transport.local_addr();
     let mut uac = Uac {
         layer: TransactionLayer::new(TimerConfig::default()),
@@ -74,7 +89,7 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         audio_port: rtp_port,
         audio_codecs: vec![options.codec],
         offer_rtcp_mux: true,
-        video_port: None,
+        video_port,
         direction: Direction::SendRecv,
     });
     let invite = uac.dialog.invite(&offer.to_string(), &options.headers);
@@ -88,10 +103,14 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         duration_s: 0.0,
         ended_by: None,
         recording: Vec::new(),
+        video_rx_frames: 0,
+        video_width: 0,
+        video_height: 0,
+        last_frame: None,
     };
     let phase = uac.wait_for_answer(&offer, options.answer_timeout).await;
-    let audio = match phase {
-        Phase::Answered(audio) => audio,
+    let (audio, negotiated_video) = match phase {
+        Phase::Answered(audio, video) => (audio, video),
         Phase::Failed(status) => {
             report.status = status;
             if uac.dialog.remote_tag.is_some() && (200..300).contains(&status) {
@@ -107,7 +126,29 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
     report.status = 200;
     info!(codec = audio.codec.encoding_name(), remote = %audio.remote_rtp, "call answered");
     let started = Instant::now();
-    let hung_up = uac.run_media(&options, &audio, &rtp, &mut report).await?;
+    let mut video = match (video_socket, negotiated_video) {
+        (Some(socket), Some(v)) => Some(DialVideo::new(
+            socket,
+            &v,
+            options.color,
+            options.video_size,
+        )?),
+        _ => None,
+    };
+    let hung_up = uac
+        .run_media(&options, &audio, &rtp, video.as_mut(), &mut report)
+        .await?;
+    if let Some(v) = &video {
+        report.video_rx_frames = v.inbound.stats().frames_decoded;
+        report.last_frame = v.last_picture();
+        if let Some(f) = &report.last_frame {
+            report.video_width = f.width;
+            report.video_height = f.height;
+        }
+    }
+    if let (Some(path), Some(frame)) = (&options.save_frame, &report.last_frame) {
+        frame.write_png(path)?;
+    }
     report.duration_s = started.elapsed().as_secs_f64();
     if hung_up {
         report.ended_by = Some("remote BYE".to_string());
@@ -216,11 +257,9 @@ impl Uac {
                 let answer = std::str::from_utf8(&response.body)
                     .ok()
                     .and_then(|t| SessionDescription::parse(t).ok());
-                match answer
-                    .and_then(|a| accept_answer(offer, &a).ok())
-                    .and_then(|n| n.audio)
-                {
-                    Some(audio) => Some(Phase::Answered(audio)),
+                let negotiated = answer.and_then(|a| accept_answer(offer, &a).ok());
+                match negotiated.and_then(|n| n.audio.map(|a| (a, n.video))) {
+                    Some((audio, video)) => Some(Phase::Answered(audio, video)),
                     None => {
                         warn!("2xx without a usable SDP answer");
                         Some(Phase::Failed(code))
@@ -250,8 +289,12 @@ impl Uac {
         options: &DialOptions,
         audio: &NegotiatedAudio,
         rtp: &UdpSocket,
+        mut video: Option<&mut DialVideo>,
         report: &mut DialReport,
     ) -> Result<bool, DialError> {
+        let mut video_ticker = tokio::time::interval(super::video::SEND_INTERVAL);
+        video_ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut video_buf = vec![0u8; 2048];
         let mut encoder = AudioEncoder::new(audio.codec, EncoderSettings::default())?;
         let mut inbound = AudioInbound::new(audio.codec)?;
         let mut tone = options
@@ -304,6 +347,16 @@ impl Uac {
                         }
                     }
                 }
+                _ = video_ticker.tick(), if video.is_some() => {
+                    if let Some(v) = video.as_deref_mut() {
+                        v.send_frame(Instant::now()).await;
+                    }
+                }
+                received = recv_video(video.as_deref(), &mut video_buf) => {
+                    if let (Some(v), Some(len)) = (video.as_deref_mut(), received) {
+                        v.receive(Instant::now(), &video_buf[..len]).await;
+                    }
+                }
                 ev = self.events.recv() => self.feed(ev),
                 _ = tokio::time::sleep_until(sig_deadline.into()) => self.layer.handle_timeout(Instant::now()),
             }
@@ -345,6 +398,14 @@ impl Uac {
             }
             self.step(limit).await;
         }
+    }
+}
+
+/// Receives one datagram on the video socket (pending forever without video).
+async fn recv_video(video: Option<&DialVideo>, buf: &mut [u8]) -> Option<usize> {
+    match video {
+        Some(v) => v.socket.recv_from(buf).await.ok().map(|(n, _)| n),
+        None => std::future::pending().await,
     }
 }
 

@@ -61,6 +61,39 @@ impl RtpSender {
         self.octets = self.octets.wrapping_add(payload.len() as u32);
     }
 
+    /// Writes one packet with an explicit timestamp and marker (video: every packet of a frame
+    /// shares the frame's timestamp; the marker flags its last packet, RFC 6184 §5.1).
+    pub fn packetize_at(
+        &mut self,
+        payload: &[u8],
+        timestamp: u32,
+        marker: bool,
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        out.resize(12 + payload.len(), 0);
+        let builder = RtpPacketBuilder::new()
+            .payload_type(self.payload_type)
+            .ssrc(self.ssrc)
+            .sequence(Seq::from(self.next_seq))
+            .timestamp(timestamp)
+            .marked(marker)
+            .payload(payload);
+        let n = builder.build_into_unchecked(out);
+        out.truncate(n);
+        self.first = false;
+        self.last_timestamp = timestamp;
+        self.timestamp = timestamp;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload.len() as u32);
+    }
+
+    /// The initial (random) timestamp, for streams whose timestamps follow a clock.
+    pub fn timestamp_base(&self) -> u32 {
+        self.timestamp
+    }
+
     /// Packets and payload octets sent (for the SR sender info).
     pub fn counts(&self) -> (u32, u32) {
         (self.packets, self.octets)

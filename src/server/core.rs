@@ -4,7 +4,10 @@
 
 use super::call::{Call, CallState, PendingOffer};
 use super::control::ControlRequest;
-use super::media_setup::{build_member, build_shared_encoders, remote_media, MemberIdentity};
+use super::media_setup::{
+    build_member, build_member_video, build_shared_encoders, remote_media, MemberIdentity,
+    VideoPlan,
+};
 use crate::conference::events::RoomEvent;
 use crate::conference::member::{MediaUpdate, MemberId};
 use crate::conference::registry::{is_valid_room_id, RoomRegistry};
@@ -16,7 +19,8 @@ use crate::sdp::{
     SessionDescription,
 };
 use crate::sip::message::{
-    call_id, from_tag, response_to, set_body, set_to_tag, to_tag, top_branch, ALLOWED_METHODS,
+    call_id, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
+    ALLOWED_METHODS,
 };
 use crate::sip::peer::Peer;
 use crate::sip::transaction::{TimeoutKind, TransactionLayer, TxKey, TxOutput};
@@ -322,7 +326,12 @@ impl SipCore {
         // Negotiate before binding: a rejected offer costs no ports. The answer is built with a
         // placeholder port, replaced below on the accepted (non-zero port) m-line.
         let mut local_media = self.local_media(local, PLACEHOLDER_PORT, default_codecs());
+        if self.config.video.enabled {
+            local_media.video_port = Some(PLACEHOLDER_PORT);
+        }
+        let placement = self.canvas_placement(req)?;
         let negotiated = if req.body.is_empty() {
+            local_media.video_port = None; // late offer: audio only
             None
         } else {
             let offer = parse_sdp(&req.body).map_err(|e| Reject::new(400, &e))?;
@@ -330,13 +339,20 @@ impl SipCore {
                 .map_err(|e| Reject::new(e.sip_status(), &e.to_string()))?;
             let audio = negotiated
                 .audio
-                .ok_or_else(|| Reject::new(488, "no acceptable audio stream"))?;
-            Some((answer, audio))
+                .ok_or_else(|| Reject::new(488, "an audio stream is required"))?;
+            Some((answer, audio, negotiated.video))
         };
         let sockets = self.ports.allocate().map_err(|e| {
             warn!(error = %e, "cannot allocate RTP ports");
             Reject::new(503, "no RTP ports free")
         })?;
+        let video_sockets = match &negotiated {
+            Some((_, _, Some(_))) => Some(self.ports.allocate().map_err(|e| {
+                warn!(error = %e, "cannot allocate video RTP ports");
+                Reject::new(503, "no RTP ports free")
+            })?),
+            _ => None,
+        };
         let rtp_port = sockets.rtp_port();
         local_media.audio_port = rtp_port;
         let (local_sdp, staged, pending_offer, codec) = match negotiated {
@@ -348,9 +364,14 @@ impl SipCore {
                 };
                 (offer, None, Some(pending), None)
             }
-            Some((mut answer, audio)) => {
+            Some((mut answer, audio, video)) => {
+                let video_port = video_sockets.as_ref().map(|s| s.rtp_port()).unwrap_or(0);
                 for m in answer.media.iter_mut().filter(|m| m.port != 0) {
-                    m.port = rtp_port;
+                    m.port = if m.media == "video" {
+                        video_port
+                    } else {
+                        rtp_port
+                    };
                 }
                 let who = MemberIdentity {
                     id: member,
@@ -358,11 +379,23 @@ impl SipCore {
                     name: name.clone(),
                     signalling_ip: peer.addr.ip(),
                 };
-                let setup =
+                let mut setup =
                     build_member(who, sockets, &audio, self.encoder_settings).map_err(|e| {
                         warn!(error = %e, "cannot build member media");
                         Reject::new(500, "media setup failed")
                     })?;
+                if let (Some(negotiated), Some(sockets)) = (video.as_ref(), video_sockets) {
+                    let plan = VideoPlan {
+                        sockets,
+                        negotiated,
+                        initial_canvas: placement.0,
+                        watching_canvas: placement.1,
+                    };
+                    setup.video = Some(build_member_video(plan, peer.addr.ip()).map_err(|e| {
+                        warn!(error = %e, "cannot build member video");
+                        Reject::new(500, "video setup failed")
+                    })?);
+                }
                 (answer, Some(setup), None, Some(audio.codec))
             }
         };
@@ -783,6 +816,43 @@ fn apply_update(registry: &RoomRegistry, call: &Call, audio: &NegotiatedAudio) {
             telephone_event_pt: audio.telephone_event_pt(),
         };
         registry.update(&call.room, call.member, update);
+    }
+}
+
+impl SipCore {
+    /// Initial and watching canvas (0-based) from `X-Tessera-Canvas` /
+    /// `X-Tessera-Watching-Canvas` (1-based; canvas 0 = on no canvas), else the config.
+    fn canvas_placement(&self, req: &Request) -> Result<(Option<usize>, usize), Reject> {
+        let canvases = self.config.video.canvases.max(1);
+        let parse = |name: &str| -> Result<Option<usize>, Reject> {
+            match other_header(req, name) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<usize>() {
+                    Ok(n) if n <= canvases => Ok(Some(n)),
+                    _ => Err(Reject::new(400, &format!("{name} must be 0..={canvases}"))),
+                },
+            }
+        };
+        let initial =
+            parse("X-Tessera-Canvas")?.unwrap_or(self.config.video.initial_canvas.min(canvases));
+        let initial = initial.checked_sub(1);
+        let watching = match parse("X-Tessera-Watching-Canvas")? {
+            Some(0) => {
+                return Err(Reject::new(
+                    400,
+                    "X-Tessera-Watching-Canvas must be 1 or more",
+                ))
+            }
+            Some(n) => n - 1,
+            None => self
+                .config
+                .video
+                .watching_canvas
+                .map(|w| w.clamp(1, canvases) - 1)
+                .or(initial)
+                .unwrap_or(0),
+        };
+        Ok((initial, watching))
     }
 }
 

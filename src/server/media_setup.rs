@@ -2,12 +2,14 @@
 //! encoder are all built here, on the signalling side, so the media thread only moves it in.
 
 use crate::conference::member::{AudioParams, MemberId, MemberSetup};
+use crate::conference::member_video::MemberVideoSetup;
 use crate::conference::room::SharedEncoders;
 use crate::media::audio::codec::{AudioEncoder, CodecError, EncoderSettings};
 use crate::media::audio::inbound::AudioInbound;
+use crate::media::video::codec::{VideoCodecError, VideoDecoder};
 use crate::rtp::endpoint::{RemoteMedia, RtpEndpoint};
 use crate::rtp::port_pool::RtpSocketPair;
-use crate::sdp::{AudioCodec, NegotiatedAudio};
+use crate::sdp::{AudioCodec, NegotiatedAudio, NegotiatedVideo};
 use std::net::IpAddr;
 
 /// Where the negotiated audio wants media.
@@ -27,6 +29,37 @@ pub struct MemberIdentity {
     pub signalling_ip: IpAddr,
 }
 
+/// A member's negotiated video and where it goes.
+pub struct VideoPlan<'a> {
+    pub sockets: RtpSocketPair,
+    pub negotiated: &'a NegotiatedVideo,
+    /// 0-based canvas showing the member (None: watch-only).
+    pub initial_canvas: Option<usize>,
+    /// 0-based canvas the member receives.
+    pub watching_canvas: usize,
+}
+
+/// Builds the video half of a member.
+pub fn build_member_video(
+    plan: VideoPlan<'_>,
+    signalling_ip: IpAddr,
+) -> Result<MemberVideoSetup, VideoCodecError> {
+    let v = plan.negotiated;
+    let remote = RemoteMedia {
+        rtp: Some(v.remote_rtp),
+        rtcp: Some(v.remote_rtcp),
+        rtcp_mux: v.rtcp_mux,
+    };
+    Ok(MemberVideoSetup {
+        endpoint: RtpEndpoint::new(plan.sockets, remote, signalling_ip),
+        payload_type: v.payload_type,
+        direction: v.direction,
+        decoder: VideoDecoder::new()?,
+        initial_canvas: plan.initial_canvas,
+        watching_canvas: plan.watching_canvas,
+    })
+}
+
 /// Builds the member for `audio` on `sockets`.
 pub fn build_member(
     who: MemberIdentity,
@@ -35,6 +68,7 @@ pub fn build_member(
     settings: EncoderSettings,
 ) -> Result<MemberSetup, CodecError> {
     Ok(MemberSetup {
+        video: None,
         id: who.id,
         call_id: who.call_id,
         name: who.name,

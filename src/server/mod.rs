@@ -12,10 +12,12 @@ use crate::conference::room::RoomSettings;
 use crate::conference::worker::MediaPool;
 use crate::config::Config;
 use crate::media::audio::talk::TalkConfig;
+use crate::media::video::layout_library::LayoutLibrary;
 use crate::rtp::port_pool::PortPool;
 use crate::sip::transport::{Transport, TransportError};
 use control::ControlClient;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
@@ -27,6 +29,16 @@ pub enum ServerError {
     Transport(#[from] TransportError),
     #[error("cannot start media threads: {0}")]
     MediaThreads(std::io::Error),
+    #[error(transparent)]
+    Layouts(#[from] crate::media::video::layout::LayoutError),
+}
+
+/// The built-in layouts, or the configured directory's.
+fn load_layouts(config: &Config) -> Result<LayoutLibrary, ServerError> {
+    Ok(match &config.video.layouts_dir {
+        Some(dir) => LayoutLibrary::load_dir(dir)?,
+        None => LayoutLibrary::builtin(),
+    })
 }
 
 /// A running server.
@@ -51,6 +63,8 @@ impl ServerHandle {
                 ..TalkConfig::default()
             },
             rtp_timeout: config.rtp_timeout(),
+            canvases: vec![config.video.canvas.clone(); config.video.canvases.max(1)],
+            layouts: Arc::new(load_layouts(&config)?),
         };
         let pool = MediaPool::start(config.media_threads(), settings, events)
             .map_err(ServerError::MediaThreads)?;

@@ -1,0 +1,102 @@
+//! Compose cost per canvas tick (NxN grids of 640x360 inputs at 720p and
+//! 1080p): cold cache, inputs changing every frame (cache busted by a new
+//! generation) and unchanged inputs; plus whole-plane scaling
+//! 1280x720 → 426x240, bilinear vs nearest.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
+use tessera::media::video::compositor::{Compositor, TileSource};
+use tessera::media::video::frame::I420Frame;
+use tessera::media::video::layout::LayoutLibrary;
+use tessera::media::video::scale::{ScaleQuality, Scaler};
+
+const RESOLUTIONS: [(&str, u32, u32); 2] = [("720p", 1280, 720), ("1080p", 1920, 1080)];
+const GRIDS: [&str; 5] = ["1x1", "2x2", "3x3", "4x4", "5x5"];
+
+fn inputs(count: usize) -> Vec<I420Frame> {
+    (0..count)
+        .map(|i| {
+            let shade = (i * 9 % 256) as u8;
+            I420Frame::from_rgb(640, 360, (shade, 255 - shade, 96))
+        })
+        .collect()
+}
+
+fn sources(frames: &[I420Frame], generation: u64) -> Vec<TileSource<'_>> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| TileSource::Frame {
+            member: i as u64,
+            frame,
+            generation,
+        })
+        .collect()
+}
+
+fn compose(c: &mut Criterion) {
+    let lib = LayoutLibrary::builtin();
+    let mut group = c.benchmark_group("compose");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for (res, w, h) in RESOLUTIONS {
+        for name in GRIDS {
+            let Some(layout) = lib.get(name) else {
+                continue;
+            };
+            let frames = inputs(layout.capacity());
+            let id = |mode: &str| BenchmarkId::new(mode, format!("{name}@{res}"));
+            group.bench_function(id("cold"), |b| {
+                b.iter_batched(
+                    || Compositor::new(w, h),
+                    |mut compositor| {
+                        black_box(compositor.compose(layout, &sources(&frames, 0), None));
+                        compositor
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+            let mut compositor = Compositor::new(w, h);
+            let mut generation = 0u64;
+            group.bench_function(id("changing"), |b| {
+                b.iter(|| {
+                    generation += 1;
+                    black_box(compositor.compose(layout, &sources(&frames, generation), None))
+                })
+            });
+            group.bench_function(id("unchanged"), |b| {
+                b.iter(|| {
+                    black_box(compositor.compose(layout, &sources(&frames, generation), None))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn scale_plane(c: &mut Criterion) {
+    let src = vec![128u8; 1280 * 720];
+    let mut dst = vec![0u8; 426 * 240];
+    let mut group = c.benchmark_group("scale_plane_1280x720_to_426x240");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for (label, quality) in [
+        ("bilinear", ScaleQuality::Bilinear),
+        ("nearest", ScaleQuality::Nearest),
+    ] {
+        let mut scaler = Scaler::new(quality);
+        group.bench_function(label, |b| {
+            b.iter(|| scaler.scale_plane(black_box(&src), (1280, 720), &mut dst, (426, 240)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, compose, scale_plane);
+criterion_main!(benches);

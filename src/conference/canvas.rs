@@ -1,0 +1,119 @@
+//! A canvas of a room: its size, frame rate, layout choice and compositor. Composed at most
+//! once per frame interval on the room's media thread; the encodes happen per view.
+
+use super::member::MemberId;
+use crate::media::video::compositor::{Compositor, TileSource};
+use crate::media::video::frame::{I420Frame, Rect};
+use crate::media::video::layout_library::LayoutLibrary;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// How a canvas picks its layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayoutChoice {
+    /// A layout group: the smallest layout with enough slots for the members shown.
+    Group(String),
+    /// One fixed layout.
+    Fixed(String),
+}
+
+/// Settings of one canvas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CanvasConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: f32,
+    pub bitrate_bps: u32,
+    /// Layout name, or `group:NAME` for automatic choice by member count.
+    pub layout: String,
+}
+
+impl Default for CanvasConfig {
+    fn default() -> Self {
+        Self {
+            width: 1280,
+            height: 720,
+            fps: 30.0,
+            bitrate_bps: 2_000_000,
+            layout: "group:grid".to_string(),
+        }
+    }
+}
+
+impl CanvasConfig {
+    pub fn layout_choice(&self) -> LayoutChoice {
+        match self.layout.strip_prefix("group:") {
+            Some(group) => LayoutChoice::Group(group.to_string()),
+            None => LayoutChoice::Fixed(self.layout.clone()),
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs_f32(1.0 / self.fps.clamp(1.0, 60.0))
+    }
+}
+
+/// One canvas with its compositor and frame schedule.
+pub struct Canvas {
+    pub config: CanvasConfig,
+    compositor: Compositor,
+    next_frame_at: Option<Instant>,
+    /// Where each member was drawn in the last composition.
+    pub placements: Vec<(MemberId, Rect)>,
+}
+
+impl Canvas {
+    pub fn new(config: CanvasConfig) -> Self {
+        Self {
+            compositor: Compositor::new(config.width, config.height),
+            config,
+            next_frame_at: None,
+            placements: Vec::new(),
+        }
+    }
+
+    /// True when a new frame is due at `now` (and schedules the next one).
+    pub fn frame_due(&mut self, now: Instant) -> bool {
+        let interval = self.config.interval();
+        match self.next_frame_at {
+            Some(at) if now < at => false,
+            Some(at) => {
+                // Keep the cadence; after a stall, restart it from now.
+                let next = at + interval;
+                self.next_frame_at = Some(if next <= now { now + interval } else { next });
+                true
+            }
+            None => {
+                self.next_frame_at = Some(now + interval);
+                true
+            }
+        }
+    }
+
+    /// Composes the canvas from `sources` (in display order) with `floor` in the floor slot.
+    pub fn compose(
+        &mut self,
+        layouts: &LayoutLibrary,
+        sources: &[TileSource<'_>],
+        floor: Option<MemberId>,
+    ) -> &I420Frame {
+        let layout = match self.config.layout_choice() {
+            LayoutChoice::Group(g) => layouts.pick(&g, sources.len()),
+            LayoutChoice::Fixed(name) => layouts.get(&name),
+        };
+        match layout {
+            Some(layout) => {
+                self.placements = self.compositor.compose(layout, sources, floor);
+            }
+            None => self.placements.clear(),
+        }
+        self.compositor.canvas()
+    }
+
+    /// The last composed canvas.
+    pub fn picture(&self) -> &I420Frame {
+        self.compositor.canvas()
+    }
+}

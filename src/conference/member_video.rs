@@ -1,0 +1,167 @@
+//! A member's video as the media thread sees it: its RTP endpoint, the inbound decode
+//! pipeline, the outgoing stream header state (90 kHz timestamps from the room clock), which
+//! canvas its picture goes to and which it watches, and RTCP feedback both ways
+//! (PLI/FIR in → keyframe on its view; loss or decode trouble → PLI out, RFC 4585/5104).
+
+use crate::media::video::codec::VideoDecoder;
+use crate::media::video::inbound::VideoInbound;
+use crate::rtp::endpoint::{Inbound, RtpEndpoint};
+use crate::rtp::h264::RtpPayloads;
+use crate::rtp::rtcp::{ntp_from_unix, write_compound, RtcpPacket, SenderInfo};
+use crate::rtp::sender::RtpSender;
+use crate::sdp::Direction;
+use std::time::{Duration, Instant};
+
+use super::member::TickTime;
+
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// RTP clock rate of video (RFC 6184 §8.2.1).
+const VIDEO_CLOCK: u64 = 90_000;
+
+/// Video setup built off the media thread.
+pub struct MemberVideoSetup {
+    pub endpoint: RtpEndpoint,
+    pub payload_type: u8,
+    pub direction: Direction,
+    pub decoder: VideoDecoder,
+    /// Canvas (0-based) showing this member's picture; `None` = watch-only.
+    pub initial_canvas: Option<usize>,
+    /// Canvas (0-based) this member receives.
+    pub watching_canvas: usize,
+}
+
+/// One member's video state.
+pub struct MemberVideo {
+    endpoint: RtpEndpoint,
+    pub direction: Direction,
+    pub inbound: VideoInbound,
+    sender: RtpSender,
+    clock_start: Option<Instant>,
+    remote_ssrc: Option<u32>,
+    pub initial_canvas: Option<usize>,
+    pub watching_canvas: usize,
+    /// The member asked for a keyframe (PLI/FIR) or just started watching.
+    pub wants_keyframe: bool,
+    next_rtcp: Option<Instant>,
+    buf: Vec<u8>,
+    pub frames_sent: u64,
+}
+
+impl MemberVideo {
+    pub fn new(setup: MemberVideoSetup) -> Self {
+        Self {
+            endpoint: setup.endpoint,
+            direction: setup.direction,
+            inbound: VideoInbound::new(setup.decoder),
+            sender: RtpSender::new(setup.payload_type),
+            clock_start: None,
+            remote_ssrc: None,
+            initial_canvas: setup.initial_canvas,
+            watching_canvas: setup.watching_canvas,
+            wants_keyframe: true,
+            next_rtcp: None,
+            buf: Vec::with_capacity(1500),
+            frames_sent: 0,
+        }
+    }
+
+    /// Drains the video sockets; sends a PLI when the decoder needs a keyframe.
+    pub fn receive(&mut self, now: Instant) {
+        let Self {
+            endpoint,
+            inbound,
+            remote_ssrc,
+            wants_keyframe,
+            direction,
+            ..
+        } = self;
+        let receiving = direction.receives();
+        endpoint.drain(|packet| match packet {
+            Inbound::Rtp(rtp) if receiving => {
+                *remote_ssrc = Some(rtp.ssrc());
+                let seq = u16::from(rtp.sequence_number());
+                inbound.push(now, seq, rtp.timestamp(), rtp.mark(), rtp.payload());
+            }
+            Inbound::Rtp(_) => {}
+            Inbound::Rtcp(packets) => {
+                for p in packets {
+                    if matches!(
+                        p,
+                        RtcpPacket::PictureLossIndication { .. }
+                            | RtcpPacket::FullIntraRequest { .. }
+                    ) {
+                        *wants_keyframe = true;
+                    }
+                }
+            }
+        });
+        if self.inbound.take_keyframe_request(now) {
+            if let Some(media_ssrc) = self.remote_ssrc {
+                self.send_rtcp(&[RtcpPacket::PictureLossIndication {
+                    sender_ssrc: self.sender.ssrc(),
+                    media_ssrc,
+                }]);
+            }
+        }
+    }
+
+    /// Sends one encoded frame (shared payloads of the member's view) with our own header.
+    pub fn send_frame(&mut self, now: Instant, payloads: &RtpPayloads) {
+        if !self.direction.sends() {
+            return;
+        }
+        let timestamp = self.timestamp_at(now);
+        for (payload, marker) in payloads.iter_with_marker() {
+            self.sender
+                .packetize_at(payload, timestamp, marker, &mut self.buf);
+            self.endpoint.send_rtp(&self.buf);
+        }
+        self.frames_sent += 1;
+    }
+
+    /// RTP timestamp of `now` on this stream's 90 kHz clock (anchored at the first frame), so
+    /// that SRs map it to the same wall clock as the audio stream (lip sync).
+    fn timestamp_at(&mut self, now: Instant) -> u32 {
+        let start = *self.clock_start.get_or_insert(now);
+        let ticks = now.duration_since(start).as_micros() as u64 * VIDEO_CLOCK / 1_000_000;
+        self.sender.timestamp_base().wrapping_add(ticks as u32)
+    }
+
+    /// Sends an SR for the video stream when due.
+    pub fn maybe_send_rtcp(&mut self, t: TickTime) {
+        if !self.sender.has_sent() {
+            return;
+        }
+        let due = self.next_rtcp.is_none_or(|at| t.now >= at);
+        if !due {
+            return;
+        }
+        self.next_rtcp = Some(t.now + RTCP_INTERVAL);
+        let (packet_count, octet_count) = self.sender.counts();
+        let rtp_timestamp = self.timestamp_at(t.now);
+        self.send_rtcp(&[RtcpPacket::SenderReport {
+            ssrc: self.sender.ssrc(),
+            info: SenderInfo {
+                ntp_timestamp: ntp_from_unix(t.since_unix_epoch),
+                rtp_timestamp,
+                packet_count,
+                octet_count,
+            },
+            reports: Vec::new(),
+        }]);
+    }
+
+    fn send_rtcp(&mut self, packets: &[RtcpPacket]) {
+        let mut out = Vec::with_capacity(64);
+        write_compound(packets, &mut out);
+        self.endpoint.send_rtcp(&out);
+    }
+
+    pub fn counters(&self) -> crate::rtp::endpoint::EndpointCounters {
+        self.endpoint.counters()
+    }
+
+    pub fn local_port(&self) -> u16 {
+        self.endpoint.local_port()
+    }
+}

@@ -1,0 +1,235 @@
+//! The video half of a room tick: drain every member's video, keep the floor, compose each
+//! watched canvas when a frame is due, encode each distinct view once and send the shared
+//! payloads to its subscribers. Canvases nobody watches cost nothing; views nobody
+//! subscribes to are dropped with their encoder.
+
+use super::canvas::Canvas;
+use super::member::{Member, MemberId, TickTime};
+use super::room::{CanvasSnapshot, RoomSettings, TileSnapshot};
+use super::view::{View, ViewKey};
+use crate::media::video::codec::EncoderConfig;
+use crate::media::video::compositor::TileSource;
+use crate::media::video::layout_library::LayoutLibrary;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// The floor changes hands at most this often (no flapping between two talkers).
+pub const FLOOR_HOLD: Duration = Duration::from_secs(2);
+
+/// Canvases, views and floor of one room.
+pub struct RoomVideo {
+    canvases: Vec<Canvas>,
+    views: BTreeMap<ViewKey, View>,
+    layouts: Arc<LayoutLibrary>,
+    floor: Option<MemberId>,
+    floor_since: Option<Instant>,
+}
+
+impl RoomVideo {
+    pub fn new(settings: &RoomSettings) -> Self {
+        Self {
+            canvases: settings.canvases.iter().cloned().map(Canvas::new).collect(),
+            views: BTreeMap::new(),
+            layouts: settings.layouts.clone(),
+            floor: None,
+            floor_since: None,
+        }
+    }
+
+    /// Number of canvases of the room.
+    pub fn canvas_count(&self) -> usize {
+        self.canvases.len()
+    }
+
+    /// Distinct views being encoded (= video encoders).
+    pub fn encoders(&self) -> usize {
+        self.views.len()
+    }
+
+    pub fn floor(&self) -> Option<MemberId> {
+        self.floor
+    }
+
+    /// A new member: nothing to build here (its view is created on its first frame), but
+    /// logging the placement helps operators.
+    pub fn member_joined(&mut self, member: &Member) {
+        if let Some(v) = &member.video {
+            info!(member = member.id, initial_canvas = ?v.initial_canvas.map(|c| c + 1),
+                  watching_canvas = v.watching_canvas + 1, "member video joined");
+        }
+    }
+
+    /// One tick of video work.
+    pub fn tick(&mut self, t: TickTime, members: &mut [Member]) {
+        let now = t.now;
+        for m in members.iter_mut() {
+            if let Some(v) = m.video.as_mut() {
+                v.receive(now);
+            }
+        }
+        self.update_floor(now, members);
+        let mut encoded: Vec<Option<ViewKey>> = vec![None; self.canvases.len()];
+        let mut watched = vec![false; self.canvases.len()];
+        for m in members.iter() {
+            if let Some(v) = m.video.as_ref().filter(|v| v.direction.sends()) {
+                if let Some(w) = watched.get_mut(v.watching_canvas) {
+                    *w = true;
+                }
+            }
+        }
+        for m in members.iter_mut() {
+            let Some(v) = m.video.as_mut() else { continue };
+            if v.wants_keyframe {
+                v.wants_keyframe = false;
+                if let Some(view) = self.views.get_mut(&view_key(v.watching_canvas)) {
+                    view.request_keyframe();
+                }
+            }
+        }
+        for (index, canvas) in self.canvases.iter_mut().enumerate() {
+            if !watched[index] || !canvas.frame_due(now) {
+                continue;
+            }
+            let sources: Vec<TileSource<'_>> = members
+                .iter()
+                .filter_map(|m| tile_source(m, index, now))
+                .collect();
+            let config = encoder_config(canvas);
+            let picture = canvas.compose(&self.layouts, &sources, self.floor);
+            let key = view_key(index);
+            if !self.views.contains_key(&key) {
+                match View::new(config) {
+                    Ok(view) => {
+                        info!(
+                            canvas = index + 1,
+                            views = self.views.len() + 1,
+                            "video view created"
+                        );
+                        self.views.insert(key.clone(), view);
+                    }
+                    Err(e) => {
+                        warn!(canvas = index + 1, error = %e, "cannot create video encoder");
+                        continue;
+                    }
+                }
+            }
+            let Some(view) = self.views.get_mut(&key) else {
+                continue;
+            };
+            match view.encode(now, picture) {
+                Ok(true) => encoded[index] = Some(key),
+                Ok(false) => {}
+                Err(e) => warn!(canvas = index + 1, error = %e, "canvas encode failed"),
+            }
+        }
+        for m in members.iter_mut() {
+            let Some(v) = m.video.as_mut() else { continue };
+            if let Some(Some(key)) = encoded.get(v.watching_canvas) {
+                if let Some(view) = self.views.get(key) {
+                    v.send_frame(now, &view.payloads);
+                }
+            }
+            v.maybe_send_rtcp(t);
+        }
+        let before = self.views.len();
+        self.views
+            .retain(|key, _| watched.get(key.canvas).copied().unwrap_or(false));
+        if self.views.len() != before {
+            info!(views = self.views.len(), "video view dropped (no watchers)");
+        }
+    }
+
+    /// The loudest talker takes the floor, holding it at least [`FLOOR_HOLD`].
+    fn update_floor(&mut self, now: Instant, members: &[Member]) {
+        if self
+            .floor
+            .is_some_and(|f| !members.iter().any(|m| m.id == f))
+        {
+            self.floor = None;
+        }
+        let loudest = members
+            .iter()
+            .filter(|m| m.talking)
+            .max_by(|a, b| a.level_dbfs.total_cmp(&b.level_dbfs))
+            .map(|m| m.id);
+        let Some(candidate) = loudest else { return };
+        if Some(candidate) == self.floor {
+            return;
+        }
+        let held_long_enough = self
+            .floor_since
+            .is_none_or(|since| now.duration_since(since) >= FLOOR_HOLD);
+        if self.floor.is_none() || held_long_enough {
+            self.floor = Some(candidate);
+            self.floor_since = Some(now);
+        }
+    }
+
+    /// Tile placements of every canvas (for snapshots, tests and the control API).
+    pub fn canvas_snapshots(&self) -> Vec<CanvasSnapshot> {
+        self.canvases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| CanvasSnapshot {
+                canvas: i + 1,
+                width: c.config.width,
+                height: c.config.height,
+                tiles: c
+                    .placements
+                    .iter()
+                    .map(|(member, r)| TileSnapshot {
+                        member: *member,
+                        x: r.x,
+                        y: r.y,
+                        w: r.w,
+                        h: r.h,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// The view an ordinary watcher of `canvas` subscribes to (nothing excluded).
+fn view_key(canvas: usize) -> ViewKey {
+    ViewKey {
+        canvas,
+        excluded: BTreeSet::new(),
+    }
+}
+
+fn encoder_config(canvas: &Canvas) -> EncoderConfig {
+    EncoderConfig {
+        width: canvas.config.width,
+        height: canvas.config.height,
+        fps: canvas.config.fps,
+        bitrate_bps: canvas.config.bitrate_bps,
+        max_keyframe_interval: None,
+    }
+}
+
+/// What `m` shows on canvas `index`: its picture, a placeholder, or nothing (not placed there).
+/// Audio-only members are placed on the first canvas as placeholders.
+fn tile_source(m: &Member, index: usize, now: Instant) -> Option<TileSource<'_>> {
+    match &m.video {
+        Some(v) if v.initial_canvas == Some(index) => Some(match v.inbound.picture(now) {
+            Some((frame, generation)) => TileSource::Frame {
+                member: m.id,
+                frame,
+                generation,
+            },
+            None => TileSource::Placeholder {
+                member: m.id,
+                name: &m.name,
+            },
+        }),
+        Some(_) => None,
+        None if index == 0 => Some(TileSource::Placeholder {
+            member: m.id,
+            name: &m.name,
+        }),
+        None => None,
+    }
+}

@@ -1,0 +1,172 @@
+//! The dialling client's video: sends an H.264 stream of a solid colour with a small moving
+//! marker (so the encoder has real work), answers PLI with a keyframe, and decodes what the
+//! server sends, keeping the last picture (saved as PNG on request).
+
+use crate::media::video::codec::{EncoderConfig, VideoDecoder, VideoEncoder};
+use crate::media::video::frame::{rgb_to_yuv, I420Frame, Rect};
+use crate::media::video::inbound::VideoInbound;
+use crate::rtp::h264::{H264Packetizer, RtpPayloads};
+use crate::rtp::rtcp::{is_rtcp, parse_compound, write_compound, RtcpPacket};
+use crate::rtp::sender::RtpSender;
+use crate::sdp::NegotiatedVideo;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// Frame interval of the sent stream (15 fps keeps the client cheap).
+pub const SEND_INTERVAL: Duration = Duration::from_millis(66);
+const MARKER: u32 = 32;
+
+/// Video state of one dialled call.
+pub struct DialVideo {
+    pub socket: UdpSocket,
+    remote: SocketAddr,
+    remote_rtcp: SocketAddr,
+    sends: bool,
+    encoder: Option<VideoEncoder>,
+    packetizer: H264Packetizer,
+    payloads: RtpPayloads,
+    encoded: Vec<u8>,
+    sender: RtpSender,
+    picture: I420Frame,
+    colour: (u8, u8, u8),
+    frame_index: u32,
+    clock_start: Instant,
+    keyframe_asked: bool,
+    pub inbound: VideoInbound,
+    remote_ssrc: Option<u32>,
+    packet: Vec<u8>,
+}
+
+impl DialVideo {
+    pub fn new(
+        socket: UdpSocket,
+        negotiated: &NegotiatedVideo,
+        colour: Option<(u8, u8, u8)>,
+        size: (u32, u32),
+    ) -> Result<Self, crate::media::video::codec::VideoCodecError> {
+        let encoder = match colour {
+            Some(_) => Some(VideoEncoder::new(EncoderConfig {
+                width: size.0,
+                height: size.1,
+                fps: 15.0,
+                bitrate_bps: 600_000,
+                max_keyframe_interval: None,
+            })?),
+            None => None,
+        };
+        let (r, g, b) = colour.unwrap_or((0, 0, 0));
+        Ok(Self {
+            socket,
+            remote: negotiated.remote_rtp,
+            remote_rtcp: negotiated.remote_rtcp,
+            sends: negotiated.direction.sends() && colour.is_some(),
+            encoder,
+            packetizer: H264Packetizer::default(),
+            payloads: RtpPayloads::new(),
+            encoded: Vec::new(),
+            sender: RtpSender::new(negotiated.payload_type),
+            picture: I420Frame::from_rgb(size.0, size.1, (r, g, b)),
+            colour: rgb_to_yuv(r, g, b),
+            frame_index: 0,
+            clock_start: Instant::now(),
+            keyframe_asked: true,
+            inbound: VideoInbound::new(VideoDecoder::new()?),
+            remote_ssrc: None,
+            packet: Vec::with_capacity(1500),
+        })
+    }
+
+    /// Encodes and sends the next frame of the test pattern. Returns packets sent.
+    pub async fn send_frame(&mut self, now: Instant) -> u64 {
+        let Some(encoder) = self.encoder.as_mut().filter(|_| self.sends) else {
+            return 0;
+        };
+        // Move a small white square along the diagonal.
+        let w = self.picture.width.saturating_sub(MARKER).max(1);
+        let h = self.picture.height.saturating_sub(MARKER).max(1);
+        let step = self.frame_index * 4;
+        let old = marker_rect(step.wrapping_sub(4), w, h);
+        self.picture.fill_rect(old, self.colour);
+        self.picture
+            .fill_rect(marker_rect(step, w, h), (235, 128, 128));
+        self.frame_index += 1;
+        let force = std::mem::take(&mut self.keyframe_asked);
+        let Ok(frame) = encoder.encode(&self.picture, force, &mut self.encoded) else {
+            return 0;
+        };
+        if frame.bytes == 0
+            || self
+                .packetizer
+                .packetize_annex_b(&self.encoded, &mut self.payloads)
+                .is_err()
+        {
+            self.keyframe_asked |= force;
+            return 0;
+        }
+        let ticks = now.duration_since(self.clock_start).as_micros() as u64 * 90 / 1000;
+        let timestamp = self.sender.timestamp_base().wrapping_add(ticks as u32);
+        let mut sent = 0;
+        for (payload, marker) in self.payloads.iter_with_marker() {
+            self.sender
+                .packetize_at(payload, timestamp, marker, &mut self.packet);
+            if self.socket.send_to(&self.packet, self.remote).await.is_ok() {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// Handles one datagram from the video socket.
+    pub async fn receive(&mut self, now: Instant, data: &[u8]) -> bool {
+        if is_rtcp(data) {
+            if let Ok(packets) = parse_compound(data) {
+                for p in packets {
+                    if matches!(
+                        p,
+                        RtcpPacket::PictureLossIndication { .. }
+                            | RtcpPacket::FullIntraRequest { .. }
+                    ) {
+                        self.keyframe_asked = true;
+                    }
+                }
+            }
+            return false;
+        }
+        let Ok(rtp) = rtp_rs::RtpReader::new(data) else {
+            return false;
+        };
+        self.remote_ssrc = Some(rtp.ssrc());
+        self.inbound.push(
+            now,
+            u16::from(rtp.sequence_number()),
+            rtp.timestamp(),
+            rtp.mark(),
+            rtp.payload(),
+        );
+        if self.inbound.take_keyframe_request(now) {
+            let pli = RtcpPacket::PictureLossIndication {
+                sender_ssrc: self.sender.ssrc(),
+                media_ssrc: self.remote_ssrc.unwrap_or(0),
+            };
+            let mut out = Vec::new();
+            write_compound(&[pli], &mut out);
+            let _ = self.socket.send_to(&out, self.remote_rtcp).await;
+        }
+        true
+    }
+
+    /// The last decoded picture (even if stale: the client keeps what it saw last).
+    pub fn last_picture(&self) -> Option<I420Frame> {
+        self.inbound.last_picture().cloned()
+    }
+}
+
+fn marker_rect(step: u32, w: u32, h: u32) -> Rect {
+    Rect {
+        x: (step % w) as i32 & !1,
+        y: (step % h) as i32 & !1,
+        w: MARKER,
+        h: MARKER,
+    }
+}

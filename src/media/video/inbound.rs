@@ -1,0 +1,114 @@
+//! One member's incoming video: RTP payloads → H.264 depacketizer (RFC 6184) → decoder →
+//! the latest decoded picture (the compositor never waits for it). Loss, damaged frames or
+//! decode errors ask the sender for a keyframe (PLI, RFC 4585 §6.3.1), rate-limited.
+
+use super::codec::VideoDecoder;
+use super::frame::I420Frame;
+use crate::rtp::h264::H264Depacketizer;
+use std::time::{Duration, Instant};
+use tracing::debug;
+
+/// Minimum spacing of our keyframe requests to one sender.
+pub const PLI_INTERVAL: Duration = Duration::from_millis(500);
+/// A picture older than this is stale: the tile shows a placeholder instead.
+pub const STALE_AFTER: Duration = Duration::from_secs(3);
+
+/// Counters for snapshots.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct VideoInboundStats {
+    pub frames_decoded: u64,
+    pub decode_errors: u64,
+    pub malformed_payloads: u64,
+    pub keyframe_requests: u64,
+}
+
+/// Depacketizer, decoder and the latest picture of one member.
+pub struct VideoInbound {
+    depacketizer: H264Depacketizer,
+    decoder: VideoDecoder,
+    picture: I420Frame,
+    generation: u64,
+    last_picture_at: Option<Instant>,
+    want_keyframe: bool,
+    last_request: Option<Instant>,
+    stats: VideoInboundStats,
+}
+
+impl VideoInbound {
+    pub fn new(decoder: VideoDecoder) -> Self {
+        Self {
+            depacketizer: H264Depacketizer::new(),
+            decoder,
+            picture: I420Frame::new_black(2, 2),
+            generation: 0,
+            last_picture_at: None,
+            want_keyframe: true, // ask for a picture as soon as the member joins
+            last_request: None,
+            stats: VideoInboundStats::default(),
+        }
+    }
+
+    /// Feeds one RTP packet of the video stream.
+    pub fn push(&mut self, now: Instant, seq: u16, timestamp: u32, marker: bool, payload: &[u8]) {
+        // `push` returns the first finished access unit; `pop_ready` yields any further one.
+        let first = match self.depacketizer.push(seq, timestamp, marker, payload) {
+            Ok(unit) => unit,
+            Err(e) => {
+                self.stats.malformed_payloads += 1;
+                debug!(error = %e, "bad H.264 payload dropped");
+                None
+            }
+        };
+        let mut next = first;
+        while let Some(unit) = next.take().or_else(|| self.depacketizer.pop_ready()) {
+            if !unit.complete {
+                self.depacketizer.recycle(unit);
+                continue;
+            }
+            match self.decoder.decode_into(unit.annex_b(), &mut self.picture) {
+                Ok(true) => {
+                    self.generation += 1;
+                    self.last_picture_at = Some(now);
+                    self.stats.frames_decoded += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    self.stats.decode_errors += 1;
+                    self.want_keyframe |= e.needs_keyframe();
+                    debug!(error = %e, "video decode failed");
+                }
+            }
+            self.depacketizer.recycle(unit);
+        }
+        self.want_keyframe |= self.depacketizer.needs_keyframe();
+    }
+
+    /// True when a PLI should be sent now (and records that it was).
+    pub fn take_keyframe_request(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_request
+            .is_none_or(|at| now.duration_since(at) >= PLI_INTERVAL);
+        if self.want_keyframe && due {
+            self.want_keyframe = false;
+            self.last_request = Some(now);
+            self.stats.keyframe_requests += 1;
+            return true;
+        }
+        false
+    }
+
+    /// The latest picture and its generation, unless none arrived yet or it went stale.
+    pub fn picture(&self, now: Instant) -> Option<(&I420Frame, u64)> {
+        let at = self.last_picture_at?;
+        (now.duration_since(at) < STALE_AFTER).then_some((&self.picture, self.generation))
+    }
+
+    /// The latest picture regardless of age (clients keep showing what they saw last).
+    pub fn last_picture(&self) -> Option<&I420Frame> {
+        self.last_picture_at.map(|_| &self.picture)
+    }
+
+    pub fn stats(&self) -> VideoInboundStats {
+        self.stats
+    }
+}

@@ -1,0 +1,28 @@
+//! Video: the H.264 codec wrapper, each member's inbound pipeline, raw I420 frames,
+//! scaling, layouts, placeholder cards and the canvas compositor.
+
+pub mod codec;
+pub mod compositor;
+pub mod frame;
+pub mod freeswitch_xml;
+pub mod inbound;
+pub mod layout;
+pub mod layout_library;
+pub mod placeholder;
+pub mod scale;
+pub mod scaled_cache;
+
+#[cfg(test)]
+mod compositor_tests;
+#[cfg(test)]
+mod frame_tests;
+#[cfg(test)]
+mod freeswitch_xml_tests;
+#[cfg(test)]
+mod layout_tests;
+#[cfg(test)]
+mod pipeline_tests;
+#[cfg(test)]
+mod placeholder_tests;
+#[cfg(test)]
+mod scale_tests;

@@ -1,0 +1,231 @@
+//! Tests of `scale`: fit/crop geometry, clipping, odd sizes, the cache.
+
+use super::frame::{rgb_to_yuv, I420Frame, Rect, BLACK_YUV};
+use super::scale::{FitMode, ScaleQuality, ScaledCache, ScaledKey, Scaler};
+
+const RED: (u8, u8, u8) = (255, 0, 0);
+const BLUE: (u8, u8, u8) = (0, 0, 255);
+
+fn is_colour(frame: &I420Frame, x: u32, y: u32, rgb: (u8, u8, u8)) -> bool {
+    let Some(p) = frame.pixel_rgb(x, y) else {
+        return false;
+    };
+    let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).abs() <= 8;
+    d(p.0, rgb.0) && d(p.1, rgb.1) && d(p.2, rgb.2)
+}
+
+fn is_black(frame: &I420Frame, x: u32, y: u32) -> bool {
+    frame.pixel_yuv(x, y) == Some(BLACK_YUV)
+}
+
+/// Left half red, right half blue.
+fn split_frame(w: u32, h: u32) -> I420Frame {
+    let mut f = I420Frame::from_rgb(w, h, RED);
+    let (y, u, v) = rgb_to_yuv(BLUE.0, BLUE.1, BLUE.2);
+    f.fill_rect(Rect::new((w / 2) as i32, 0, w / 2, h), (y, u, v));
+    f
+}
+
+#[test]
+fn fit_letterboxes_wide_source() {
+    for quality in [ScaleQuality::Bilinear, ScaleQuality::Nearest] {
+        let src = I420Frame::from_rgb(640, 360, RED);
+        let mut dst = I420Frame::from_rgb(320, 240, (0, 255, 0));
+        let mut scaler = Scaler::new(quality);
+        let full = dst.bounds();
+        scaler
+            .scale_into(&src, &mut dst, full, FitMode::Fit)
+            .expect("scaled");
+        // 640x360 → 320x180, centred: bars of 30 rows top and bottom.
+        assert!(is_black(&dst, 160, 5) && is_black(&dst, 10, 29));
+        assert!(is_black(&dst, 160, 235) && is_black(&dst, 300, 210));
+        assert!(is_colour(&dst, 160, 120, RED));
+        assert!(is_colour(&dst, 0, 30, RED) && is_colour(&dst, 319, 209, RED));
+    }
+}
+
+#[test]
+fn fit_pillarboxes_tall_source() {
+    let src = I420Frame::from_rgb(360, 640, RED);
+    let mut dst = I420Frame::new_filled(640, 360, (0, 0, 0));
+    let full = dst.bounds();
+    Scaler::default()
+        .scale_into(&src, &mut dst, full, FitMode::Fit)
+        .expect("scaled");
+    assert!(is_black(&dst, 10, 180) && is_black(&dst, 630, 180));
+    assert!(is_colour(&dst, 320, 180, RED) && is_colour(&dst, 320, 0, RED));
+}
+
+#[test]
+fn crop_fills_the_tile_and_centres() {
+    let src = split_frame(640, 360);
+    let mut dst = I420Frame::new_filled(240, 240, (0, 0, 0));
+    let full = dst.bounds();
+    Scaler::default()
+        .scale_into(&src, &mut dst, full, FitMode::Crop)
+        .expect("scaled");
+    for (x, y) in [(0, 0), (0, 239), (239, 0), (239, 239)] {
+        assert!(!is_black(&dst, x, y), "corner {x},{y}");
+    }
+    // Centred 360x360 crop of a red|blue split: left half red, right blue.
+    assert!(is_colour(&dst, 10, 120, RED) && is_colour(&dst, 230, 120, BLUE));
+}
+
+#[test]
+fn odd_tile_positions_and_sizes_are_rounded_to_even() {
+    let src = I420Frame::from_rgb(641, 359, RED);
+    let mut dst = I420Frame::new_black(101, 77);
+    let mut scaler = Scaler::default();
+    for mode in [FitMode::Fit, FitMode::Crop] {
+        scaler
+            .scale_into(&src, &mut dst, Rect::new(3, 5, 51, 33), mode)
+            .expect("scaled");
+        assert!(dst.validate().is_ok());
+    }
+    // Rounded tile is (2,4)-(54,38): (1,4) untouched, (20,20) red.
+    assert!(is_black(&dst, 1, 20) && is_colour(&dst, 20, 20, RED));
+    scaler
+        .scale_into(&src, &mut dst, Rect::new(7, 7, 1, 1), FitMode::Fit)
+        .expect("tiny tile");
+    scaler
+        .scale_into(&src, &mut dst, Rect::new(90, 70, 400, 400), FitMode::Crop)
+        .expect("edge");
+}
+
+#[test]
+fn rect_partly_outside_is_clipped() {
+    let src = split_frame(640, 360);
+    let mut canvas = I420Frame::new_black(1280, 720);
+    let mut scaler = Scaler::default();
+    // Tile 640x360 with its left half off-canvas: only the blue half shows.
+    scaler
+        .scale_into(
+            &src,
+            &mut canvas,
+            Rect::new(-320, 0, 640, 360),
+            FitMode::Fit,
+        )
+        .expect("left");
+    assert!(is_colour(&canvas, 10, 180, BLUE) && is_colour(&canvas, 310, 180, BLUE));
+    assert!(is_black(&canvas, 330, 180));
+    // Bottom-right corner, Crop: the red half is visible at the corner.
+    scaler
+        .scale_into(
+            &src,
+            &mut canvas,
+            Rect::new(1000, 600, 640, 360),
+            FitMode::Crop,
+        )
+        .expect("corner");
+    assert!(is_colour(&canvas, 1270, 710, RED));
+    for far in [
+        Rect::new(-5000, -5000, 100, 100),
+        Rect::new(5000, 0, 100, 100),
+        Rect::new(i32::MAX, i32::MAX, u32::MAX, u32::MAX),
+    ] {
+        scaler
+            .scale_into(&src, &mut canvas, far, FitMode::Fit)
+            .expect("far away");
+    }
+}
+
+#[test]
+fn empty_or_invalid_frames() {
+    let mut scaler = Scaler::default();
+    let mut dst = I420Frame::from_rgb(64, 64, RED);
+    scaler
+        .scale_into(
+            &I420Frame::new_black(0, 10),
+            &mut dst,
+            Rect::new(0, 0, 32, 32),
+            FitMode::Fit,
+        )
+        .expect("empty source");
+    assert!(is_black(&dst, 4, 4) && is_colour(&dst, 40, 40, RED));
+    let mut broken = I420Frame::new_black(64, 64);
+    broken.y.pop();
+    let full = dst.bounds();
+    assert!(scaler
+        .scale_into(&broken, &mut dst, full, FitMode::Fit)
+        .is_err());
+    assert!(scaler
+        .scale_into(
+            &dst.clone(),
+            &mut broken,
+            Rect::new(0, 0, 8, 8),
+            FitMode::Fit
+        )
+        .is_err());
+    let mut empty_dst = I420Frame::new_black(0, 0);
+    scaler
+        .scale_into(
+            &dst.clone(),
+            &mut empty_dst,
+            Rect::new(0, 0, 8, 8),
+            FitMode::Fit,
+        )
+        .expect("empty dst");
+}
+
+#[test]
+fn whole_plane_scaling() {
+    let src = vec![200u8; 1280 * 720];
+    let mut dst = vec![0u8; 426 * 240];
+    for quality in [ScaleQuality::Nearest, ScaleQuality::Bilinear] {
+        Scaler::new(quality)
+            .scale_plane(&src, (1280, 720), &mut dst, (426, 240))
+            .expect("scaled");
+        assert!(dst.iter().all(|&p| p == 200));
+    }
+    assert!(Scaler::default()
+        .scale_plane(&src[..10], (1280, 720), &mut dst, (426, 240))
+        .is_err());
+}
+
+#[test]
+fn cache_rescales_only_on_new_generation_or_size() {
+    let mut scaler = Scaler::default();
+    let mut cache = ScaledCache::new();
+    let frame = I420Frame::from_rgb(640, 360, RED);
+    let key = ScaledKey {
+        source: 7,
+        width: 320,
+        height: 180,
+        mode: FitMode::Fit,
+    };
+    let tile = cache
+        .get_or_scale(&mut scaler, key, 1, &frame)
+        .expect("scaled");
+    assert!(is_colour(tile, 160, 90, RED));
+    cache
+        .get_or_scale(&mut scaler, key, 1, &frame)
+        .expect("hit");
+    assert_eq!((cache.stats().scales, cache.stats().hits), (1, 1));
+    let blue = I420Frame::from_rgb(640, 360, BLUE);
+    let tile = cache
+        .get_or_scale(&mut scaler, key, 2, &blue)
+        .expect("rescaled");
+    assert!(is_colour(tile, 160, 90, BLUE));
+    let crop = ScaledKey {
+        mode: FitMode::Crop,
+        ..key
+    };
+    cache
+        .get_or_scale(&mut scaler, crop, 2, &blue)
+        .expect("other mode");
+    assert_eq!((cache.stats().scales, cache.len()), (3, 2));
+    cache.end_tick();
+    cache.get_or_scale(&mut scaler, key, 2, &blue).expect("hit");
+    cache.end_tick();
+    assert_eq!((cache.len(), cache.stats().evictions), (1, 1));
+    let mut broken = blue.clone();
+    broken.v.clear();
+    assert!(cache.get_or_scale(&mut scaler, key, 3, &broken).is_err());
+    // The failed generation is not served later.
+    let tile = cache
+        .get_or_scale(&mut scaler, key, 3, &frame)
+        .expect("rescaled");
+    assert!(is_colour(tile, 160, 90, RED));
+    cache.clear();
+    assert!(cache.is_empty());
+}
