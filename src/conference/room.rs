@@ -68,6 +68,8 @@ pub struct RoomSnapshot {
     pub audio_encoders: usize,
     /// Distinct video views being encoded (one encoder each).
     pub video_encoders: usize,
+    /// Keyframes (IDR) sent on all views so far.
+    pub video_keyframes: u64,
     pub floor: Option<MemberId>,
     pub canvases: Vec<CanvasSnapshot>,
     pub ticks: u64,
@@ -268,6 +270,7 @@ impl Room {
             talkers: self.talkers,
             audio_encoders: self.audio_encoders,
             video_encoders: self.video.encoders(),
+            video_keyframes: self.video.keyframes(),
             floor: self.video.floor(),
             canvases: self.video.canvas_snapshots(),
             ticks: self.ticks,

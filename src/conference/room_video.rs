@@ -25,6 +25,7 @@ pub struct RoomVideo {
     layouts: Arc<LayoutLibrary>,
     floor: Option<MemberId>,
     floor_since: Option<Instant>,
+    dropped_keyframes: u64,
 }
 
 impl RoomVideo {
@@ -35,6 +36,7 @@ impl RoomVideo {
             layouts: settings.layouts.clone(),
             floor: None,
             floor_since: None,
+            dropped_keyframes: 0,
         }
     }
 
@@ -46,6 +48,11 @@ impl RoomVideo {
     /// Distinct views being encoded (= video encoders).
     pub fn encoders(&self) -> usize {
         self.views.len()
+    }
+
+    /// Keyframes sent over all views (and the views already dropped).
+    pub fn keyframes(&self) -> u64 {
+        self.dropped_keyframes + self.views.values().map(|v| v.keyframes_sent).sum::<u64>()
     }
 
     pub fn floor(&self) -> Option<MemberId> {

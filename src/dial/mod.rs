@@ -46,6 +46,10 @@ pub struct DialOptions {
     pub video_size: (u32, u32),
     /// Save the last decoded received video frame here (PNG).
     pub save_frame: Option<PathBuf>,
+    /// Report the picture seen this long after the answer instead of the last one.
+    pub capture_frame_at: Option<Duration>,
+    /// Test knob: drop every Nth received video packet (simulated loss).
+    pub drop_every_nth_video_packet: Option<u32>,
 }
 
 impl DialOptions {
@@ -93,6 +97,8 @@ impl DialOptions {
             color: None,
             video_size: (640, 360),
             save_frame: None,
+            capture_frame_at: None,
+            drop_every_nth_video_packet: None,
         }
     }
 }
@@ -109,6 +115,8 @@ pub struct DialReport {
     pub duration_s: f64,
     /// Video frames decoded from the server.
     pub video_rx_frames: u64,
+    /// Keyframe requests (PLI) this client sent.
+    pub video_pli_sent: u64,
     /// Size of the last decoded video frame (0 without video).
     pub video_width: u32,
     pub video_height: u32,

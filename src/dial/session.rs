@@ -104,6 +104,7 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         ended_by: None,
         recording: Vec::new(),
         video_rx_frames: 0,
+        video_pli_sent: 0,
         video_width: 0,
         video_height: 0,
         last_frame: None,
@@ -127,12 +128,11 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
     info!(codec = audio.codec.encoding_name(), remote = %audio.remote_rtp, "call answered");
     let started = Instant::now();
     let mut video = match (video_socket, negotiated_video) {
-        (Some(socket), Some(v)) => Some(DialVideo::new(
-            socket,
-            &v,
-            options.color,
-            options.video_size,
-        )?),
+        (Some(socket), Some(v)) => {
+            let mut video = DialVideo::new(socket, &v, options.color, options.video_size)?;
+            video.set_drop_every(options.drop_every_nth_video_packet);
+            Some(video)
+        }
         _ => None,
     };
     let hung_up = uac
@@ -140,7 +140,8 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         .await?;
     if let Some(v) = &video {
         report.video_rx_frames = v.inbound.stats().frames_decoded;
-        report.last_frame = v.last_picture();
+        report.video_pli_sent = v.inbound.stats().keyframe_requests;
+        report.last_frame = v.captured.clone().or_else(|| v.last_picture());
         if let Some(f) = &report.last_frame {
             report.video_width = f.width;
             report.video_height = f.height;
@@ -327,6 +328,11 @@ impl Uac {
                         sender.packetize(&payload, ticks, &mut packet);
                         if rtp.send_to(&packet, audio.remote_rtp).await.is_ok() {
                             report.tx_packets += 1;
+                        }
+                    }
+                    if let (Some(v), Some(at)) = (video.as_deref_mut(), options.capture_frame_at) {
+                        if v.captured.is_none() && now >= end - options.duration + at {
+                            v.captured = v.last_picture();
                         }
                     }
                     match inbound.next_frame(now) {

@@ -36,6 +36,10 @@ pub struct DialVideo {
     pub inbound: VideoInbound,
     remote_ssrc: Option<u32>,
     packet: Vec<u8>,
+    /// The picture captured at the requested time, if any.
+    pub captured: Option<I420Frame>,
+    drop_every: Option<u32>,
+    received: u32,
 }
 
 impl DialVideo {
@@ -74,7 +78,15 @@ impl DialVideo {
             inbound: VideoInbound::new(VideoDecoder::new()?),
             remote_ssrc: None,
             packet: Vec::with_capacity(1500),
+            captured: None,
+            drop_every: None,
+            received: 0,
         })
+    }
+
+    /// Drops every `n`th received packet (simulated loss for tests).
+    pub fn set_drop_every(&mut self, n: Option<u32>) {
+        self.drop_every = n;
     }
 
     /// Encodes and sends the next frame of the test pattern. Returns packets sent.
@@ -136,6 +148,13 @@ impl DialVideo {
         let Ok(rtp) = rtp_rs::RtpReader::new(data) else {
             return false;
         };
+        self.received = self.received.wrapping_add(1);
+        if self
+            .drop_every
+            .is_some_and(|n| n > 0 && self.received % n == 0)
+        {
+            return false; // simulated network loss (tests)
+        }
         self.remote_ssrc = Some(rtp.ssrc());
         self.inbound.push(
             now,

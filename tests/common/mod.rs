@@ -16,15 +16,16 @@ static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
 
 /// A config for tests: loopback, an RTP range of its own, short timers.
 pub fn test_config() -> Config {
-    let slot = NEXT_RANGE.fetch_add(1, Ordering::Relaxed) % 40;
-    let pid_offset = (std::process::id() % 7) as u16 * 40;
-    let low = 21000 + (slot + pid_offset) * 30;
-    let low = low - low % 2;
+    // 60 ports (30 pairs) per server; ranges may overlap across test processes, which is
+    // harmless: the pool binds a port before handing it out.
+    let slot = NEXT_RANGE.fetch_add(1, Ordering::Relaxed) % 20;
+    let pid_offset = (std::process::id() % 5) as u16 * 20;
+    let low = 21000 + (slot + pid_offset) * 60;
     let mut c = Config::default();
     c.sip.listen = "127.0.0.1:0".parse().unwrap();
     c.rtp.ports = PortRange {
         low,
-        high: low + 29,
+        high: low + 59,
     };
     c.rtp.bind_ip = "127.0.0.1".parse().unwrap();
     c.media.threads = 2;
@@ -93,6 +94,12 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until every RTP port pair went back to the pool (the media thread drops a room's
+/// sockets shortly after the signalling side forgets it).
+pub async fn ports_returned(server: &ServerHandle) -> bool {
+    eventually(Duration::from_secs(10), || async { server.rtp_port_pairs_in_use() == 0 }).await
 }
 
 /// A raw SIP peer for hand-written (and deliberately broken) requests over UDP.
