@@ -151,7 +151,7 @@ impl DialVideo {
         self.received = self.received.wrapping_add(1);
         if self
             .drop_every
-            .is_some_and(|n| n > 0 && self.received % n == 0)
+            .is_some_and(|n| n > 0 && self.received.is_multiple_of(n))
         {
             return false; // simulated network loss (tests)
         }
