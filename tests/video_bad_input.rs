@@ -139,6 +139,9 @@ a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\na=rtcp-fb:96 nack pli\
         .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     assert!(eventually(WAIT, || async { ctl.room_ids().await.is_empty() }).await);
-    assert!(ports_returned(&server).await, "audio and video ports returned");
+    assert!(
+        ports_returned(&server).await,
+        "audio and video ports returned"
+    );
     server.shutdown().await;
 }

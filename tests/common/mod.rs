@@ -99,7 +99,10 @@ where
 /// Waits until every RTP port pair went back to the pool (the media thread drops a room's
 /// sockets shortly after the signalling side forgets it).
 pub async fn ports_returned(server: &ServerHandle) -> bool {
-    eventually(Duration::from_secs(10), || async { server.rtp_port_pairs_in_use() == 0 }).await
+    eventually(Duration::from_secs(10), || async {
+        server.rtp_port_pairs_in_use() == 0
+    })
+    .await
 }
 
 /// A raw SIP peer for hand-written (and deliberately broken) requests over UDP.
