@@ -54,6 +54,9 @@ pub struct VideoConfig {
     pub watching_canvas: Option<usize>,
     /// Directory of layout files replacing the built-in set.
     pub layouts_dir: Option<std::path::PathBuf>,
+    /// Canvases with settings of their own (`[[video.per_canvas]]`); when present they
+    /// replace `canvases` × `canvas`.
+    pub per_canvas: Vec<CanvasConfig>,
 }
 
 impl Default for VideoConfig {
@@ -65,6 +68,18 @@ impl Default for VideoConfig {
             initial_canvas: 1,
             watching_canvas: None,
             layouts_dir: None,
+            per_canvas: Vec::new(),
+        }
+    }
+}
+
+impl VideoConfig {
+    /// The settings of each canvas of a room (at least one).
+    pub fn canvas_configs(&self) -> Vec<CanvasConfig> {
+        if self.per_canvas.is_empty() {
+            vec![self.canvas.clone(); self.canvases.max(1)]
+        } else {
+            self.per_canvas.clone()
         }
     }
 }
@@ -265,5 +280,27 @@ mod tests {
         assert!("30001-30100".parse::<PortRange>().is_err());
         assert!("30000".parse::<PortRange>().is_err());
         assert!("30100-30000".parse::<PortRange>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod video_tests {
+    use super::*;
+
+    #[test]
+    fn canvases_share_settings_unless_listed_one_by_one() {
+        let c: Config =
+            toml::from_str("[video]\ncanvases = 2\n[video.canvas]\nwidth = 640\nheight = 360\n")
+                .unwrap();
+        let all = c.video.canvas_configs();
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().all(|k| (k.width, k.height) == (640, 360)));
+        let c: Config = toml::from_str(
+            "[[video.per_canvas]]\nwidth = 1280\nheight = 720\n[[video.per_canvas]]\nwidth = 320\nheight = 180\nlayout = \"presenter\"\n",
+        )
+        .unwrap();
+        let all = c.video.canvas_configs();
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[1].width, all[1].layout.as_str()), (320, "presenter"));
     }
 }

@@ -40,7 +40,7 @@ struct LoadgenArgs {
     /// Calls to place (at most 5000).
     #[arg(long, default_value_t = 10)]
     members: usize,
-    /// Members that also send H.264 video (not available in this build yet).
+    /// Members that also send H.264 video (not supported by the generator yet: must be 0).
     #[arg(long, default_value_t = 0)]
     video_members: usize,
     /// Members sending tone bursts (the others send silence).
@@ -127,7 +127,9 @@ enum CodecArg {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

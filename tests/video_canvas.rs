@@ -305,3 +305,38 @@ async fn ten_watchers_share_one_encoder_and_pli_bursts_are_rate_limited() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hiding_ones_own_tile_costs_a_view_of_its_own() {
+    let server = start(test_config()).await;
+    let mut shy = options(&server, "shy", "shy", Some(RED), 7.0);
+    shy.capture_frame_at = Some(Duration::from_secs(5));
+    shy.headers = vec![("X-Tessera-Hide-Self".into(), "1".into())];
+    let mut other = options(&server, "shy", "other", Some(GREEN), 7.0);
+    other.capture_frame_at = Some(Duration::from_secs(5));
+    let observe = async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        room_with(&server, "shy", 2).await
+    };
+    let (shy, other, room) = tokio::join!(dial(shy), dial(other), observe);
+    assert_eq!(
+        room.video_encoders, 2,
+        "the shared view plus the shy member's own"
+    );
+    let tiles = tiles_by_name(&room, 1);
+    let other_frame = frame_of(other.as_ref().expect("other"));
+    assert!(
+        tile_has(other_frame, tiles["shy"], RED) && tile_has(other_frame, tiles["other"], GREEN)
+    );
+    let shy_frame = frame_of(shy.as_ref().expect("shy"));
+    let centre = shy_frame.pixel_rgb(640, 360).expect("pixel");
+    assert!(
+        close(centre, GREEN),
+        "the shy member sees only the other member full-frame: {centre:?}"
+    );
+    for (x, y) in [(320, 180), (960, 180), (320, 540), (960, 540), (640, 360)] {
+        let p = shy_frame.pixel_rgb(x, y).expect("pixel");
+        assert!(!close(p, RED), "the shy member's own colour at ({x},{y})");
+    }
+    server.shutdown().await;
+}

@@ -93,11 +93,13 @@ impl Canvas {
     }
 
     /// Composes the canvas from `sources` (in display order) with `floor` in the floor slot.
+    /// `record` keeps the placements for snapshots (the full view, not an exclusion view).
     pub fn compose(
         &mut self,
         layouts: &LayoutLibrary,
         sources: &[TileSource<'_>],
         floor: Option<MemberId>,
+        record: bool,
     ) -> &I420Frame {
         let layout = match self.config.layout_choice() {
             LayoutChoice::Group(g) => layouts.pick(&g, sources.len()),
@@ -105,7 +107,10 @@ impl Canvas {
         };
         match layout {
             Some(layout) => {
-                self.placements = self.compositor.compose(layout, sources, floor);
+                let placements = self.compositor.compose(layout, sources, floor);
+                if record {
+                    self.placements = placements;
+                }
             }
             None => self.placements.clear(),
         }

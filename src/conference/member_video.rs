@@ -28,6 +28,8 @@ pub struct MemberVideoSetup {
     pub initial_canvas: Option<usize>,
     /// Canvas (0-based) this member receives.
     pub watching_canvas: usize,
+    /// Leave the member's own tile out of what it receives (costs a view of its own).
+    pub hide_self: bool,
 }
 
 /// One member's video state.
@@ -40,6 +42,9 @@ pub struct MemberVideo {
     remote_ssrc: Option<u32>,
     pub initial_canvas: Option<usize>,
     pub watching_canvas: usize,
+    pub hide_self: bool,
+    /// The negotiated H.264 payload type; other payload types are ignored.
+    payload_type: u8,
     /// The member asked for a keyframe (PLI/FIR) or just started watching.
     pub wants_keyframe: bool,
     next_rtcp: Option<Instant>,
@@ -58,6 +63,8 @@ impl MemberVideo {
             remote_ssrc: None,
             initial_canvas: setup.initial_canvas,
             watching_canvas: setup.watching_canvas,
+            hide_self: setup.hide_self,
+            payload_type: setup.payload_type,
             wants_keyframe: true,
             next_rtcp: None,
             buf: Vec::with_capacity(1500),
@@ -67,6 +74,7 @@ impl MemberVideo {
 
     /// Drains the video sockets; sends a PLI when the decoder needs a keyframe.
     pub fn receive(&mut self, now: Instant) {
+        let payload_type = self.payload_type;
         let Self {
             endpoint,
             inbound,
@@ -77,7 +85,7 @@ impl MemberVideo {
         } = self;
         let receiving = direction.receives();
         endpoint.drain(|packet| match packet {
-            Inbound::Rtp(rtp) if receiving => {
+            Inbound::Rtp(rtp) if receiving && rtp.payload_type() == payload_type => {
                 *remote_ssrc = Some(rtp.ssrc());
                 let seq = u16::from(rtp.sequence_number());
                 inbound.push(now, seq, rtp.timestamp(), rtp.mark(), rtp.payload());

@@ -5,6 +5,7 @@
 
 use super::canvas::Canvas;
 use super::member::{Member, MemberId, TickTime};
+use super::member_video::MemberVideo;
 use super::room::{CanvasSnapshot, RoomSettings, TileSnapshot};
 use super::view::{View, ViewKey};
 use crate::media::video::codec::EncoderConfig;
@@ -77,72 +78,91 @@ impl RoomVideo {
             }
         }
         self.update_floor(now, members);
-        let mut encoded: Vec<Option<ViewKey>> = vec![None; self.canvases.len()];
-        let mut watched = vec![false; self.canvases.len()];
-        for m in members.iter() {
-            if let Some(v) = m.video.as_ref().filter(|v| v.direction.sends()) {
-                if let Some(w) = watched.get_mut(v.watching_canvas) {
-                    *w = true;
-                }
-            }
-        }
+        // The views watched this tick: one per (canvas, exclusions) among the watchers.
+        let wanted: BTreeSet<ViewKey> = members
+            .iter()
+            .filter_map(|m| {
+                m.video
+                    .as_ref()
+                    .filter(|v| v.direction.sends())
+                    .map(|v| view_of(m.id, v))
+            })
+            .filter(|key| key.canvas < self.canvases.len())
+            .collect();
         for m in members.iter_mut() {
+            let id = m.id;
             let Some(v) = m.video.as_mut() else { continue };
             if v.wants_keyframe {
                 v.wants_keyframe = false;
-                if let Some(view) = self.views.get_mut(&view_key(v.watching_canvas)) {
+                if let Some(view) = self.views.get_mut(&view_of(id, v)) {
                     view.request_keyframe();
                 }
             }
         }
+        let mut encoded: BTreeSet<ViewKey> = BTreeSet::new();
         for (index, canvas) in self.canvases.iter_mut().enumerate() {
-            if !watched[index] || !canvas.frame_due(now) {
+            let keys: Vec<&ViewKey> = wanted.iter().filter(|k| k.canvas == index).collect();
+            if keys.is_empty() || !canvas.frame_due(now) {
                 continue;
             }
-            let sources: Vec<TileSource<'_>> = members
-                .iter()
-                .filter_map(|m| tile_source(m, index, now))
-                .collect();
             let config = encoder_config(canvas);
-            let picture = canvas.compose(&self.layouts, &sources, self.floor);
-            let key = view_key(index);
-            if !self.views.contains_key(&key) {
-                match View::new(config) {
-                    Ok(view) => {
-                        info!(
-                            canvas = index + 1,
-                            views = self.views.len() + 1,
-                            "video view created"
-                        );
-                        self.views.insert(key.clone(), view);
-                    }
-                    Err(e) => {
-                        warn!(canvas = index + 1, error = %e, "cannot create video encoder");
-                        continue;
+            for key in keys {
+                let sources: Vec<TileSource<'_>> = members
+                    .iter()
+                    .filter(|m| !key.excluded.contains(&m.id))
+                    .filter_map(|m| tile_source(m, index, now))
+                    .collect();
+                let picture =
+                    canvas.compose(&self.layouts, &sources, self.floor, key.excluded.is_empty());
+                if !self.views.contains_key(key) {
+                    match View::new(config) {
+                        Ok(view) => {
+                            info!(
+                                canvas = index + 1,
+                                excluded = key.excluded.len(),
+                                views = self.views.len() + 1,
+                                "video view created"
+                            );
+                            self.views.insert(key.clone(), view);
+                        }
+                        Err(e) => {
+                            warn!(canvas = index + 1, error = %e, "cannot create video encoder");
+                            continue;
+                        }
                     }
                 }
-            }
-            let Some(view) = self.views.get_mut(&key) else {
-                continue;
-            };
-            match view.encode(now, picture) {
-                Ok(true) => encoded[index] = Some(key),
-                Ok(false) => {}
-                Err(e) => warn!(canvas = index + 1, error = %e, "canvas encode failed"),
+                let Some(view) = self.views.get_mut(key) else {
+                    continue;
+                };
+                match view.encode(now, picture) {
+                    Ok(true) => {
+                        encoded.insert(key.clone());
+                    }
+                    Ok(false) => {}
+                    Err(e) => warn!(canvas = index + 1, error = %e, "canvas encode failed"),
+                }
             }
         }
         for m in members.iter_mut() {
+            let id = m.id;
             let Some(v) = m.video.as_mut() else { continue };
-            if let Some(Some(key)) = encoded.get(v.watching_canvas) {
-                if let Some(view) = self.views.get(key) {
+            let key = view_of(id, v);
+            if encoded.contains(&key) {
+                if let Some(view) = self.views.get(&key) {
                     v.send_frame(now, &view.payloads);
                 }
             }
             v.maybe_send_rtcp(t);
         }
         let before = self.views.len();
-        self.views
-            .retain(|key, _| watched.get(key.canvas).copied().unwrap_or(false));
+        let dropped = &mut self.dropped_keyframes;
+        self.views.retain(|key, view| {
+            let keep = wanted.contains(key);
+            if !keep {
+                *dropped += view.keyframes_sent;
+            }
+            keep
+        });
         if self.views.len() != before {
             info!(views = self.views.len(), "video view dropped (no watchers)");
         }
@@ -199,11 +219,16 @@ impl RoomVideo {
     }
 }
 
-/// The view an ordinary watcher of `canvas` subscribes to (nothing excluded).
-fn view_key(canvas: usize) -> ViewKey {
+/// The view member `id` subscribes to: its watching canvas, minus its own tile when it asked
+/// to hide itself and is on that canvas.
+fn view_of(id: MemberId, v: &MemberVideo) -> ViewKey {
+    let mut excluded = BTreeSet::new();
+    if v.hide_self && v.initial_canvas == Some(v.watching_canvas) {
+        excluded.insert(id);
+    }
     ViewKey {
-        canvas,
-        excluded: BTreeSet::new(),
+        canvas: v.watching_canvas,
+        excluded,
     }
 }
 

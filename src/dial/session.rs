@@ -129,9 +129,16 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
     let started = Instant::now();
     let mut video = match (video_socket, negotiated_video) {
         (Some(socket), Some(v)) => {
-            let mut video = DialVideo::new(socket, &v, options.color, options.video_size)?;
-            video.set_drop_every(options.drop_every_nth_video_packet);
-            Some(video)
+            match DialVideo::new(socket, &v, options.color, options.video_size) {
+                Ok(mut video) => {
+                    video.set_drop_every(options.drop_every_nth_video_packet);
+                    Some(video)
+                }
+                Err(e) => {
+                    warn!(error = %e, "video unavailable; continuing with audio only");
+                    None
+                }
+            }
         }
         _ => None,
     };
@@ -147,14 +154,15 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
             report.video_height = f.height;
         }
     }
-    if let (Some(path), Some(frame)) = (&options.save_frame, &report.last_frame) {
-        frame.write_png(path)?;
-    }
     report.duration_s = started.elapsed().as_secs_f64();
     if hung_up {
         report.ended_by = Some("remote BYE".to_string());
     } else {
         uac.hang_up().await;
+    }
+    // Files are written after the BYE so a write error never leaves the call up.
+    if let (Some(path), Some(frame)) = (&options.save_frame, &report.last_frame) {
+        frame.write_png(path)?;
     }
     if let Some(path) = &options.record_wav {
         write_wav(path, &report.recording)?;

@@ -103,7 +103,7 @@ impl LoadOptions {
                 "--members must be 1..={MAX_MEMBERS}"
             )));
         }
-        if self.duration.is_zero() || self.duration > MAX_DURATION {
+        if self.duration < std::time::Duration::from_secs(1) || self.duration > MAX_DURATION {
             return Err(LoadError::Limits("--duration must be 1..=3600 s".into()));
         }
         if self.talkers > self.members {

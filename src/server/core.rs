@@ -390,6 +390,8 @@ impl SipCore {
                         negotiated,
                         initial_canvas: placement.0,
                         watching_canvas: placement.1,
+                        hide_self: other_header(req, "X-Tessera-Hide-Self")
+                            .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true")),
                     };
                     setup.video = Some(build_member_video(plan, peer.addr.ip()).map_err(|e| {
                         warn!(error = %e, "cannot build member video");
@@ -823,7 +825,7 @@ impl SipCore {
     /// Initial and watching canvas (0-based) from `X-Tessera-Canvas` /
     /// `X-Tessera-Watching-Canvas` (1-based; canvas 0 = on no canvas), else the config.
     fn canvas_placement(&self, req: &Request) -> Result<(Option<usize>, usize), Reject> {
-        let canvases = self.config.video.canvases.max(1);
+        let canvases = self.config.video.canvas_configs().len();
         let parse = |name: &str| -> Result<Option<usize>, Reject> {
             match other_header(req, name) {
                 None => Ok(None),
@@ -894,6 +896,7 @@ fn caller_name(req: &Request) -> String {
     let from = req.from_header().ok().and_then(|f| f.typed().ok());
     from.and_then(|f| {
         f.display_name
+            .map(|d| d.trim().trim_matches('"').to_string())
             .filter(|d| !d.is_empty())
             .or_else(|| f.uri.user().map(str::to_string))
     })

@@ -37,6 +37,8 @@ pub struct VideoPlan<'a> {
     pub initial_canvas: Option<usize>,
     /// 0-based canvas the member receives.
     pub watching_canvas: usize,
+    /// Leave the member's own tile out of what it receives.
+    pub hide_self: bool,
 }
 
 /// Builds the video half of a member.
@@ -57,6 +59,7 @@ pub fn build_member_video(
         decoder: VideoDecoder::new()?,
         initial_canvas: plan.initial_canvas,
         watching_canvas: plan.watching_canvas,
+        hide_self: plan.hide_self,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod control;
 pub mod core;
 pub mod media_setup;
 
+use crate::conference::canvas::LayoutChoice;
 use crate::conference::events::EventSink;
 use crate::conference::registry::RoomRegistry;
 use crate::conference::room::RoomSettings;
@@ -31,14 +32,46 @@ pub enum ServerError {
     MediaThreads(std::io::Error),
     #[error(transparent)]
     Layouts(#[from] crate::media::video::layout::LayoutError),
+    #[error("invalid video config: {0}")]
+    Canvas(String),
 }
 
-/// The built-in layouts, or the configured directory's.
+/// The built-in layouts, or the configured directory's; every canvas's layout must exist.
 fn load_layouts(config: &Config) -> Result<LayoutLibrary, ServerError> {
-    Ok(match &config.video.layouts_dir {
+    let library = match &config.video.layouts_dir {
         Some(dir) => LayoutLibrary::load_dir(dir)?,
         None => LayoutLibrary::builtin(),
-    })
+    };
+    for (i, canvas) in config.video.canvas_configs().iter().enumerate() {
+        let known = match canvas.layout_choice() {
+            LayoutChoice::Group(g) => library.group(&g).is_some(),
+            LayoutChoice::Fixed(name) => library.get(&name).is_some(),
+        };
+        let size_ok = canvas.width >= 16
+            && canvas.height >= 16
+            && canvas.width % 2 == 0
+            && canvas.height % 2 == 0
+            && canvas.width <= 3840
+            && canvas.height <= 2160
+            && canvas.fps > 0.0;
+        if !known || !size_ok {
+            return Err(ServerError::Canvas(format!(
+                "canvas {}: layout {:?} {} and size {}x{}@{} {}",
+                i + 1,
+                canvas.layout,
+                if known { "exists" } else { "is unknown" },
+                canvas.width,
+                canvas.height,
+                canvas.fps,
+                if size_ok {
+                    "is valid"
+                } else {
+                    "is invalid (even, 16..=3840x2160, fps > 0)"
+                }
+            )));
+        }
+    }
+    Ok(library)
 }
 
 /// A running server.
@@ -63,7 +96,7 @@ impl ServerHandle {
                 ..TalkConfig::default()
             },
             rtp_timeout: config.rtp_timeout(),
-            canvases: vec![config.video.canvas.clone(); config.video.canvases.max(1)],
+            canvases: config.video.canvas_configs(),
             layouts: Arc::new(load_layouts(&config)?),
         };
         let pool = MediaPool::start(config.media_threads(), settings, events)
