@@ -57,17 +57,18 @@ def run_size(members, talkers, duration, port, costs):
     log.close()
     report = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
     text = open(f"/tmp/tessera-room-load-{members}.log").read()
-    ticks = re.findall(r"tick_p50_us=(\d+) tick_p99_us=(\d+)", text.replace("\x1b", ""))
+    ticks = re.findall(r"tick_p50_us=(\d+) tick_p99_us=(\d+)", text)
+    overruns = text.count("media tick overrun")
     encoders = re.findall(r"audio_encoders=(\d+)", text)
     cores = (c1 - c0) / (t1 - t0)
-    enc = int(encoders[-1]) if encoders else talkers + 1
+    enc = max(int(e) for e in encoders) if encoders else talkers + 1  # peak: all talkers active
     ideal = (members * costs["opus_decode_us"] + enc * costs["opus_encode_us"]) / 20000.0
     return {
         "members": members, "talkers": talkers, "joined": report.get("joined", 0),
         "cores": cores, "tick_p50_us": int(ticks[-1][0]) if ticks else None,
         "tick_p99_us": int(ticks[-1][1]) if ticks else None, "encoders": enc,
         "loss_pct": report.get("loss_pct"), "latency_p50_ms": report.get("latency_ms_p50"),
-        "overhead": cores / ideal if ideal > 0 else None,
+        "overhead": cores / ideal if ideal > 0 else None, "overruns": overruns,
         "members_per_core": members / cores if cores > 0 else None,
     }
 
@@ -85,13 +86,14 @@ def main():
     print(f"# machine: {os.cpu_count()} cores; Opus encode {costs['opus_encode_us']:.1f} us, "
           f"decode {costs['opus_decode_us']:.1f} us per 20 ms frame (median, this run)")
     print("| members | talkers | joined | server cores | tick p50 us | tick p99 us | encoders "
-          "| loss % | latency p50 ms | members/core | overhead |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| loss % | latency p50 ms | members/core | overhead | tick overruns |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for i, size in enumerate(int(s) for s in args.sizes.split(",")):
         r = run_size(size, min(args.talkers, size), args.duration, 56000 + i, costs)
         print(f"| {r['members']} | {r['talkers']} | {r['joined']} | {r['cores']:.3f} "
               f"| {r['tick_p50_us']} | {r['tick_p99_us']} | {r['encoders']} | {r['loss_pct']:.3f} "
-              f"| {r['latency_p50_ms']:.0f} | {r['members_per_core']:.0f} | {r['overhead']:.2f} |",
+              f"| {r['latency_p50_ms']:.0f} | {r['members_per_core']:.0f} | {r['overhead']:.2f} "
+              f"| {r['overruns']} |",
               flush=True)
 
 

@@ -340,3 +340,78 @@ async fn hiding_ones_own_tile_costs_a_view_of_its_own() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_only_offer_is_accepted() {
+    let server = start(test_config()).await;
+    let probe = SipProbe::new(server.sip_addr()).await;
+    let sdp = "v=0\r\no=cam 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=video 9 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\na=sendrecv\r\n";
+    let ruri = format!("sip:vonly@{}", server.sip_addr());
+    probe
+        .send(&request(
+            "INVITE",
+            &ruri,
+            probe.local(),
+            "vonly-1",
+            "vonly1",
+            1,
+            None,
+            "Content-Type: application/sdp\r\n",
+            sdp,
+        ))
+        .await;
+    let ok = probe
+        .response_to("INVITE", "200", Duration::from_secs(10))
+        .await
+        .expect("answered");
+    let body = ok.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(
+        !body.contains("m=audio"),
+        "the answer mirrors the offer's m-lines: {body}"
+    );
+    let port: u16 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=video "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("video m-line");
+    assert_ne!(port, 0, "video accepted");
+    let tag = header(&ok, "To")
+        .and_then(|t| t.split("tag=").nth(1))
+        .unwrap_or_default()
+        .to_string();
+    probe
+        .send(&request(
+            "ACK",
+            &ruri,
+            probe.local(),
+            "vonly-1",
+            "ack1",
+            1,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    let room = room_with(&server, "vonly", 1).await;
+    assert!(room.members[0].video.is_some(), "member joined with video");
+    probe
+        .send(&request(
+            "BYE",
+            &ruri,
+            probe.local(),
+            "vonly-1",
+            "bye2",
+            2,
+            Some(&tag),
+            "",
+            "",
+        ))
+        .await;
+    assert!(probe
+        .response_to("BYE", "200", Duration::from_secs(10))
+        .await
+        .is_some());
+    server.shutdown().await;
+}

@@ -337,9 +337,13 @@ impl SipCore {
             let offer = parse_sdp(&req.body).map_err(|e| Reject::new(400, &e))?;
             let (answer, negotiated) = answer_offer(&offer, &local_media)
                 .map_err(|e| Reject::new(e.sip_status(), &e.to_string()))?;
-            let audio = negotiated
-                .audio
-                .ok_or_else(|| Reject::new(488, "an audio stream is required"))?;
+            // A video-only call still becomes a member: its audio is inactive (it neither
+            // sends nor receives sound, and is never a talker).
+            let audio = match (negotiated.audio, &negotiated.video) {
+                (Some(audio), _) => audio,
+                (None, Some(_)) => silent_audio(),
+                (None, None) => return Err(Reject::new(488, "no acceptable media")),
+            };
             Some((answer, audio, negotiated.video))
         };
         let sockets = self.ports.allocate().map_err(|e| {
@@ -870,6 +874,22 @@ impl Reject {
             status,
             warning: warning.to_string(),
         }
+    }
+}
+
+/// The audio half of a video-only member: inactive, sending nowhere.
+fn silent_audio() -> NegotiatedAudio {
+    let nowhere = SocketAddr::from(([0, 0, 0, 0], 9));
+    NegotiatedAudio {
+        codec: AudioCodec::Opus,
+        payload_type: 111,
+        telephone_event: None,
+        remote_rtp: nowhere,
+        remote_rtcp: nowhere,
+        rtcp_mux: true,
+        direction: Direction::Inactive,
+        ptime_ms: None,
+        opus_inband_fec: false,
     }
 }
 
