@@ -152,17 +152,6 @@ async fn invite_and_answer(
     probe.response_with("200", WAIT).await.expect("200 OK")
 }
 
-fn to_tag_of(msg: &str) -> String {
-    header(msg, "To")
-        .and_then(|t| t.split("tag=").nth(1))
-        .map(|t| t.split(';').next().unwrap_or(t).to_string())
-        .expect("To tag")
-}
-
-fn body_of(msg: &str) -> &str {
-    msg.split("\r\n\r\n").nth(1).unwrap_or("")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retransmitted_invite_creates_one_member() {
     let server = start(test_config()).await;
@@ -502,12 +491,7 @@ async fn public_ip_is_advertised_in_sdp_and_contact() {
     )
     .await;
     assert!(body_of(&ok).contains("c=IN IP4 192.0.2.10"), "{ok}");
-    let port: u16 = body_of(&ok)
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("audio m-line");
+    let port = m_line_port(&ok, "audio").expect("audio m-line");
     let ctl = server.control();
     assert!(eventually(WAIT, || async { ctl.room("5500").await.is_some() }).await);
     let room = ctl.room("5500").await.expect("room");

@@ -47,17 +47,9 @@ a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\na=rtcp-fb:96 nack pli\
         .response_to("INVITE", "200", WAIT)
         .await
         .expect("answered");
-    let server_video: u16 = ok
-        .split("\r\n")
-        .find_map(|l| l.strip_prefix("m=video "))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("video accepted");
+    let server_video = m_line_port(&ok, "video").expect("video m-line");
     assert_ne!(server_video, 0, "video m-line accepted: {ok}");
-    let tag = header(&ok, "To")
-        .and_then(|t| t.split("tag=").nth(1))
-        .unwrap_or_default()
-        .to_string();
+    let tag = to_tag_of(&ok);
     probe
         .send(&request(
             "ACK",

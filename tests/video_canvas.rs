@@ -365,22 +365,13 @@ m=video 9 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=42e
         .response_to("INVITE", "200", Duration::from_secs(10))
         .await
         .expect("answered");
-    let body = ok.split("\r\n\r\n").nth(1).unwrap_or_default();
     assert!(
-        !body.contains("m=audio"),
-        "the answer mirrors the offer's m-lines: {body}"
+        m_line_port(&ok, "audio").is_none(),
+        "the answer mirrors the offer's m-lines: {ok}"
     );
-    let port: u16 = body
-        .lines()
-        .find_map(|l| l.strip_prefix("m=video "))
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("video m-line");
+    let port = m_line_port(&ok, "video").expect("video m-line");
     assert_ne!(port, 0, "video accepted");
-    let tag = header(&ok, "To")
-        .and_then(|t| t.split("tag=").nth(1))
-        .unwrap_or_default()
-        .to_string();
+    let tag = to_tag_of(&ok);
     probe
         .send(&request(
             "ACK",

@@ -4,6 +4,7 @@
 use crate::sip::message::{new_branch, new_tag, random_token, set_body, PRODUCT};
 use crate::sip::peer::Peer;
 use rsip::headers::{Header, UntypedHeader};
+use rsip::prelude::*;
 use rsip::{Method, Request};
 use std::net::SocketAddr;
 
@@ -92,6 +93,18 @@ impl UacDialog {
         req
     }
 
+    /// Takes the dialog's remote tag and target from a 2xx to the INVITE and returns the ACK
+    /// to send (RFC 3261 §13.2.2.4). Called again for retransmitted 2xx, it re-ACKs.
+    pub fn accept_success(&mut self, response: &rsip::Response) -> Request {
+        self.remote_tag = crate::sip::message::to_tag(response);
+        self.remote_target = response
+            .contact_header()
+            .ok()
+            .and_then(|c| c.typed().ok())
+            .map(|c| c.uri);
+        self.ack()
+    }
+
     /// ACK for the 2xx of the INVITE (a new transaction, same CSeq number).
     pub fn ack(&self) -> Request {
         let uri = self
@@ -110,4 +123,14 @@ impl UacDialog {
             .unwrap_or_else(|| self.target.clone());
         self.base(Method::Bye, self.cseq, uri)
     }
+}
+
+/// The session negotiated by the SDP answer in a response body, if it is usable.
+pub fn negotiated_from_answer(
+    offer: &crate::sdp::SessionDescription,
+    body: &[u8],
+) -> Option<crate::sdp::NegotiatedSession> {
+    let text = std::str::from_utf8(body).ok()?;
+    let answer = crate::sdp::SessionDescription::parse(text).ok()?;
+    crate::sdp::accept_answer(offer, &answer).ok()
 }

@@ -1,6 +1,7 @@
 //! The dial loop: signalling (through the shared transaction layer) and media (a 20 ms ticker
 //! that encodes the tone and records the decoded audio) in one task.
 
+use super::requests::negotiated_from_answer;
 use super::requests::UacDialog;
 use super::video::DialVideo;
 use super::{DialError, DialOptions, DialReport, DialTransport};
@@ -12,15 +13,13 @@ use crate::media::audio::tone::ToneGenerator;
 use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::sender::RtpSender;
 use crate::sdp::{
-    accept_answer, build_offer, Direction, LocalMedia, NegotiatedAudio, NegotiatedVideo,
-    SessionDescription,
+    build_offer, Direction, LocalMedia, NegotiatedAudio, NegotiatedVideo, SessionDescription,
 };
-use crate::sip::message::{call_id, response_to, to_tag};
+use crate::sip::message::{call_id, response_to};
 use crate::sip::peer::Peer;
 use crate::sip::timers::TimerConfig;
 use crate::sip::transaction::{TransactionLayer, TxOutput};
 use crate::sip::transport::{local_ip_towards, Transport, TransportEvent};
-use rsip::prelude::*;
 use rsip::{Method, SipMessage};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -251,22 +250,12 @@ impl Uac {
                 if code >= 300 {
                     return Some(Phase::Failed(code));
                 }
-                self.dialog.remote_tag = to_tag(&response);
-                self.dialog.remote_target = response
-                    .contact_header()
-                    .ok()
-                    .and_then(|c| c.typed().ok())
-                    .map(|c| c.uri);
-                let ack = self.dialog.ack();
+                let ack = self.dialog.accept_success(&response);
                 let _ = self
                     .transport
                     .send(self.dialog.peer, bytes::Bytes::from(ack.to_string()))
                     .await;
-                let offer = offer?;
-                let answer = std::str::from_utf8(&response.body)
-                    .ok()
-                    .and_then(|t| SessionDescription::parse(t).ok());
-                let negotiated = answer.and_then(|a| accept_answer(offer, &a).ok());
+                let negotiated = negotiated_from_answer(offer?, &response.body);
                 match negotiated.and_then(|n| n.audio.map(|a| (a, n.video))) {
                     Some((audio, video)) => Some(Phase::Answered(audio, video)),
                     None => {

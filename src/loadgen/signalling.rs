@@ -3,16 +3,13 @@
 
 use super::media::{self, MediaCommand, MemberMedia, Payloads};
 use super::{percentile, LoadError, LoadOptions, LoadReport};
-use crate::dial::requests::UacDialog;
-use crate::sdp::{
-    accept_answer, build_offer, AudioCodec, Direction, LocalMedia, SessionDescription,
-};
-use crate::sip::message::{call_id, cseq, response_to, to_tag};
+use crate::dial::requests::{negotiated_from_answer, UacDialog};
+use crate::sdp::{build_offer, AudioCodec, Direction, LocalMedia, SessionDescription};
+use crate::sip::message::{call_id, cseq, response_to};
 use crate::sip::peer::Peer;
 use crate::sip::timers::TimerConfig;
 use crate::sip::transaction::{TransactionLayer, TxOutput};
 use crate::sip::transport::{Transport, TransportEvent};
-use rsip::prelude::*;
 use rsip::{Method, SipMessage};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -280,13 +277,7 @@ impl Generator {
         match method {
             Some(Method::Bye) if code >= 200 => member.state = CallState::Done,
             Some(Method::Invite) if (200..300).contains(&code) => {
-                member.dialog.remote_tag = to_tag(&response);
-                member.dialog.remote_target = response
-                    .contact_header()
-                    .ok()
-                    .and_then(|c| c.typed().ok())
-                    .map(|c| c.uri);
-                let ack = member.dialog.ack();
+                let ack = member.dialog.accept_success(&response);
                 let _ = self
                     .transport
                     .send(member.dialog.peer, bytes::Bytes::from(ack.to_string()))
@@ -294,11 +285,8 @@ impl Generator {
                 if member.state != CallState::Calling {
                     return; // a retransmitted 2xx: the ACK above was all it needed
                 }
-                let audio = std::str::from_utf8(&response.body)
-                    .ok()
-                    .and_then(|t| SessionDescription::parse(t).ok())
-                    .and_then(|a| accept_answer(&member.offer, &a).ok())
-                    .and_then(|n| n.audio);
+                let audio =
+                    negotiated_from_answer(&member.offer, &response.body).and_then(|n| n.audio);
                 match audio {
                     Some(audio) => {
                         member.state = CallState::Up;

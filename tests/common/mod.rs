@@ -243,3 +243,26 @@ m=audio {port} RTP/AVP 111 0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/800
         port = rtp.port()
     )
 }
+
+/// The tag of the To header of a message text.
+pub fn to_tag_of(msg: &str) -> String {
+    header(msg, "To")
+        .and_then(|t| t.split("tag=").nth(1))
+        .map(|t| t.split(';').next().unwrap_or(t).to_string())
+        .expect("To tag")
+}
+
+/// The body of a message text.
+pub fn body_of(msg: &str) -> &str {
+    msg.split("\r\n\r\n").nth(1).unwrap_or("")
+}
+
+/// The port of the first `m=<media>` line of a message's SDP body (0 when rejected).
+pub fn m_line_port(msg: &str, media: &str) -> Option<u16> {
+    let prefix = format!("m={media} ");
+    body_of(msg)
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+}
