@@ -406,3 +406,40 @@ m=video 9 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=42e
         .is_some());
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loudest_talker_takes_the_floor_slot() {
+    let mut config = test_config();
+    config.video.canvas.layout = "1up_top_left+5".into();
+    config.video.canvas.width = 640;
+    config.video.canvas.height = 360;
+    let server = start(config).await;
+    let quiet_a = options(&server, "floor", "quiet-a", Some(RED), 7.0);
+    let quiet_b = options(&server, "floor", "quiet-b", Some(GREEN), 7.0);
+    let mut talker = options(&server, "floor", "talker", Some(BLUE), 6.0);
+    talker.tone_hz = Some(500.0);
+    let observe = async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        room_with(&server, "floor", 3).await
+    };
+    // The talker joins last, so without the floor it would get a small tile.
+    let late_talker = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        dial(talker).await
+    };
+    let (_, _, _, room) = tokio::join!(dial(quiet_a), dial(quiet_b), late_talker, observe);
+    let talker_id = room
+        .members
+        .iter()
+        .find(|m| m.name.contains("talker"))
+        .map(|m| m.id)
+        .expect("talker");
+    assert_eq!(room.floor, Some(talker_id), "the talker holds the floor");
+    let tiles = &room.canvases[0].tiles;
+    let biggest = tiles.iter().max_by_key(|t| t.w * t.h).expect("tiles");
+    assert_eq!(
+        biggest.member, talker_id,
+        "the floor slot (the big tile) shows the talker: {tiles:?}"
+    );
+    server.shutdown().await;
+}
