@@ -134,3 +134,20 @@ pub fn negotiated_from_answer(
     let answer = crate::sdp::SessionDescription::parse(text).ok()?;
     crate::sdp::accept_answer(offer, &answer).ok()
 }
+
+/// Resolves the host and port of a SIP URI (default port 5060; IPv6 brackets allowed).
+pub async fn resolve_target(target: &rsip::Uri) -> Option<std::net::SocketAddr> {
+    let text = target.host_with_port.host.to_string();
+    let host = text
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = target
+        .host_with_port
+        .port
+        .as_ref()
+        .map(|p| *p.value())
+        .unwrap_or(5060);
+    let mut addrs = tokio::net::lookup_host((host.as_str(), port)).await.ok()?;
+    addrs.next()
+}

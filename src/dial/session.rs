@@ -1,8 +1,8 @@
 //! The dial loop: signalling (through the shared transaction layer) and media (a 20 ms ticker
 //! that encodes the tone and records the decoded audio) in one task.
 
-use super::requests::negotiated_from_answer;
 use super::requests::UacDialog;
+use super::requests::{negotiated_from_answer, resolve_target};
 use super::video::DialVideo;
 use super::{DialError, DialOptions, DialReport, DialTransport};
 use crate::media::audio::codec::{
@@ -170,22 +170,9 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
 }
 
 async fn resolve(target: &rsip::Uri) -> Result<SocketAddr, DialError> {
-    let host = target.host_with_port.host.to_string();
-    let port = target
-        .host_with_port
-        .port
-        .as_ref()
-        .map(|p| *p.value())
-        .unwrap_or(5060);
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    tokio::net::lookup_host((host.as_str(), port))
+    resolve_target(target)
         .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or(DialError::Resolve(host))
+        .ok_or_else(|| DialError::Resolve(target.host_with_port.host.to_string()))
 }
 
 impl Uac {

@@ -3,7 +3,7 @@
 
 use super::media::{self, MediaCommand, MemberMedia, Payloads};
 use super::{percentile, LoadError, LoadOptions, LoadReport};
-use crate::dial::requests::{negotiated_from_answer, UacDialog};
+use crate::dial::requests::{negotiated_from_answer, resolve_target, UacDialog};
 use crate::sdp::{build_offer, AudioCodec, Direction, LocalMedia, SessionDescription};
 use crate::sip::message::{call_id, cseq, response_to};
 use crate::sip::peer::Peer;
@@ -153,21 +153,8 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
 }
 
 async fn resolve_loopback(target: &rsip::Uri) -> Result<SocketAddr, LoadError> {
-    let host = target.host_with_port.host.to_string();
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = target
-        .host_with_port
-        .port
-        .as_ref()
-        .map(|p| *p.value())
-        .unwrap_or(5060);
-    let addr = tokio::net::lookup_host((host.as_str(), port))
+    let addr = resolve_target(target)
         .await
-        .ok()
-        .and_then(|mut a| a.next())
         .ok_or_else(|| LoadError::Target(target.to_string()))?;
     if !addr.ip().is_loopback() {
         return Err(LoadError::NotLoopback(addr));
