@@ -13,6 +13,7 @@ use crate::sdp::Direction;
 use std::time::{Duration, Instant};
 
 use super::member::TickTime;
+use super::view::KeyframeReason;
 
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// RTP clock rate of video (RFC 6184 §8.2.1).
@@ -46,7 +47,7 @@ pub struct MemberVideo {
     /// The negotiated H.264 payload type; other payload types are ignored.
     payload_type: u8,
     /// The member asked for a keyframe (PLI/FIR) or just started watching.
-    pub wants_keyframe: bool,
+    pub wants_keyframe: Option<KeyframeReason>,
     next_rtcp: Option<Instant>,
     buf: Vec<u8>,
     pub frames_sent: u64,
@@ -65,7 +66,7 @@ impl MemberVideo {
             watching_canvas: setup.watching_canvas,
             hide_self: setup.hide_self,
             payload_type: setup.payload_type,
-            wants_keyframe: true,
+            wants_keyframe: Some(KeyframeReason::NewWatcher),
             next_rtcp: None,
             buf: Vec::with_capacity(1500),
             frames_sent: 0,
@@ -98,7 +99,7 @@ impl MemberVideo {
                         RtcpPacket::PictureLossIndication { .. }
                             | RtcpPacket::FullIntraRequest { .. }
                     ) {
-                        *wants_keyframe = true;
+                        wants_keyframe.get_or_insert(KeyframeReason::Repair);
                     }
                 }
             }

@@ -92,10 +92,9 @@ impl RoomVideo {
         for m in members.iter_mut() {
             let id = m.id;
             let Some(v) = m.video.as_mut() else { continue };
-            if v.wants_keyframe {
-                v.wants_keyframe = false;
+            if let Some(reason) = v.wants_keyframe.take() {
                 if let Some(view) = self.views.get_mut(&view_of(id, v)) {
-                    view.request_keyframe();
+                    view.request_keyframe(reason);
                 }
             }
         }
