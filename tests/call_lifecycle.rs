@@ -167,17 +167,7 @@ async fn retransmitted_invite_creates_one_member() {
     .await;
     let tag = to_tag_of(&ok);
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "retx-1",
-            "ack1",
-            1,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "retx-1", "ack1", 1, &tag)
         .await;
     let ctl = server.control();
     assert!(eventually(WAIT, || async { ctl.room("5000").await.is_some() }).await);
@@ -185,17 +175,7 @@ async fn retransmitted_invite_creates_one_member() {
     assert_eq!(ctl.call_count().await, 1);
     assert_eq!(server.rtp_port_pairs_in_use(), 1);
     probe
-        .send(&request(
-            "BYE",
-            &ruri,
-            probe.local(),
-            "retx-1",
-            "bye1",
-            2,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("BYE", &ruri, "retx-1", "bye1", 2, &tag)
         .await;
     probe
         .response_to("BYE", "200", WAIT)
@@ -249,17 +229,7 @@ async fn silent_call_is_ended_with_bye_after_rtp_timeout() {
     .await;
     let tag = to_tag_of(&ok);
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "silent-1",
-            "ack1",
-            1,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "silent-1", "ack1", 1, &tag)
         .await;
     let bye = probe
         .request("BYE", Duration::from_secs(15))
@@ -281,17 +251,7 @@ async fn reinvite_puts_on_hold_and_resumes() {
     let tag = to_tag_of(&ok);
     assert!(body_of(&ok).contains("a=sendrecv"));
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "hold-1",
-            "ack1",
-            1,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "hold-1", "ack1", 1, &tag)
         .await;
     let hold = sdp_offer(rtp)
         .replace("a=sendrecv", "a=sendonly")
@@ -317,17 +277,7 @@ async fn reinvite_puts_on_hold_and_resumes() {
         "hold answered recvonly: {answer}"
     );
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "hold-1",
-            "ack2",
-            2,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "hold-1", "ack2", 2, &tag)
         .await;
     let resume = sdp_offer(rtp).replace("o=probe 1 1", "o=probe 1 3");
     probe
@@ -349,30 +299,10 @@ async fn reinvite_puts_on_hold_and_resumes() {
         .expect("resume answered");
     assert!(body_of(&answer).contains("a=sendrecv"));
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "hold-1",
-            "ack3",
-            3,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "hold-1", "ack3", 3, &tag)
         .await;
     probe
-        .send(&request(
-            "BYE",
-            &ruri,
-            probe.local(),
-            "hold-1",
-            "bye4",
-            4,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("BYE", &ruri, "hold-1", "bye4", 4, &tag)
         .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     server.shutdown().await;
@@ -416,17 +346,7 @@ m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
         "member joined with the codec from the ACK's answer"
     );
     probe
-        .send(&request(
-            "BYE",
-            &ruri,
-            probe.local(),
-            "late-1",
-            "bye2",
-            2,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("BYE", &ruri, "late-1", "bye2", 2, &tag)
         .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     server.shutdown().await;
@@ -505,30 +425,10 @@ async fn public_ip_is_advertised_in_sdp_and_contact() {
     );
     let tag = to_tag_of(&ok);
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "pub-1",
-            "ack1",
-            1,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "pub-1", "ack1", 1, &tag)
         .await;
     probe
-        .send(&request(
-            "BYE",
-            &ruri,
-            probe.local(),
-            "pub-1",
-            "bye2",
-            2,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("BYE", &ruri, "pub-1", "bye2", 2, &tag)
         .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     server.shutdown().await;
@@ -557,17 +457,7 @@ async fn bye_while_ringing_ends_the_invite_with_487() {
     let ringing = probe.response_with("180", WAIT).await.expect("ringing");
     let tag = to_tag_of(&ringing);
     probe
-        .send(&request(
-            "BYE",
-            &ruri,
-            probe.local(),
-            "ring-bye",
-            "bye1",
-            2,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("BYE", &ruri, "ring-bye", "bye1", 2, &tag)
         .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     assert!(probe.response_to("INVITE", "487", WAIT).await.is_some());

@@ -51,17 +51,7 @@ a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\na=rtcp-fb:96 nack pli\
     assert_ne!(server_video, 0, "video m-line accepted: {ok}");
     let tag = to_tag_of(&ok);
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "vbad-1",
-            "ack1",
-            1,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "vbad-1", "ack1", 1, &tag)
         .await;
     let garbage: [&[u8]; 8] = [
         &[0x7c],                   // FU-A with no FU header
@@ -117,17 +107,7 @@ a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\na=rtcp-fb:96 nack pli\
         "server still answers"
     );
     probe
-        .send(&request(
-            "BYE",
-            &ruri,
-            probe.local(),
-            "vbad-1",
-            "bye2",
-            2,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("BYE", &ruri, "vbad-1", "bye2", 2, &tag)
         .await;
     assert!(probe.response_to("BYE", "200", WAIT).await.is_some());
     assert!(eventually(WAIT, || async { ctl.room_ids().await.is_empty() }).await);

@@ -373,32 +373,12 @@ m=video 9 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=42e
     assert_ne!(port, 0, "video accepted");
     let tag = to_tag_of(&ok);
     probe
-        .send(&request(
-            "ACK",
-            &ruri,
-            probe.local(),
-            "vonly-1",
-            "ack1",
-            1,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("ACK", &ruri, "vonly-1", "ack1", 1, &tag)
         .await;
     let room = room_with(&server, "vonly", 1).await;
     assert!(room.members[0].video.is_some(), "member joined with video");
     probe
-        .send(&request(
-            "BYE",
-            &ruri,
-            probe.local(),
-            "vonly-1",
-            "bye2",
-            2,
-            Some(&tag),
-            "",
-            "",
-        ))
+        .in_dialog("BYE", &ruri, "vonly-1", "bye2", 2, &tag)
         .await;
     assert!(probe
         .response_to("BYE", "200", Duration::from_secs(10))

@@ -178,6 +178,30 @@ impl SipProbe {
         None
     }
 
+    /// Sends a bodiless in-dialog request (ACK, BYE, ...) carrying the server's To `tag`.
+    pub async fn in_dialog(
+        &self,
+        method: &str,
+        ruri: &str,
+        call_id: &str,
+        branch: &str,
+        cseq: u32,
+        tag: &str,
+    ) {
+        self.send(&request(
+            method,
+            ruri,
+            self.local(),
+            call_id,
+            branch,
+            cseq,
+            Some(tag),
+            "",
+            "",
+        ))
+        .await;
+    }
+
     /// Waits for a request with `method`.
     pub async fn request(&self, method: &str, limit: Duration) -> Option<String> {
         let end = Instant::now() + limit;
