@@ -2,6 +2,9 @@
 //! jitter-buffer and decode one Opus frame each, detect talkers, mix N−1, encode (talkers +
 //! one shared encode) and send. Packets are injected over loopback before each timed tick.
 //!
+//! `members_1_talker` is the server's default (silent members' packets that say they hold no
+//! speech are not decoded); `members_1_talker_decode_all` decodes every member every tick.
+//!
 //! Also the pure mixer (sum + mix-minus) for N = 3 … 1000 with 1–3 talkers.
 //!
 //! Run: `cargo bench --bench room_tick`.
@@ -54,10 +57,11 @@ fn encode_loop(tone: Option<f32>, frames: usize) -> Vec<Vec<u8>> {
 }
 
 impl RoomRig {
-    fn new(members: usize, talkers: usize, range_low: u16) -> Self {
+    fn new(members: usize, talkers: usize, range_low: u16, skip_inactive_decode: bool) -> Self {
         let (events, rx) = EventSink::new();
         let settings = RoomSettings {
             talk: TalkConfig::default(),
+            skip_inactive_decode,
             rtp_timeout: Duration::from_secs(3600),
             canvases: vec![Default::default()],
             layouts: std::sync::Arc::new(
@@ -158,16 +162,21 @@ fn room_tick(c: &mut Criterion) {
     group
         .sample_size(30)
         .measurement_time(Duration::from_secs(6));
-    for (i, members) in [10usize, 100].into_iter().enumerate() {
-        let mut rig = RoomRig::new(members, 1, 40000 + i as u16 * 1000);
-        for _ in 0..10 {
-            rig.inject();
-            rig.tick(); // prime the jitter buffers
-        }
-        group.bench_with_input(
-            BenchmarkId::new("members_1_talker", members),
-            &members,
-            |b, _| {
+    let sizes = [10usize, 100, 200];
+    for (i, members) in sizes.into_iter().enumerate() {
+        for skip in [true, false] {
+            let low = 40000 + (i as u16 * 2 + u16::from(skip)) * 1000;
+            let mut rig = RoomRig::new(members, 1, low, skip);
+            for _ in 0..10 {
+                rig.inject();
+                rig.tick(); // prime the jitter buffers
+            }
+            let name = if skip {
+                "members_1_talker"
+            } else {
+                "members_1_talker_decode_all"
+            };
+            group.bench_with_input(BenchmarkId::new(name, members), &members, |b, _| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
@@ -178,8 +187,8 @@ fn room_tick(c: &mut Criterion) {
                     }
                     total
                 })
-            },
-        );
+            });
+        }
     }
     group.finish();
 }

@@ -135,6 +135,9 @@ pub struct AudioConfig {
     pub talk_hangover_frames: u32,
     /// Opus encoder bitrate in bits per second.
     pub opus_bitrate: i32,
+    /// Skip decoding Opus packets flagged as silent (VAD off, DTX) from members that are not
+    /// talking. Saves most of a big room's decode work; turn off to decode everything.
+    pub skip_inactive_decode: bool,
 }
 
 impl Default for SipConfig {
@@ -175,6 +178,7 @@ impl Default for AudioConfig {
             talk_threshold_dbfs: -45.0,
             talk_hangover_frames: 15,
             opus_bitrate: 32_000,
+            skip_inactive_decode: true,
         }
     }
 }

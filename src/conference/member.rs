@@ -4,7 +4,7 @@
 
 use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, FRAME_SAMPLES};
-use crate::media::audio::inbound::AudioInbound;
+use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
 use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
 use crate::rtp::rtcp::{
@@ -146,9 +146,10 @@ impl Member {
         self.timed_out = false;
     }
 
-    /// Drains the sockets and produces this tick's frame and talk state.
-    /// Returns `Some(talking)` when the talk state changed.
-    pub fn receive(&mut self, now: Instant) -> Option<bool> {
+    /// Drains the sockets and produces this tick's frame and talk state. With
+    /// `skip_inactive_decode`, a member that is not talking is decoded only when its packets
+    /// may hold speech. Returns `Some(talking)` when the talk state changed.
+    pub fn receive(&mut self, now: Instant, skip_inactive_decode: bool) -> Option<bool> {
         let Self {
             endpoint,
             inbound,
@@ -186,7 +187,12 @@ impl Member {
             }
         });
         let contributes = self.contributes();
-        match self.inbound.next_frame(now) {
+        let need = if skip_inactive_decode && !self.talking {
+            DecodeNeed::SpeechOnly
+        } else {
+            DecodeNeed::Everything
+        };
+        match self.inbound.next_frame(now, need) {
             Some(frame) if contributes => {
                 self.frame.copy_from_slice(frame);
                 self.has_frame = true;

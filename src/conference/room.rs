@@ -26,6 +26,9 @@ pub type RoomId = String;
 #[derive(Clone)]
 pub struct RoomSettings {
     pub talk: TalkConfig,
+    /// Leave packets that say they hold no speech undecoded while their member is not talking
+    /// (see [`crate::media::audio::opus_activity`]).
+    pub skip_inactive_decode: bool,
     pub rtp_timeout: Duration,
     /// One entry per canvas of a room.
     pub canvases: Vec<CanvasConfig>,
@@ -189,7 +192,7 @@ impl Room {
         self.mixer.reset();
         let mut talkers = 0;
         for m in &mut self.members {
-            if let Some(talking) = m.receive(t.now) {
+            if let Some(talking) = m.receive(t.now, self.settings.skip_inactive_decode) {
                 self.events.send(RoomEvent::Talking {
                     room: self.id.clone(),
                     member: m.id,

@@ -8,7 +8,7 @@ use super::{DialError, DialOptions, DialReport, DialTransport};
 use crate::media::audio::codec::{
     rtp_ticks_per_frame, AudioEncoder, EncoderSettings, FRAME_SAMPLES,
 };
-use crate::media::audio::inbound::AudioInbound;
+use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
 use crate::media::audio::tone::ToneGenerator;
 use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::sender::RtpSender;
@@ -319,7 +319,7 @@ impl Uac {
                             v.captured = v.last_picture();
                         }
                     }
-                    match inbound.next_frame(now) {
+                    match inbound.next_frame(now, DecodeNeed::Everything) {
                         Some(f) => report.recording.extend_from_slice(f),
                         None => report.recording.extend(std::iter::repeat_n(0, FRAME_SAMPLES)),
                     }

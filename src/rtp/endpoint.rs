@@ -13,6 +13,10 @@ use tracing::debug;
 
 /// Most packets taken from one socket per tick; the rest wait for the next tick.
 const MAX_PACKETS_PER_DRAIN: usize = 256;
+/// The separate RTCP socket is read on every this many drains (200 ms at 20 ms ticks): RTCP
+/// comes every few seconds and is not urgent, and an empty read is a syscall per member per
+/// tick.
+const RTCP_SOCKET_EVERY: u8 = 10;
 
 /// What arrived.
 pub enum Inbound<'a> {
@@ -50,6 +54,8 @@ pub struct RtpEndpoint {
     rtcp_mux: bool,
     counters: EndpointCounters,
     buf: Vec<u8>,
+    /// Drains left until the RTCP socket is read again.
+    rtcp_socket_countdown: u8,
 }
 
 impl RtpEndpoint {
@@ -61,6 +67,7 @@ impl RtpEndpoint {
             rtcp_mux: remote.rtcp_mux,
             counters: EndpointCounters::default(),
             buf: vec![0; 2048],
+            rtcp_socket_countdown: 0,
         }
     }
 
@@ -80,9 +87,17 @@ impl RtpEndpoint {
         self.counters
     }
 
-    /// Drains both sockets, handing each valid packet to `handle`.
+    /// Drains the RTP socket (and, every [`RTCP_SOCKET_EVERY`] calls, the RTCP socket),
+    /// handing each valid packet to `handle`.
     pub fn drain(&mut self, mut handle: impl FnMut(Inbound<'_>)) {
-        for socket_index in 0..2 {
+        let sockets = if self.rtcp_socket_countdown == 0 {
+            self.rtcp_socket_countdown = RTCP_SOCKET_EVERY - 1;
+            2
+        } else {
+            self.rtcp_socket_countdown -= 1;
+            1
+        };
+        for socket_index in 0..sockets {
             for _ in 0..MAX_PACKETS_PER_DRAIN {
                 let socket = if socket_index == 0 {
                     &self.sockets.rtp

@@ -95,6 +95,7 @@ impl ServerHandle {
                 hangover_frames: config.audio.talk_hangover_frames,
                 ..TalkConfig::default()
             },
+            skip_inactive_decode: config.audio.skip_inactive_decode,
             rtp_timeout: config.rtp_timeout(),
             canvases: config.video.canvas_configs(),
             layouts: Arc::new(load_layouts(&config)?),

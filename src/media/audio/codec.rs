@@ -97,6 +97,15 @@ impl AudioDecoder {
         }
     }
 
+    /// Forgets the decoder's history, as after a gap in what it was given.
+    pub fn reset(&mut self) -> Result<(), CodecError> {
+        match self {
+            Self::Opus(dec) => dec.reset_state()?,
+            Self::G711 { narrowband, .. } => narrowband.clear(),
+        }
+        Ok(())
+    }
+
     /// Produces one 20 ms frame for a lost packet: Opus in-band FEC from `next` when it is
     /// available, packet-loss concealment otherwise; G.711 repeats silence.
     pub fn conceal(&mut self, next: Option<&[u8]>, out: &mut Vec<i16>) -> Result<(), CodecError> {

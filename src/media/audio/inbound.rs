@@ -1,8 +1,13 @@
 //! One member's incoming audio: RTP payloads → adaptive jitter buffer → decoder → a 48 kHz
 //! PCM queue from which the mixer takes exactly one 20 ms frame per tick. Loss is concealed
 //! (Opus FEC or PLC); when the stream is buffering or stopped the member is simply silent.
+//!
+//! A member that is not talking need not be decoded while its packets say they hold no speech
+//! ([`opus_voice_activity`]): such packets are dropped undecoded and the decoder is reset
+//! before the next packet it does decode, so no stale history leaks into the speech onset.
 
 use super::codec::{AudioDecoder, CodecError, FRAME_SAMPLES};
+use super::opus_activity::{opus_voice_activity, VoiceActivity};
 use crate::rtp::jitter::{JitterBuffer, JitterConfig, Playout, PushOutcome};
 use crate::sdp::AudioCodec;
 use std::collections::VecDeque;
@@ -17,12 +22,27 @@ pub struct InboundStats {
     pub decoded_packets: u64,
     pub concealed_frames: u64,
     pub decode_errors: u64,
+    /// Packets not decoded because they carried no speech and nobody needed them.
+    pub skipped_inactive: u64,
+}
+
+/// Whether [`AudioInbound::next_frame`] may leave packets without speech undecoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeNeed {
+    /// Decode everything (the member is in the mix, or skipping is disabled).
+    Everything,
+    /// Only packets that may hold speech; inactive ones (and losses among them) become silence.
+    SpeechOnly,
 }
 
 /// Jitter buffer plus decoder for one member.
 pub struct AudioInbound {
     jitter: JitterBuffer<Vec<u8>>,
     decoder: AudioDecoder,
+    /// Packets were skipped since the last decode: reset before decoding again.
+    decoder_stale: bool,
+    /// The codec can tell speech from silence without decoding.
+    has_activity_flags: bool,
     queue: VecDeque<i16>,
     scratch: Vec<i16>,
     frame: Vec<i16>,
@@ -42,6 +62,8 @@ impl AudioInbound {
             })
             .map_err(|e| CodecError::Config(e.to_string()))?,
             decoder: AudioDecoder::new(codec)?,
+            decoder_stale: false,
+            has_activity_flags: codec == AudioCodec::Opus,
             queue: VecDeque::with_capacity(MAX_QUEUED_SAMPLES + FRAME_SAMPLES),
             scratch: Vec::with_capacity(MAX_QUEUED_SAMPLES),
             frame: vec![0; FRAME_SAMPLES],
@@ -55,17 +77,24 @@ impl AudioInbound {
     }
 
     /// The next 20 ms frame, or `None` while there is nothing to play (silence).
-    pub fn next_frame(&mut self, now: Instant) -> Option<&[i16]> {
+    pub fn next_frame(&mut self, now: Instant, need: DecodeNeed) -> Option<&[i16]> {
+        let skip_inactive = need == DecodeNeed::SpeechOnly && self.has_activity_flags;
         while self.queue.len() < FRAME_SAMPLES {
             self.scratch.clear();
             let result = match self.jitter.pop(now) {
                 Playout::Buffering => return None,
                 Playout::Packet(payload) => {
+                    if skip_inactive && opus_voice_activity(&payload) == VoiceActivity::Inactive {
+                        return self.skip();
+                    }
                     self.stats.decoded_packets += 1;
+                    self.refresh_decoder();
                     self.decoder.decode(&payload, &mut self.scratch)
                 }
+                Playout::Lost { .. } if skip_inactive => return self.skip(),
                 Playout::Lost { next } => {
                     self.stats.concealed_frames += 1;
+                    self.refresh_decoder();
                     self.decoder.conceal(next.as_deref(), &mut self.scratch)
                 }
             };
@@ -86,6 +115,23 @@ impl AudioInbound {
         Some(&self.frame)
     }
 
+    /// A packet left undecoded: this tick is silent, and the decoder's history is now stale.
+    fn skip(&mut self) -> Option<&[i16]> {
+        self.stats.skipped_inactive += 1;
+        self.decoder_stale = true;
+        self.queue.clear();
+        None
+    }
+
+    fn refresh_decoder(&mut self) {
+        if self.decoder_stale {
+            self.decoder_stale = false;
+            if self.decoder.reset().is_err() {
+                self.stats.decode_errors += 1;
+            }
+        }
+    }
+
     /// Decoder counters.
     pub fn stats(&self) -> InboundStats {
         self.stats
@@ -94,5 +140,56 @@ impl AudioInbound {
     /// Jitter-buffer counters.
     pub fn jitter_stats(&self) -> crate::rtp::jitter::JitterStats {
         self.jitter.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::audio::codec::{AudioEncoder, EncoderSettings};
+    use crate::media::audio::talk::level_dbfs;
+    use crate::media::audio::tone::ToneGenerator;
+    use std::time::Duration;
+
+    /// Feeds `silent` silent frames then tone frames, one per tick, and returns the inbound
+    /// with the levels of the frames it produced.
+    fn run(need: DecodeNeed, silent: usize, tone: usize) -> (AudioInbound, Vec<Option<f32>>) {
+        let mut encoder =
+            AudioEncoder::new(AudioCodec::Opus, EncoderSettings::default()).expect("encoder");
+        let mut inbound = AudioInbound::new(AudioCodec::Opus).expect("inbound");
+        let mut generator = ToneGenerator::new(440.0, 8000, 48_000);
+        let mut pcm = vec![0i16; FRAME_SAMPLES];
+        let start = Instant::now();
+        let mut levels = Vec::new();
+        for i in 0..silent + tone {
+            if i >= silent {
+                generator.fill(&mut pcm);
+            }
+            let mut payload = Vec::new();
+            encoder.encode(&pcm, &mut payload).expect("encode");
+            let now = start + Duration::from_millis(20 * i as u64);
+            inbound.push(now, i as u16, (i * FRAME_SAMPLES) as u32, &payload);
+            levels.push(inbound.next_frame(now, need).map(level_dbfs));
+        }
+        (inbound, levels)
+    }
+
+    #[test]
+    fn silent_packets_are_not_decoded_when_only_speech_is_needed() {
+        let (inbound, levels) = run(DecodeNeed::SpeechOnly, 40, 20);
+        let stats = inbound.stats();
+        assert!(stats.skipped_inactive >= 30, "{stats:?}");
+        assert!(stats.decoded_packets <= 30, "{stats:?}");
+        // The tone after the skipped silence decodes cleanly from a reset decoder.
+        let loud = levels[45..].iter().flatten().filter(|l| **l > -30.0).count();
+        assert!(loud >= 10, "{levels:?}");
+    }
+
+    #[test]
+    fn everything_is_decoded_when_asked() {
+        let (inbound, _) = run(DecodeNeed::Everything, 40, 5);
+        let stats = inbound.stats();
+        assert_eq!(stats.skipped_inactive, 0);
+        assert!(stats.decoded_packets >= 40, "{stats:?}");
     }
 }

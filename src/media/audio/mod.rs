@@ -1,10 +1,11 @@
-//! Audio: codecs, per-member inbound pipeline, the N−1 mixer, talk detection, resampling and
-//! test tones.
+//! Audio: codecs, per-member inbound pipeline, the N−1 mixer, talk detection, Opus voice
+//! activity without decoding, resampling and test tones.
 
 pub mod codec;
 pub mod g711;
 pub mod inbound;
 pub mod mixer;
+pub mod opus_activity;
 pub mod resample;
 pub mod talk;
 pub mod tone;
