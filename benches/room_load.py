@@ -2,17 +2,24 @@
 """Whole-room load benchmark: starts `tessera serve`, drives it with `tessera loadgen` at a
 series of sizes, samples the server's CPU time from /proc and prints a table.
 
-    python3 benches/room_load.py                 # audio-only 10/50/100/200/500 members
-    python3 benches/room_load.py --sizes 10,100  # a subset
+    python3 benches/room_load.py                 # audio 10/50/100/200/500, then video rows
+    python3 benches/room_load.py --sizes 10,100  # a subset of the audio sizes
+    python3 benches/room_load.py --video-senders 9 --video-watchers 1,50 --sizes ''
     python3 benches/room_load.py --duration 30   # longer runs (default 20 s each)
 
 Everything runs on loopback; every run is bounded by --duration. Needs the release binary
 (`cargo build --release`; the script builds it when missing).
 
-Columns: members, talkers, joined, server CPU in cores (steady state), mix tick p50/p99 (from
-the server's periodic "media tick stats" log line), audio encoders in use, RTP loss seen by the
-generator, and the overhead ratio = server CPU / (members x Opus decode + encoders x Opus
-encode), with both codec costs measured on this machine in the same run (loadgen --calibrate).
+Audio columns: members, talkers, joined, server CPU in cores (steady state), mix tick p50/p99
+(from the server's periodic "media tick stats" log line), audio encoders in use, RTP loss seen
+by the generator, and the overhead ratio = server CPU / (members x Opus decode + encoders x
+Opus encode), with both codec costs measured on this machine in the same run (loadgen
+--calibrate).
+
+Video rows: S senders of 1280x720 @ 30 fps (a pre-encoded loop, sendonly) and W watch-only
+members, one 1280x720 @ 30 fps canvas. The overhead ratio there = server CPU / (S x 30 x H.264
+decode + views x 30 x H.264 encode + the audio ideal), codec costs again from --calibrate
+(P-frames of the same content, 1280x720).
 """
 import argparse
 import json
@@ -33,8 +40,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def run_size(members, talkers, duration, port, costs):
-    log = open(f"/tmp/tessera-room-load-{members}.log", "w")
+def run_load(members, talkers, duration, port, extra, tag):
+    """Runs one server + loadgen pair; returns (report, server log text, cores)."""
+    log_path = f"/tmp/tessera-room-load-{tag}.log"
+    log = open(log_path, "w")
     server = subprocess.Popen(
         [BIN, "serve", "--sip-listen", f"127.0.0.1:{port}", "--rtp-ports", "40000-49999",
          "--rtp-timeout", "60"],
@@ -43,10 +52,12 @@ def run_size(members, talkers, duration, port, costs):
     ramp = max(20, members // 5)
     gen = subprocess.Popen(
         [BIN, "loadgen", "--target", f"sip:3000@127.0.0.1:{port}", "--members", str(members),
-         "--talkers", str(talkers), "--duration", str(duration), "--ramp", f"{ramp}/s", "--json"],
+         "--talkers", str(talkers), "--duration", str(duration), "--ramp", f"{ramp}/s", "--json"]
+        + extra,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    # Steady state: after the ramp (plus 2 s), until 2 s before the end.
-    ramp_s = members / ramp + 2
+    # Steady state: after the ramp (plus 3 s: the video loop is pre-encoded first), until 2 s
+    # before the end.
+    ramp_s = members / ramp + 3
     time.sleep(ramp_s)
     c0, t0 = cpu_seconds(server.pid), time.monotonic()
     time.sleep(max(1.0, duration - ramp_s - 2))
@@ -56,45 +67,100 @@ def run_size(members, talkers, duration, port, costs):
     server.wait(timeout=30)
     log.close()
     report = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    text = open(f"/tmp/tessera-room-load-{members}.log").read()
+    return report, open(log_path).read(), (c1 - c0) / (t1 - t0)
+
+
+def tick_columns(text):
     ticks = re.findall(r"tick_p50_us=(\d+) tick_p99_us=(\d+)", text)
-    overruns = text.count("media tick overrun")
+    return (int(ticks[-1][0]) if ticks else None, int(ticks[-1][1]) if ticks else None,
+            text.count("media tick overrun"))
+
+
+def run_size(members, talkers, duration, port, costs):
+    report, text, cores = run_load(members, talkers, duration, port, [], f"audio-{members}")
+    p50, p99, overruns = tick_columns(text)
     encoders = re.findall(r"audio_encoders=(\d+)", text)
-    cores = (c1 - c0) / (t1 - t0)
     enc = max(int(e) for e in encoders) if encoders else talkers + 1  # peak: all talkers active
     ideal = (members * costs["opus_decode_us"] + enc * costs["opus_encode_us"]) / 20000.0
     return {
         "members": members, "talkers": talkers, "joined": report.get("joined", 0),
-        "cores": cores, "tick_p50_us": int(ticks[-1][0]) if ticks else None,
-        "tick_p99_us": int(ticks[-1][1]) if ticks else None, "encoders": enc,
+        "cores": cores, "tick_p50_us": p50, "tick_p99_us": p99, "encoders": enc,
         "loss_pct": report.get("loss_pct"), "latency_p50_ms": report.get("latency_ms_p50"),
         "overhead": cores / ideal if ideal > 0 else None, "overruns": overruns,
         "members_per_core": members / cores if cores > 0 else None,
     }
 
 
+def run_video(senders, watchers, duration, port, costs):
+    members = senders + watchers
+    extra = ["--video-members", str(senders), "--video-watchers", str(watchers),
+             "--video-send-only", "--video-size", "1280x720", "--video-fps", "30"]
+    report, text, cores = run_load(members, 1, duration, port, extra,
+                                   f"video-{senders}-{watchers}")
+    p50, p99, overruns = tick_columns(text)
+    views = re.findall(r"video view created.* views=(\d+)", text)
+    views = max(int(v) for v in views) if views else 0
+    audio_ideal = (members * costs["opus_decode_us"] + 2 * costs["opus_encode_us"]) / 20000.0
+    ideal = (senders * 30 * costs["h264_decode_us"] + views * 30 * costs["h264_encode_us"]) / 1e6
+    ideal += audio_ideal
+    return {
+        "senders": senders, "watchers": watchers, "joined": report.get("video_joined", 0),
+        "cores": cores, "tick_p50_us": p50, "tick_p99_us": p99, "overruns": overruns,
+        "views": views, "rx_fps": report.get("video_rx_fps", 0.0),
+        "loss_pct": report.get("video_loss_pct", 0.0),
+        "audio_loss_pct": report.get("loss_pct", 0.0),
+        "plis": report.get("video_keyframe_requests", 0),
+        "ideal": ideal, "overhead": cores / ideal if ideal > 0 else None,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="10,50,100,200,500")
+    ap.add_argument("--sizes", default="10,50,100,200,500",
+                    help="audio-only room sizes ('' for none)")
     ap.add_argument("--talkers", type=int, default=3)
     ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--video-senders", default="4,9,16", help="'' for no video rows")
+    ap.add_argument("--video-watchers", default="1,10,50")
     args = ap.parse_args()
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "--bin", "tessera"], cwd=ROOT, check=True)
     costs = json.loads(subprocess.run([BIN, "loadgen", "--calibrate"], capture_output=True,
                                       text=True, check=True).stdout)
     print(f"# machine: {os.cpu_count()} cores; Opus encode {costs['opus_encode_us']:.1f} us, "
-          f"decode {costs['opus_decode_us']:.1f} us per 20 ms frame (median, this run)")
-    print("| members | talkers | joined | server cores | tick p50 us | tick p99 us | encoders "
-          "| loss % | latency p50 ms | members/core | overhead | tick overruns |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for i, size in enumerate(int(s) for s in args.sizes.split(",")):
-        r = run_size(size, min(args.talkers, size), args.duration, 56000 + i, costs)
+          f"decode {costs['opus_decode_us']:.1f} us per 20 ms frame; H.264 "
+          f"{costs['h264_size']} P-frame encode {costs['h264_encode_us'] / 1000:.2f} ms, "
+          f"decode {costs['h264_decode_us'] / 1000:.2f} ms (medians, this run)")
+    port = 56000
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if sizes:
+        print("| members | talkers | joined | server cores | tick p50 us | tick p99 us | encoders "
+              "| loss % | latency p50 ms | members/core | overhead | tick overruns |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        port += 1
+        r = run_size(size, min(args.talkers, size), args.duration, port, costs)
         print(f"| {r['members']} | {r['talkers']} | {r['joined']} | {r['cores']:.3f} "
               f"| {r['tick_p50_us']} | {r['tick_p99_us']} | {r['encoders']} | {r['loss_pct']:.3f} "
               f"| {r['latency_p50_ms']:.0f} | {r['members_per_core']:.0f} | {r['overhead']:.2f} "
               f"| {r['overruns']} |",
               flush=True)
+    senders = [int(s) for s in args.video_senders.split(",") if s.strip()]
+    watchers = [int(w) for w in args.video_watchers.split(",") if w.strip()]
+    if senders:
+        print()
+        print("| senders 720p30 | watchers | video joined | views | server cores | ideal cores "
+              "| overhead | rx fps | video loss % | audio loss % | PLIs | tick p50 us "
+              "| tick p99 us | tick overruns |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for s in senders:
+        for w in watchers:
+            port += 1
+            r = run_video(s, w, args.duration, port, costs)
+            print(f"| {s} | {w} | {r['joined']} | {r['views']} | {r['cores']:.3f} "
+                  f"| {r['ideal']:.3f} | {r['overhead']:.2f} | {r['rx_fps']:.1f} "
+                  f"| {r['loss_pct']:.3f} | {r['audio_loss_pct']:.3f} | {r['plis']} "
+                  f"| {r['tick_p50_us']} | {r['tick_p99_us']} | {r['overruns']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,8 @@ pub struct RtpConfig {
 pub struct MediaConfig {
     /// Number of media threads; 0 = one per core.
     pub threads: usize,
+    /// Number of video decode threads; 0 = one per core.
+    pub video_decode_threads: usize,
 }
 
 /// Mixer and talk detection.
@@ -203,13 +205,12 @@ impl Config {
 
     /// Media threads to start.
     pub fn media_threads(&self) -> usize {
-        if self.media.threads > 0 {
-            self.media.threads
-        } else {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        }
+        or_cores(self.media.threads)
+    }
+
+    /// Video decode threads to start.
+    pub fn video_decode_threads(&self) -> usize {
+        or_cores(self.media.video_decode_threads)
     }
 }
 
@@ -245,6 +246,17 @@ impl<'de> Deserialize<'de> for PortRange {
 impl std::fmt::Display for PortRange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}-{}", self.low, self.high)
+    }
+}
+
+/// `n`, or one per CPU core when `n` is 0.
+fn or_cores(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
     }
 }
 

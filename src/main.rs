@@ -34,15 +34,29 @@ struct LoadgenArgs {
     /// Target room, e.g. sip:3000@127.0.0.1:5060 (loopback only).
     #[arg(long, required_unless_present = "calibrate")]
     target: Option<String>,
-    /// Only measure this machine's Opus encode/decode cost per frame, print JSON and exit.
+    /// Only measure this machine's Opus and H.264 (at --video-size) encode/decode cost per
+    /// frame, print JSON and exit.
     #[arg(long)]
     calibrate: bool,
     /// Calls to place (at most 5000).
     #[arg(long, default_value_t = 10)]
     members: usize,
-    /// Members that also send H.264 video (not supported by the generator yet: must be 0).
+    /// Members that also send H.264 video (a pre-encoded loop of a moving pattern); they
+    /// watch the canvas too unless --video-send-only. At most 64.
     #[arg(long, default_value_t = 0)]
     video_members: usize,
+    /// Further members that only watch video (receive the canvas, send none).
+    #[arg(long, default_value_t = 0)]
+    video_watchers: usize,
+    /// Video members send without watching, so exactly --video-watchers members watch.
+    #[arg(long)]
+    video_send_only: bool,
+    /// Size of the sent video, WxH.
+    #[arg(long, default_value = "1280x720", value_parser = tessera::dial::parse_size)]
+    video_size: (u32, u32),
+    /// Frame rate of the sent video.
+    #[arg(long, default_value_t = 30.0)]
+    video_fps: f32,
     /// Members sending tone bursts (the others send silence).
     #[arg(long, default_value_t = 1)]
     talkers: usize,
@@ -291,7 +305,7 @@ async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
     use std::io::IsTerminal;
     raise_fd_limit();
     if args.calibrate {
-        return match tessera::loadgen::calibrate::measure(3000) {
+        return match tessera::loadgen::calibrate::measure(3000, args.video_size, 90) {
             Ok(costs) => {
                 println!("{}", serde_json::to_string(&costs).unwrap_or_default());
                 ExitCode::SUCCESS
@@ -305,6 +319,10 @@ async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
     let target = args.target.unwrap_or_default();
     let mut options = tessera::loadgen::LoadOptions::new(target, args.members);
     options.video_members = args.video_members;
+    options.video_watchers = args.video_watchers;
+    options.video_send_only = args.video_send_only;
+    options.video_size = args.video_size;
+    options.video_fps = args.video_fps;
     options.talkers = args.talkers;
     options.duration = Duration::from_secs_f64(args.duration.max(0.0));
     options.ramp_per_sec = args.ramp;
@@ -328,6 +346,16 @@ async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
                     "latency_ms     p50 {:.1}  p99 {:.1}  ({} samples)",
                     report.latency_ms_p50, report.latency_ms_p99, report.latency_samples
                 );
+                if report.video_members + report.video_watchers > 0 {
+                    println!(
+                        "video          joined {}  tx_frames {}  rx_frames {}  rx_fps {:.1}  loss_pct {:.3}",
+                        report.video_joined,
+                        report.video_tx_frames,
+                        report.video_rx_frames,
+                        report.video_rx_fps,
+                        report.video_loss_pct
+                    );
+                }
             }
             if report.joined == report.members {
                 ExitCode::SUCCESS

@@ -1,5 +1,6 @@
 //! `tessera loadgen` against an in-process server: every member joins and receives media,
-//! talkers are heard by probes, and non-loopback targets are refused before any packet.
+//! talkers are heard by probes, video senders' pictures reach the watchers as a composed
+//! canvas, and non-loopback targets are refused before any packet.
 
 mod common;
 
@@ -38,6 +39,33 @@ async fn five_members_join_and_receive_media() {
         })
         .await
     );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_senders_reach_watchers_through_one_canvas() {
+    let server = start(test_config()).await;
+    let mut options = LoadOptions::new(uri(&server, "loadvideo"), 4);
+    options.talkers = 1;
+    options.video_members = 2;
+    options.video_watchers = 1;
+    options.video_send_only = true;
+    options.video_size = (320, 180);
+    options.video_fps = 15.0;
+    options.duration = Duration::from_secs(6);
+    options.ramp_per_sec = 20.0;
+    let report = run(options).await.expect("load runs");
+    assert_eq!(report.joined, 4, "{report:?}");
+    assert_eq!(
+        report.video_joined, 3,
+        "senders and watcher negotiated video: {report:?}"
+    );
+    assert!(report.video_tx_frames >= 2 * 30, "{report:?}");
+    assert_eq!(report.video_blind_watchers, 0, "{report:?}");
+    // The watcher receives the canvas (starting with a keyframe) at a steady rate.
+    assert!(report.video_rx_frames >= 20, "{report:?}");
+    assert!(report.video_rx_keyframes >= 1, "{report:?}");
+    assert!(report.video_rx_fps > 5.0, "{report:?}");
     server.shutdown().await;
 }
 

@@ -3,8 +3,7 @@
 //! canvas its picture goes to and which it watches, and RTCP feedback both ways
 //! (PLI/FIR in → keyframe on its view; loss or decode trouble → PLI out, RFC 4585/5104).
 
-use crate::media::video::codec::VideoDecoder;
-use crate::media::video::inbound::VideoInbound;
+use crate::media::video::inbound::{VideoDecoding, VideoInbound};
 use crate::rtp::endpoint::{Inbound, RtpEndpoint};
 use crate::rtp::h264::RtpPayloads;
 use crate::rtp::rtcp::{ntp_from_unix, write_compound, RtcpPacket, SenderInfo};
@@ -24,7 +23,8 @@ pub struct MemberVideoSetup {
     pub endpoint: RtpEndpoint,
     pub payload_type: u8,
     pub direction: Direction,
-    pub decoder: VideoDecoder,
+    /// Inline, or on a thread of the server's decode pool.
+    pub decoding: VideoDecoding,
     /// Canvas (0-based) showing this member's picture; `None` = watch-only.
     pub initial_canvas: Option<usize>,
     /// Canvas (0-based) this member receives.
@@ -58,7 +58,7 @@ impl MemberVideo {
         Self {
             endpoint: setup.endpoint,
             direction: setup.direction,
-            inbound: VideoInbound::new(setup.decoder),
+            inbound: VideoInbound::with_decoding(setup.decoding),
             sender: RtpSender::new(setup.payload_type),
             clock_start: None,
             remote_ssrc: None,
@@ -104,6 +104,7 @@ impl MemberVideo {
                 }
             }
         });
+        self.inbound.collect(now);
         if self.inbound.take_keyframe_request(now) {
             if let Some(media_ssrc) = self.remote_ssrc {
                 self.send_rtcp(&[RtcpPacket::PictureLossIndication {

@@ -1,13 +1,17 @@
 //! `tessera loadgen`: many real SIP calls with real RTP from one process, to measure a server.
 //!
 //! Signalling (one UDP transport, one transaction layer, a dialog per member) runs on tokio;
-//! media runs on one plain thread that wakes every 20 ms for all members, sends pre-encoded
-//! Opus packets and drains every member's socket (the generator stays cheap: it never encodes
-//! and decodes only on a few latency probes). Bounded in members and time, loopback only.
+//! audio runs on one plain thread that wakes every 20 ms for all members, sends pre-encoded
+//! Opus packets and drains every member's socket; video members (senders of a pre-encoded
+//! H.264 loop, and watchers that count the frames they receive) share a second thread. The
+//! generator stays cheap: it never encodes after start-up and decodes only on a few audio
+//! latency probes. Bounded in members and time, loopback only.
 
 pub mod calibrate;
 mod media;
 mod signalling;
+mod video;
+pub mod video_loop;
 
 pub use signalling::run;
 
@@ -19,6 +23,8 @@ use thiserror::Error;
 pub const MAX_MEMBERS: usize = 5000;
 /// Longest run.
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// Most video senders one run may place (each sends a full-rate camera stream).
+pub const MAX_VIDEO_SENDERS: usize = 64;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -26,8 +32,18 @@ pub struct LoadOptions {
     /// `sip:room@127.0.0.1:port` (loopback only).
     pub target: String,
     pub members: usize,
-    /// Members that also send video (needs the video pipeline; 0 today).
+    /// Members that also send H.264 video (the first ones); they watch too unless
+    /// `video_send_only`.
     pub video_members: usize,
+    /// Further members that only watch video (receive the canvas, send none).
+    pub video_watchers: usize,
+    /// Video members send without watching (`a=sendonly`), so that the number of watchers
+    /// is exactly `video_watchers`.
+    pub video_send_only: bool,
+    /// Size of the sent video.
+    pub video_size: (u32, u32),
+    /// Frame rate of the sent video.
+    pub video_fps: f32,
     /// Members that send tone bursts (the rest send silence).
     pub talkers: usize,
     /// Total run time, from the first INVITE to the BYEs.
@@ -46,6 +62,10 @@ impl LoadOptions {
             target: target.into(),
             members,
             video_members: 0,
+            video_watchers: 0,
+            video_send_only: false,
+            video_size: (1280, 720),
+            video_fps: 30.0,
             talkers: 1,
             duration: Duration::from_secs(60),
             ramp_per_sec: 10.0,
@@ -76,6 +96,25 @@ pub struct LoadReport {
     /// Members that received no RTP at all.
     pub silent_members: usize,
     pub duration_s: f64,
+    /// Video senders and watch-only members asked for.
+    pub video_members: usize,
+    pub video_watchers: usize,
+    /// Members whose video the server accepted.
+    pub video_joined: usize,
+    pub video_tx_frames: u64,
+    pub video_tx_packets: u64,
+    pub video_rx_packets: u64,
+    /// Complete access units (frames) received by all video members.
+    pub video_rx_frames: u64,
+    pub video_rx_keyframes: u64,
+    /// Video packets the server should have sent us but did not arrive, percent.
+    pub video_loss_pct: f64,
+    /// Mean frame rate received per watcher.
+    pub video_rx_fps: f64,
+    /// Keyframe requests (PLI/FIR) the server sent our senders.
+    pub video_keyframe_requests: u64,
+    /// Watchers that received no video.
+    pub video_blind_watchers: usize,
 }
 
 /// Refusals before any packet is sent.
@@ -93,6 +132,8 @@ pub enum LoadError {
     Io(#[from] std::io::Error),
     #[error("codec: {0}")]
     Codec(#[from] crate::media::audio::codec::CodecError),
+    #[error("video codec: {0}")]
+    VideoCodec(#[from] crate::media::video::codec::VideoCodecError),
 }
 
 impl LoadOptions {
@@ -114,11 +155,24 @@ impl LoadOptions {
         if !(self.ramp_per_sec > 0.0 && self.ramp_per_sec <= 1000.0) {
             return Err(LoadError::Limits("--ramp must be 0 < N/s <= 1000".into()));
         }
-        if self.video_members > 0 {
+        if self.video_members > MAX_VIDEO_SENDERS {
+            return Err(LoadError::Limits(format!(
+                "--video-members must be at most {MAX_VIDEO_SENDERS}"
+            )));
+        }
+        if self.video_members + self.video_watchers > self.members {
             return Err(LoadError::Limits(
-                "--video-members needs the video pipeline, which this build does not have yet"
-                    .into(),
+                "--video-members plus --video-watchers cannot exceed --members".into(),
             ));
+        }
+        let (w, h) = self.video_size;
+        if !(64..=1920).contains(&w) || !(64..=1088).contains(&h) || w % 2 != 0 || h % 2 != 0 {
+            return Err(LoadError::Limits(
+                "--video-size must be even, 64x64 up to 1920x1088".into(),
+            ));
+        }
+        if !(1.0..=60.0).contains(&self.video_fps) {
+            return Err(LoadError::Limits("--video-fps must be 1..=60".into()));
         }
         Ok(())
     }
@@ -157,6 +211,18 @@ mod tests {
         o.members = 10;
         assert!(o.validate().is_ok());
         o.talkers = 11;
+        assert!(o.validate().is_err());
+        o.talkers = 1;
+        o.video_members = 6;
+        o.video_watchers = 4;
+        assert!(o.validate().is_ok());
+        o.video_watchers = 5;
+        assert!(o.validate().is_err());
+        o.video_watchers = 0;
+        o.video_size = (641, 360);
+        assert!(o.validate().is_err());
+        o.video_size = (640, 360);
+        o.video_fps = 0.0;
         assert!(o.validate().is_err());
     }
 

@@ -1,10 +1,13 @@
 //! The load generator's signalling: one UDP transport and transaction layer for all members,
-//! INVITEs paced by the ramp, ACKs, answers handed to the media thread, BYEs at the end.
+//! INVITEs paced by the ramp, ACKs, answers handed to the audio and video threads, BYEs at the
+//! end.
 
 use super::media::{self, MediaCommand, MemberMedia, Payloads};
+use super::video::{self, VideoCommand, VideoMember, VideoRole};
+use super::video_loop::VideoLoop;
 use super::{percentile, LoadError, LoadOptions, LoadReport};
 use crate::dial::requests::{negotiated_from_answer, resolve_target, UacDialog};
-use crate::sdp::{build_offer, AudioCodec, Direction, LocalMedia, SessionDescription};
+use crate::sdp::{build_offer, Attribute, AudioCodec, Direction, LocalMedia, SessionDescription};
 use crate::sip::message::{call_id, cseq, response_to};
 use crate::sip::peer::Peer;
 use crate::sip::timers::TimerConfig;
@@ -33,6 +36,8 @@ struct Member {
     dialog: UacDialog,
     offer: SessionDescription,
     state: CallState,
+    /// The server accepted this member's video.
+    video_up: bool,
 }
 
 struct Generator {
@@ -42,6 +47,7 @@ struct Generator {
     members: Vec<Member>,
     by_call_id: HashMap<String, usize>,
     media: mpsc::Sender<MediaCommand>,
+    video: mpsc::Sender<VideoCommand>,
     progress: Option<indicatif::ProgressBar>,
 }
 
@@ -54,7 +60,18 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let (transport, events) = Transport::bind(SocketAddr::new(server.ip(), 0), false).await?;
     let local = transport.local_addr();
     let payloads = Payloads::encode(options.talkers)?;
+    let video_loop = if options.video_members > 0 {
+        info!(size = ?options.video_size, fps = options.video_fps, "pre-encoding the video loop");
+        Some(VideoLoop::encode(
+            options.video_size,
+            options.video_fps,
+            VIDEO_LOOP_SECONDS,
+        )?)
+    } else {
+        None
+    };
     let mut medias = Vec::with_capacity(options.members);
+    let mut videos = Vec::with_capacity(options.members);
     let mut members = Vec::with_capacity(options.members);
     let probes = options
         .latency_probes
@@ -65,16 +82,32 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         let talker = (i < options.talkers).then_some(i);
         let probe = i >= options.talkers && i < options.talkers + probes;
         medias.push(MemberMedia::new(socket, talker, probe)?);
-        let offer = build_offer(&LocalMedia {
+        let role = video_role(&options, i);
+        let video_port = match role {
+            Some(role) => {
+                let socket = UdpSocket::bind(SocketAddr::new(server.ip(), 0))?;
+                let port = socket.local_addr()?.port();
+                videos.push(Some(VideoMember::new(socket, role)?));
+                Some(port)
+            }
+            None => {
+                videos.push(None);
+                None
+            }
+        };
+        let mut offer = build_offer(&LocalMedia {
             address: server.ip(),
             session_id: i as u64 + 1,
             session_version: 1,
             audio_port: port,
             audio_codecs: vec![AudioCodec::Opus],
             offer_rtcp_mux: true,
-            video_port: None,
+            video_port,
             direction: Direction::SendRecv,
         });
+        if let Some(role) = role {
+            set_video_direction(&mut offer, role);
+        }
         members.push(Member {
             dialog: UacDialog::new(
                 target.clone(),
@@ -84,10 +117,22 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             ),
             offer,
             state: CallState::Idle,
+            video_up: false,
         });
     }
     let (media_tx, media_rx) = mpsc::channel();
     let media_thread = media::spawn(medias, payloads, media_rx)?;
+    let (video_tx, video_rx) = mpsc::channel();
+    let video_thread = match video_loop {
+        Some(video_loop) => Some(video::spawn(videos, video_loop, video_rx)?),
+        // Watch-only runs need no loop: the thread only receives.
+        None if options.video_watchers > 0 => Some(video::spawn(
+            videos,
+            VideoLoop::empty(options.video_fps),
+            video_rx,
+        )?),
+        None => None,
+    };
     let progress = options.progress.then(|| {
         let bar = indicatif::ProgressBar::new(options.members as u64);
         bar.set_style(
@@ -109,6 +154,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             .collect(),
         members,
         media: media_tx,
+        video: video_tx,
         progress,
     };
     let started = Instant::now();
@@ -120,10 +166,14 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         "all calls hung up"
     );
     let _ = generator.media.send(MediaCommand::Finish);
-    let totals = tokio::task::spawn_blocking(move || media_thread.join())
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let _ = generator.video.send(VideoCommand::Finish);
+    let (totals, video_totals) = tokio::task::spawn_blocking(move || {
+        let audio = media_thread.join().ok();
+        let video = video_thread.and_then(|t| t.join().ok());
+        (audio, video)
+    })
+    .await
+    .unwrap_or((None, None));
     if let Some(bar) = &generator.progress {
         bar.finish_and_clear();
     }
@@ -149,7 +199,73 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         report.latency_samples = lat.len();
         report.silent_members = t.silent_members;
     }
+    report.video_members = options.video_members;
+    report.video_watchers = options.video_watchers;
+    if let Some(v) = video_totals {
+        report.video_tx_frames = v.tx_frames;
+        report.video_tx_packets = v.tx_packets;
+        report.video_rx_packets = v.rx_packets;
+        report.video_rx_frames = v.rx_frames;
+        report.video_rx_keyframes = v.rx_keyframes;
+        report.video_loss_pct = if v.expected > 0 {
+            100.0 * v.lost as f64 / v.expected as f64
+        } else {
+            0.0
+        };
+        report.video_rx_fps = if v.rx_fps.is_empty() {
+            0.0
+        } else {
+            v.rx_fps.iter().sum::<f64>() / v.rx_fps.len() as f64
+        };
+        report.video_keyframe_requests = v.keyframe_requests;
+        report.video_blind_watchers = v.blind_watchers;
+    }
     Ok(report)
+}
+
+/// Seconds of video in the pre-encoded loop (one IDR per loop).
+const VIDEO_LOOP_SECONDS: f32 = 4.0;
+
+/// Member `index`'s video role: the first `video_members` send, the next `video_watchers`
+/// only watch.
+fn video_role(options: &LoadOptions, index: usize) -> Option<VideoRole> {
+    if index < options.video_members {
+        Some(VideoRole {
+            sends: true,
+            watches: !options.video_send_only,
+        })
+    } else if index < options.video_members + options.video_watchers {
+        Some(VideoRole {
+            sends: false,
+            watches: true,
+        })
+    } else {
+        None
+    }
+}
+
+/// Narrows the offer's video section to what the member does.
+fn set_video_direction(offer: &mut SessionDescription, role: VideoRole) {
+    let direction = match (role.sends, role.watches) {
+        (true, true) => return,
+        (true, false) => Direction::SendOnly,
+        (false, _) => Direction::RecvOnly,
+    };
+    let names = [
+        Direction::SendRecv,
+        Direction::SendOnly,
+        Direction::RecvOnly,
+        Direction::Inactive,
+    ]
+    .map(Direction::attribute_name);
+    for media in offer.media.iter_mut().filter(|m| m.media == "video") {
+        media
+            .attributes
+            .retain(|a| !names.contains(&a.name.as_str()));
+        media
+            .attributes
+            .push(Attribute::flag(direction.attribute_name()));
+    }
 }
 
 async fn resolve_loopback(target: &rsip::Uri) -> Result<SocketAddr, LoadError> {
@@ -229,6 +345,7 @@ impl Generator {
                         (Method::Bye, Some(i)) => {
                             self.members[i].state = CallState::EndedByServer;
                             let _ = self.media.send(MediaCommand::Stop { index: i });
+                            let _ = self.video.send(VideoCommand::Stop { index: i });
                             200
                         }
                         (Method::Bye, None) => 481,
@@ -272,9 +389,16 @@ impl Generator {
                 if member.state != CallState::Calling {
                     return; // a retransmitted 2xx: the ACK above was all it needed
                 }
-                let audio =
-                    negotiated_from_answer(&member.offer, &response.body).and_then(|n| n.audio);
-                match audio {
+                let negotiated = negotiated_from_answer(&member.offer, &response.body);
+                if let Some(v) = negotiated.as_ref().and_then(|n| n.video.as_ref()) {
+                    member.video_up = true;
+                    let _ = self.video.send(VideoCommand::Start {
+                        index: i,
+                        remote: v.remote_rtp,
+                        payload_type: v.payload_type,
+                    });
+                }
+                match negotiated.and_then(|n| n.audio) {
                     Some(audio) => {
                         member.state = CallState::Up;
                         let _ = self.media.send(MediaCommand::Start {
@@ -302,6 +426,7 @@ impl Generator {
         let now = Instant::now();
         for i in 0..self.members.len() {
             let _ = self.media.send(MediaCommand::Stop { index: i });
+            let _ = self.video.send(VideoCommand::Stop { index: i });
             let member = &mut self.members[i];
             if member.state == CallState::Up {
                 member.state = CallState::Closing;
@@ -340,6 +465,7 @@ impl Generator {
                 matches!(s, CallState::Failed | CallState::Calling | CallState::Idle)
             }),
             ended_by_server: count(&|s| s == CallState::EndedByServer),
+            video_joined: self.members.iter().filter(|m| m.video_up).count(),
             ..LoadReport::default()
         }
     }

@@ -7,6 +7,8 @@ use crate::conference::room::SharedEncoders;
 use crate::media::audio::codec::{AudioEncoder, CodecError, EncoderSettings};
 use crate::media::audio::inbound::AudioInbound;
 use crate::media::video::codec::{VideoCodecError, VideoDecoder};
+use crate::media::video::decode_pool::VideoDecodePool;
+use crate::media::video::inbound::VideoDecoding;
 use crate::rtp::endpoint::{RemoteMedia, RtpEndpoint};
 use crate::rtp::port_pool::RtpSocketPair;
 use crate::sdp::{AudioCodec, NegotiatedAudio, NegotiatedVideo};
@@ -39,6 +41,8 @@ pub struct VideoPlan<'a> {
     pub watching_canvas: usize,
     /// Leave the member's own tile out of what it receives.
     pub hide_self: bool,
+    /// Decode threads for the member's frames (inline on the media thread when `None`).
+    pub decode_pool: Option<&'a VideoDecodePool>,
 }
 
 /// Builds the video half of a member.
@@ -56,7 +60,10 @@ pub fn build_member_video(
         endpoint: RtpEndpoint::new(plan.sockets, remote, signalling_ip),
         payload_type: v.payload_type,
         direction: v.direction,
-        decoder: VideoDecoder::new()?,
+        decoding: match plan.decode_pool {
+            Some(pool) => VideoDecoding::Pooled(pool.open(VideoDecoder::new()?)?),
+            None => VideoDecoding::Inline(VideoDecoder::new()?),
+        },
         initial_canvas: plan.initial_canvas,
         watching_canvas: plan.watching_canvas,
         hide_self: plan.hide_self,

@@ -13,6 +13,7 @@ use crate::conference::room::RoomSettings;
 use crate::conference::worker::MediaPool;
 use crate::config::Config;
 use crate::media::audio::talk::TalkConfig;
+use crate::media::video::decode_pool::VideoDecodePool;
 use crate::media::video::layout_library::LayoutLibrary;
 use crate::rtp::port_pool::PortPool;
 use crate::sip::transport::{Transport, TransportError};
@@ -102,12 +103,20 @@ impl ServerHandle {
         };
         let pool = MediaPool::start(config.media_threads(), settings, events)
             .map_err(ServerError::MediaThreads)?;
+        let decode_pool = VideoDecodePool::start(config.video_decode_threads())
+            .map_err(ServerError::MediaThreads)?;
         let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
         let (control_tx, control_rx) = mpsc::channel(64);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(),
               "tessera listening (UDP and TCP)");
-        let core = core::SipCore::new(config, transport, RoomRegistry::new(pool), ports.clone());
+        let core = core::SipCore::new(
+            config,
+            transport,
+            RoomRegistry::new(pool),
+            ports.clone(),
+            decode_pool,
+        );
         let inputs = core::CoreInputs {
             transport: transport_rx,
             room_events,

@@ -181,7 +181,11 @@ mod tests {
         assert!(stats.skipped_inactive >= 30, "{stats:?}");
         assert!(stats.decoded_packets <= 30, "{stats:?}");
         // The tone after the skipped silence decodes cleanly from a reset decoder.
-        let loud = levels[45..].iter().flatten().filter(|l| **l > -30.0).count();
+        let loud = levels[45..]
+            .iter()
+            .flatten()
+            .filter(|l| **l > -30.0)
+            .count();
         assert!(loud >= 10, "{levels:?}");
     }
 

@@ -142,7 +142,10 @@ mod tests {
             .iter()
             .filter(|p| opus_voice_activity(p) == VoiceActivity::Active)
             .count();
-        assert!(active >= 5, "only {active} of 50 tone frames flagged active");
+        assert!(
+            active >= 5,
+            "only {active} of 50 tone frames flagged active"
+        );
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! One member's incoming video: RTP payloads → H.264 depacketizer (RFC 6184) → decoder →
 //! the latest decoded picture (the compositor never waits for it). Loss, damaged frames or
 //! decode errors ask the sender for a keyframe (PLI, RFC 4585 §6.3.1), rate-limited.
+//!
+//! The decoder runs inline (the dialling client, tests) or on a decode thread of the server's
+//! [`VideoDecodePool`](super::decode_pool::VideoDecodePool); then pictures arrive a little
+//! later and [`VideoInbound::collect`] takes them in.
 
 use super::codec::VideoDecoder;
+use super::decode_pool::{DecodeOutcome, PooledDecoder};
 use super::frame::I420Frame;
 use crate::rtp::h264::H264Depacketizer;
 use std::time::{Duration, Instant};
@@ -20,12 +25,22 @@ pub struct VideoInboundStats {
     pub decode_errors: u64,
     pub malformed_payloads: u64,
     pub keyframe_requests: u64,
+    /// Frames dropped because the member's decode thread was behind.
+    pub dropped_behind: u64,
+}
+
+/// Where a member's frames are decoded.
+pub enum VideoDecoding {
+    /// On the caller's thread, as they arrive.
+    Inline(VideoDecoder),
+    /// On a decode thread; pictures come back through [`VideoInbound::collect`].
+    Pooled(PooledDecoder),
 }
 
 /// Depacketizer, decoder and the latest picture of one member.
 pub struct VideoInbound {
     depacketizer: H264Depacketizer,
-    decoder: VideoDecoder,
+    decoder: VideoDecoding,
     picture: I420Frame,
     generation: u64,
     last_picture_at: Option<Instant>,
@@ -35,7 +50,12 @@ pub struct VideoInbound {
 }
 
 impl VideoInbound {
+    /// Decodes inline.
     pub fn new(decoder: VideoDecoder) -> Self {
+        Self::with_decoding(VideoDecoding::Inline(decoder))
+    }
+
+    pub fn with_decoding(decoder: VideoDecoding) -> Self {
         Self {
             depacketizer: H264Depacketizer::new(),
             decoder,
@@ -65,22 +85,56 @@ impl VideoInbound {
                 self.depacketizer.recycle(unit);
                 continue;
             }
-            match self.decoder.decode_into(unit.annex_b(), &mut self.picture) {
-                Ok(true) => {
-                    self.generation += 1;
-                    self.last_picture_at = Some(now);
-                    self.stats.frames_decoded += 1;
+            match &mut self.decoder {
+                VideoDecoding::Inline(decoder) => {
+                    match decoder.decode_into(unit.annex_b(), &mut self.picture) {
+                        Ok(true) => {
+                            self.generation += 1;
+                            self.last_picture_at = Some(now);
+                            self.stats.frames_decoded += 1;
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            self.stats.decode_errors += 1;
+                            self.want_keyframe |= e.needs_keyframe();
+                            debug!(error = %e, "video decode failed");
+                        }
+                    }
                 }
-                Ok(false) => {}
-                Err(e) => {
-                    self.stats.decode_errors += 1;
-                    self.want_keyframe |= e.needs_keyframe();
-                    debug!(error = %e, "video decode failed");
+                VideoDecoding::Pooled(pooled) => {
+                    if !pooled.submit(unit.annex_b()) {
+                        // The chain is broken from here: start again at a keyframe.
+                        self.stats.dropped_behind += 1;
+                        self.want_keyframe = true;
+                    }
                 }
             }
             self.depacketizer.recycle(unit);
         }
         self.want_keyframe |= self.depacketizer.needs_keyframe();
+    }
+
+    /// Takes in the pictures a decode thread finished (nothing to do when decoding inline).
+    pub fn collect(&mut self, now: Instant) {
+        let VideoDecoding::Pooled(pooled) = &mut self.decoder else {
+            return;
+        };
+        while let Some(outcome) = pooled.poll() {
+            match outcome {
+                DecodeOutcome::Picture(picture) => {
+                    let spent = std::mem::replace(&mut self.picture, picture);
+                    pooled.recycle(spent);
+                    self.generation += 1;
+                    self.last_picture_at = Some(now);
+                    self.stats.frames_decoded += 1;
+                }
+                DecodeOutcome::NoPicture => {}
+                DecodeOutcome::Failed { needs_keyframe } => {
+                    self.stats.decode_errors += 1;
+                    self.want_keyframe |= needs_keyframe;
+                }
+            }
+        }
     }
 
     /// True when a PLI should be sent now (and records that it was).

@@ -1,8 +1,9 @@
-//! Video: the H.264 codec wrapper, each member's inbound pipeline, raw I420 frames,
-//! scaling, layouts, placeholder cards and the canvas compositor.
+//! Video: the H.264 codec wrapper, the decode threads, each member's inbound pipeline, raw I420 frames,
+//! scaling, layouts, placeholder cards, the canvas compositor and a synthetic test pattern.
 
 pub mod codec;
 pub mod compositor;
+pub mod decode_pool;
 pub mod frame;
 pub mod freeswitch_xml;
 pub mod inbound;
@@ -11,6 +12,7 @@ pub mod layout_library;
 pub mod placeholder;
 pub mod scale;
 pub mod scaled_cache;
+pub mod test_pattern;
 
 #[cfg(test)]
 mod compositor_tests;
