@@ -67,6 +67,7 @@ impl RoomRig {
             layouts: std::sync::Arc::new(
                 tessera::media::video::layout_library::LayoutLibrary::builtin(),
             ),
+            video_codecs: None,
         };
         let shared = build_shared_encoders(EncoderSettings::default()).expect("encoders");
         let mut room = Room::new("bench".into(), settings, shared, events);

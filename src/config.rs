@@ -123,8 +123,8 @@ pub struct RtpConfig {
 pub struct MediaConfig {
     /// Number of media threads; 0 = one per core.
     pub threads: usize,
-    /// Number of video decode threads; 0 = one per core.
-    pub video_decode_threads: usize,
+    /// Number of video codec threads (decoding members, encoding views); 0 = one per core.
+    pub video_threads: usize,
 }
 
 /// Mixer and talk detection.
@@ -208,9 +208,9 @@ impl Config {
         or_cores(self.media.threads)
     }
 
-    /// Video decode threads to start.
-    pub fn video_decode_threads(&self) -> usize {
-        or_cores(self.media.video_decode_threads)
+    /// Video codec threads to start.
+    pub fn video_threads(&self) -> usize {
+        or_cores(self.media.video_threads)
     }
 }
 

@@ -115,12 +115,13 @@ impl MemberVideo {
         }
     }
 
-    /// Sends one encoded frame (shared payloads of the member's view) with our own header.
-    pub fn send_frame(&mut self, now: Instant, payloads: &RtpPayloads) {
+    /// Sends one encoded frame (shared payloads of the member's view, whose canvas was composed
+    /// at `captured_at`) with our own header.
+    pub fn send_frame(&mut self, captured_at: Instant, payloads: &RtpPayloads) {
         if !self.direction.sends() {
             return;
         }
-        let timestamp = self.timestamp_at(now);
+        let timestamp = self.timestamp_at(captured_at);
         for (payload, marker) in payloads.iter_with_marker() {
             self.sender
                 .packetize_at(payload, timestamp, marker, &mut self.buf);
@@ -133,7 +134,9 @@ impl MemberVideo {
     /// that SRs map it to the same wall clock as the audio stream (lip sync).
     fn timestamp_at(&mut self, now: Instant) -> u32 {
         let start = *self.clock_start.get_or_insert(now);
-        let ticks = now.duration_since(start).as_micros() as u64 * VIDEO_CLOCK / 1_000_000;
+        // Saturates at the anchor for an instant before it.
+        let ticks =
+            now.saturating_duration_since(start).as_micros() as u64 * VIDEO_CLOCK / 1_000_000;
         self.sender.timestamp_base().wrapping_add(ticks as u32)
     }
 

@@ -13,6 +13,7 @@ use super::room_video::RoomVideo;
 use crate::media::audio::codec::{AudioEncoder, FRAME_SAMPLES};
 use crate::media::audio::mixer::AudioMixer;
 use crate::media::audio::talk::TalkConfig;
+use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::layout_library::LayoutLibrary;
 use crate::sdp::AudioCodec;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct RoomSettings {
     /// One entry per canvas of a room.
     pub canvases: Vec<CanvasConfig>,
     pub layouts: Arc<LayoutLibrary>,
+    /// Threads encoding the rooms' views (inline on the media thread when `None`).
+    pub video_codecs: Option<Arc<VideoCodecPool>>,
 }
 
 /// The shared (non-talker) encoders, one per codec, built off the media thread.

@@ -1,6 +1,6 @@
 //! The video half of a room tick: drain every member's video, keep the floor, compose each
-//! watched canvas when a frame is due, encode each distinct view once and send the shared
-//! payloads to its subscribers. Canvases nobody watches cost nothing; views nobody
+//! watched canvas when a frame is due, encode each distinct view once (on a codec thread in
+//! the server) and send the shared payloads of the frames that finished to its subscribers. Canvases nobody watches cost nothing; views nobody
 //! subscribes to are dropped with their encoder.
 
 use super::canvas::Canvas;
@@ -9,6 +9,7 @@ use super::member_video::MemberVideo;
 use super::room::{CanvasSnapshot, RoomSettings, TileSnapshot};
 use super::view::{View, ViewKey};
 use crate::media::video::codec::EncoderConfig;
+use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::compositor::TileSource;
 use crate::media::video::layout_library::LayoutLibrary;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,8 @@ pub struct RoomVideo {
     floor: Option<MemberId>,
     floor_since: Option<Instant>,
     dropped_keyframes: u64,
+    /// Codec threads encoding the views (inline on the media thread when `None`).
+    codecs: Option<Arc<VideoCodecPool>>,
 }
 
 impl RoomVideo {
@@ -38,6 +41,7 @@ impl RoomVideo {
             floor: None,
             floor_since: None,
             dropped_keyframes: 0,
+            codecs: settings.video_codecs.clone(),
         }
     }
 
@@ -98,7 +102,6 @@ impl RoomVideo {
                 }
             }
         }
-        let mut encoded: BTreeSet<ViewKey> = BTreeSet::new();
         for (index, canvas) in self.canvases.iter_mut().enumerate() {
             let keys: Vec<&ViewKey> = wanted.iter().filter(|k| k.canvas == index).collect();
             if keys.is_empty() || !canvas.frame_due(now) {
@@ -114,7 +117,11 @@ impl RoomVideo {
                 let picture =
                     canvas.compose(&self.layouts, &sources, self.floor, key.excluded.is_empty());
                 if !self.views.contains_key(key) {
-                    match View::new(config) {
+                    let view = match &self.codecs {
+                        Some(pool) => View::pooled(pool, config),
+                        None => View::new(config),
+                    };
+                    match view {
                         Ok(view) => {
                             info!(
                                 canvas = index + 1,
@@ -133,25 +140,27 @@ impl RoomVideo {
                 let Some(view) = self.views.get_mut(key) else {
                     continue;
                 };
-                match view.encode(now, picture) {
-                    Ok(true) => {
-                        encoded.insert(key.clone());
-                    }
-                    Ok(false) => {}
-                    Err(e) => warn!(canvas = index + 1, error = %e, "canvas encode failed"),
+                if let Err(e) = view.encode(now, picture) {
+                    warn!(canvas = index + 1, error = %e, "canvas encode failed");
                 }
             }
+        }
+        // Frames finished since the last tick (pooled) or just now (inline), in order.
+        for view in self.views.values_mut() {
+            view.collect();
         }
         for m in members.iter_mut() {
             let id = m.id;
             let Some(v) = m.video.as_mut() else { continue };
-            let key = view_of(id, v);
-            if encoded.contains(&key) {
-                if let Some(view) = self.views.get(&key) {
-                    v.send_frame(now, &view.payloads);
+            if let Some(view) = self.views.get(&view_of(id, v)) {
+                for frame in &view.finished {
+                    v.send_frame(frame.captured_at, &frame.payloads);
                 }
             }
             v.maybe_send_rtcp(t);
+        }
+        for view in self.views.values_mut() {
+            view.clear_finished();
         }
         let before = self.views.len();
         let dropped = &mut self.dropped_keyframes;

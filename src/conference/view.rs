@@ -1,14 +1,18 @@
 //! A *view*: canvas C minus a set of excluded sources. Every outgoing video stream subscribes
 //! to exactly one view; each distinct view is encoded and packetized once per frame however
 //! many members watch it, and subscribers only get their own SSRC/sequence/timestamp stamped
-//! on the shared payloads. Keyframe requests are coalesced per view and rate-limited.
+//! on the shared payloads. Keyframe requests are coalesced per view and rate-limited. In the
+//! server the encoding runs on a codec thread ([`VideoCodecPool`]); the frame comes back to
+//! be sent a tick later, stamped with the time its canvas was composed.
 
 use super::member::MemberId;
 use crate::media::video::codec::{EncoderConfig, VideoCodecError, VideoEncoder};
+use crate::media::video::codec_pool::{EncodeOutcome, PooledEncoder, VideoCodecPool};
 use crate::media::video::frame::I420Frame;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use tracing::warn;
 
 /// At most one repair keyframe (PLI/FIR) per view in this interval (no keyframe storms).
 pub const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
@@ -32,30 +36,65 @@ pub struct ViewKey {
     pub excluded: BTreeSet<MemberId>,
 }
 
+/// Where a view's canvases are encoded.
+enum ViewEncoder {
+    /// On the media thread (unit tests, tools).
+    Inline {
+        encoder: Box<VideoEncoder>,
+        packetizer: H264Packetizer,
+        encoded: Vec<u8>,
+    },
+    /// On a codec thread; frames come back a tick later.
+    Pooled(PooledEncoder),
+}
+
+/// One encoded canvas frame, ready to be sent to the view's subscribers.
+pub struct FinishedFrame {
+    pub payloads: RtpPayloads,
+    /// When the canvas was composed (the frame's RTP timestamp).
+    pub captured_at: Instant,
+}
+
 /// The encoder and packetizer of one view, plus its keyframe policy.
 pub struct View {
-    encoder: VideoEncoder,
-    packetizer: H264Packetizer,
-    encoded: Vec<u8>,
-    pub payloads: RtpPayloads,
+    encoder: ViewEncoder,
+    /// Encoded frames not yet sent, oldest first.
+    pub finished: Vec<FinishedFrame>,
     keyframe_wanted: Option<KeyframeReason>,
     last_keyframe: Option<Instant>,
     pub keyframes_sent: u64,
     pub frames_encoded: u64,
+    /// Canvases not encoded because the codec thread was behind.
+    pub frames_dropped: u64,
 }
 
 impl View {
+    /// A view encoding inline.
     pub fn new(config: EncoderConfig) -> Result<Self, VideoCodecError> {
-        Ok(Self {
-            encoder: VideoEncoder::new(config)?,
+        Ok(Self::with_encoder(ViewEncoder::Inline {
+            encoder: Box::new(VideoEncoder::new(config)?),
             packetizer: H264Packetizer::default(),
             encoded: Vec::with_capacity(64 * 1024),
-            payloads: RtpPayloads::new(),
+        }))
+    }
+
+    /// A view encoding on a thread of `pool` (the encoder is built there).
+    pub fn pooled(pool: &VideoCodecPool, config: EncoderConfig) -> Result<Self, VideoCodecError> {
+        Ok(Self::with_encoder(ViewEncoder::Pooled(
+            pool.open_encoder(config)?,
+        )))
+    }
+
+    fn with_encoder(encoder: ViewEncoder) -> Self {
+        Self {
+            encoder,
+            finished: Vec::new(),
             keyframe_wanted: Some(KeyframeReason::NewWatcher),
             last_keyframe: None,
             keyframes_sent: 0,
             frames_encoded: 0,
-        })
+            frames_dropped: 0,
+        }
     }
 
     /// A watcher lost the picture or just joined (PLI/FIR or subscription).
@@ -66,9 +105,9 @@ impl View {
         }
     }
 
-    /// Encodes and packetizes `canvas`. Returns false when the encoder skipped the frame.
-    pub fn encode(&mut self, now: Instant, canvas: &I420Frame) -> Result<bool, VideoCodecError> {
-        let force = match self.keyframe_wanted {
+    /// Whether the keyframe policy forces an IDR for a frame composed at `now`.
+    fn force_keyframe(&self, now: Instant) -> bool {
+        match self.keyframe_wanted {
             None => false,
             Some(reason) => {
                 let interval = match reason {
@@ -78,26 +117,93 @@ impl View {
                 self.last_keyframe
                     .is_none_or(|at| now.duration_since(at) >= interval)
             }
+        }
+    }
+
+    fn keyframe_made(&mut self, at: Instant) {
+        self.keyframe_wanted = None;
+        self.last_keyframe = Some(at);
+    }
+
+    /// Encodes and packetizes `canvas` (composed at `now`): inline, the frame is in
+    /// [`finished`](Self::finished) when this returns; pooled, after a later
+    /// [`collect`](Self::collect).
+    pub fn encode(&mut self, now: Instant, canvas: &I420Frame) -> Result<(), VideoCodecError> {
+        let force = self.force_keyframe(now);
+        match &mut self.encoder {
+            ViewEncoder::Inline {
+                encoder,
+                packetizer,
+                encoded,
+            } => {
+                let frame = encoder.encode(canvas, force, encoded)?;
+                if frame.bytes == 0 {
+                    return Ok(());
+                }
+                let mut payloads = RtpPayloads::new();
+                // A packetizer error means the encoder produced an invalid NAL: skip it.
+                let packed = packetizer
+                    .packetize_annex_b(encoded, &mut payloads)
+                    .ok()
+                    .flatten()
+                    .is_some();
+                self.frames_encoded += 1;
+                if frame.keyframe {
+                    self.keyframe_made(now);
+                    self.keyframes_sent += 1;
+                }
+                if packed {
+                    self.finished.push(FinishedFrame {
+                        payloads,
+                        captured_at: now,
+                    });
+                }
+            }
+            ViewEncoder::Pooled(pooled) => {
+                if !pooled.submit(canvas, force, now) {
+                    self.frames_dropped += 1;
+                } else if force {
+                    self.keyframe_made(now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in the frames a codec thread finished (in order) into [`finished`](Self::finished).
+    pub fn collect(&mut self) {
+        let ViewEncoder::Pooled(pooled) = &mut self.encoder else {
+            return;
         };
-        let frame = self.encoder.encode(canvas, force, &mut self.encoded)?;
-        if frame.bytes == 0 {
-            return Ok(false);
+        while let Some(outcome) = pooled.poll() {
+            match outcome {
+                EncodeOutcome::Frame {
+                    payloads,
+                    keyframe,
+                    captured_at,
+                } => {
+                    self.frames_encoded += 1;
+                    if keyframe {
+                        self.keyframes_sent += 1;
+                    }
+                    self.finished.push(FinishedFrame {
+                        payloads,
+                        captured_at,
+                    });
+                }
+                EncodeOutcome::Skipped => {}
+                EncodeOutcome::Failed(e) => warn!(error = %e, "canvas encode failed"),
+            }
         }
-        self.frames_encoded += 1;
-        if frame.keyframe {
-            self.keyframe_wanted = None;
-            self.last_keyframe = Some(now);
-            self.keyframes_sent += 1;
+    }
+
+    /// Forgets the sent frames, handing their buffers back to the codec thread.
+    pub fn clear_finished(&mut self) {
+        for frame in self.finished.drain(..) {
+            if let ViewEncoder::Pooled(pooled) = &self.encoder {
+                pooled.recycle(frame.payloads);
+            }
         }
-        self.payloads.clear();
-        // A packetizer error means the encoder produced an invalid NAL: skip this frame.
-        let packed = self
-            .packetizer
-            .packetize_annex_b(&self.encoded, &mut self.payloads)
-            .ok()
-            .flatten()
-            .is_some();
-        Ok(packed)
     }
 }
 

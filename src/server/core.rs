@@ -13,7 +13,7 @@ use crate::conference::member::{MediaUpdate, MemberId};
 use crate::conference::registry::{is_valid_room_id, RoomRegistry};
 use crate::config::Config;
 use crate::media::audio::codec::EncoderSettings;
-use crate::media::video::decode_pool::VideoDecodePool;
+use crate::media::video::codec_pool::VideoCodecPool;
 use crate::rtp::port_pool::PortPool;
 use crate::sdp::{
     accept_answer, answer_offer, build_offer, AudioCodec, Direction, LocalMedia, NegotiatedAudio,
@@ -55,7 +55,7 @@ pub struct SipCore {
     encoder_settings: EncoderSettings,
     shutdown_deadline: Option<Instant>,
     /// Last field: dropped (threads joined) after the registry has stopped the rooms.
-    decode_pool: Arc<VideoDecodePool>,
+    codec_pool: Arc<VideoCodecPool>,
 }
 
 /// The channels the core listens on.
@@ -72,7 +72,7 @@ impl SipCore {
         transport: Transport,
         registry: RoomRegistry,
         ports: PortPool,
-        decode_pool: Arc<VideoDecodePool>,
+        codec_pool: Arc<VideoCodecPool>,
     ) -> Self {
         let timers = crate::sip::timers::TimerConfig {
             t1: Duration::from_millis(config.sip.t1_ms.max(1)),
@@ -92,7 +92,7 @@ impl SipCore {
             next_member: 1,
             encoder_settings,
             shutdown_deadline: None,
-            decode_pool,
+            codec_pool,
         }
     }
 
@@ -402,7 +402,7 @@ impl SipCore {
                         watching_canvas: placement.1,
                         hide_self: other_header(req, "X-Tessera-Hide-Self")
                             .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true")),
-                        decode_pool: Some(&self.decode_pool),
+                        codec_pool: Some(&self.codec_pool),
                     };
                     setup.video = Some(build_member_video(plan, peer.addr.ip()).map_err(|e| {
                         warn!(error = %e, "cannot build member video");

@@ -7,7 +7,7 @@ use crate::conference::room::SharedEncoders;
 use crate::media::audio::codec::{AudioEncoder, CodecError, EncoderSettings};
 use crate::media::audio::inbound::AudioInbound;
 use crate::media::video::codec::{VideoCodecError, VideoDecoder};
-use crate::media::video::decode_pool::VideoDecodePool;
+use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::inbound::VideoDecoding;
 use crate::rtp::endpoint::{RemoteMedia, RtpEndpoint};
 use crate::rtp::port_pool::RtpSocketPair;
@@ -42,7 +42,7 @@ pub struct VideoPlan<'a> {
     /// Leave the member's own tile out of what it receives.
     pub hide_self: bool,
     /// Decode threads for the member's frames (inline on the media thread when `None`).
-    pub decode_pool: Option<&'a VideoDecodePool>,
+    pub codec_pool: Option<&'a VideoCodecPool>,
 }
 
 /// Builds the video half of a member.
@@ -60,8 +60,8 @@ pub fn build_member_video(
         endpoint: RtpEndpoint::new(plan.sockets, remote, signalling_ip),
         payload_type: v.payload_type,
         direction: v.direction,
-        decoding: match plan.decode_pool {
-            Some(pool) => VideoDecoding::Pooled(pool.open(VideoDecoder::new()?)?),
+        decoding: match plan.codec_pool {
+            Some(pool) => VideoDecoding::Pooled(pool.open_decoder(VideoDecoder::new()?)?),
             None => VideoDecoding::Inline(VideoDecoder::new()?),
         },
         initial_canvas: plan.initial_canvas,

@@ -13,7 +13,7 @@ use crate::conference::room::RoomSettings;
 use crate::conference::worker::MediaPool;
 use crate::config::Config;
 use crate::media::audio::talk::TalkConfig;
-use crate::media::video::decode_pool::VideoDecodePool;
+use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::layout_library::LayoutLibrary;
 use crate::rtp::port_pool::PortPool;
 use crate::sip::transport::{Transport, TransportError};
@@ -90,6 +90,8 @@ impl ServerHandle {
         let (transport, transport_rx) = Transport::bind(config.sip.listen, true).await?;
         let sip_addr = transport.local_addr();
         let (events, room_events) = EventSink::new();
+        let codec_pool =
+            VideoCodecPool::start(config.video_threads()).map_err(ServerError::MediaThreads)?;
         let settings = RoomSettings {
             talk: TalkConfig {
                 threshold_dbfs: config.audio.talk_threshold_dbfs,
@@ -100,10 +102,9 @@ impl ServerHandle {
             rtp_timeout: config.rtp_timeout(),
             canvases: config.video.canvas_configs(),
             layouts: Arc::new(load_layouts(&config)?),
+            video_codecs: Some(codec_pool.clone()),
         };
         let pool = MediaPool::start(config.media_threads(), settings, events)
-            .map_err(ServerError::MediaThreads)?;
-        let decode_pool = VideoDecodePool::start(config.video_decode_threads())
             .map_err(ServerError::MediaThreads)?;
         let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
         let (control_tx, control_rx) = mpsc::channel(64);
@@ -115,7 +116,7 @@ impl ServerHandle {
             transport,
             RoomRegistry::new(pool),
             ports.clone(),
-            decode_pool,
+            codec_pool,
         );
         let inputs = core::CoreInputs {
             transport: transport_rx,

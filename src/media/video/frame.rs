@@ -187,6 +187,20 @@ impl I420Frame {
         }
     }
 
+    /// Makes `self` a copy of `other`, reusing `self`'s plane allocations.
+    pub fn copy_from(&mut self, other: &I420Frame) {
+        self.width = other.width;
+        self.height = other.height;
+        for (dst, src) in [
+            (&mut self.y, &other.y),
+            (&mut self.u, &other.u),
+            (&mut self.v, &other.v),
+        ] {
+            dst.clear();
+            dst.extend_from_slice(src);
+        }
+    }
+
     /// A frame filled with one RGB colour (converted with [`rgb_to_yuv`]).
     pub fn from_rgb(width: u32, height: u32, rgb: (u8, u8, u8)) -> Self {
         Self::new_filled(width, height, rgb_to_yuv(rgb.0, rgb.1, rgb.2))

@@ -3,11 +3,11 @@
 //! decode errors ask the sender for a keyframe (PLI, RFC 4585 §6.3.1), rate-limited.
 //!
 //! The decoder runs inline (the dialling client, tests) or on a decode thread of the server's
-//! [`VideoDecodePool`](super::decode_pool::VideoDecodePool); then pictures arrive a little
+//! [`VideoCodecPool`](super::codec_pool::VideoCodecPool); then pictures arrive a little
 //! later and [`VideoInbound::collect`] takes them in.
 
 use super::codec::VideoDecoder;
-use super::decode_pool::{DecodeOutcome, PooledDecoder};
+use super::codec_pool::{DecodeOutcome, PooledDecoder};
 use super::frame::I420Frame;
 use crate::rtp::h264::H264Depacketizer;
 use std::time::{Duration, Instant};

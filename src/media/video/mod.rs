@@ -2,8 +2,8 @@
 //! scaling, layouts, placeholder cards, the canvas compositor and a synthetic test pattern.
 
 pub mod codec;
+pub mod codec_pool;
 pub mod compositor;
-pub mod decode_pool;
 pub mod frame;
 pub mod freeswitch_xml;
 pub mod inbound;

@@ -1,0 +1,528 @@
+//! H.264 decoding and encoding off the media threads. Decoding a 720p camera frame costs
+//! milliseconds and encoding a 720p canvas several more, so a room doing them inline would make
+//! its media thread (which also mixes audio every 20 ms) late, and could never use more than
+//! one core. A small pool of codec threads owns the members' decoders and the views' encoders
+//! instead: each codec is pinned to one thread (its frames stay in order), work goes there by
+//! channel and results come back by channel, with spent picture buffers returned for reuse.
+//! Nothing is shared or locked: buffers change owner.
+//!
+//! Back-pressure: a decoder with [`MAX_DECODES_IN_FLIGHT`] frames still waiting is behind and
+//! further frames are refused (the caller asks for a keyframe, since the chain is broken); an
+//! encoder with [`MAX_ENCODES_IN_FLIGHT`] canvases waiting refuses the next one (the canvas
+//! frame is skipped).
+
+use super::codec::{EncoderConfig, VideoCodecError, VideoDecoder, VideoEncoder};
+use super::frame::I420Frame;
+use crate::rtp::h264::{H264Packetizer, RtpPayloads};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Frames of one member queued or being decoded before new ones are refused.
+pub const MAX_DECODES_IN_FLIGHT: usize = 4;
+/// Canvases of one view queued or being encoded before new ones are refused.
+pub const MAX_ENCODES_IN_FLIGHT: usize = 2;
+
+/// What a codec thread hands back for one access unit.
+pub enum DecodeOutcome {
+    Picture(I420Frame),
+    /// The unit completed no picture (parameter sets alone).
+    NoPicture,
+    Failed {
+        needs_keyframe: bool,
+    },
+}
+
+/// What a codec thread hands back for one canvas.
+pub enum EncodeOutcome {
+    /// Encoded and packetized; `captured_at` is when the canvas was composed.
+    Frame {
+        payloads: RtpPayloads,
+        keyframe: bool,
+        captured_at: Instant,
+    },
+    /// The encoder's rate control skipped the frame.
+    Skipped,
+    Failed(VideoCodecError),
+}
+
+struct EncodeJob {
+    canvas: I420Frame,
+    force_keyframe: bool,
+    captured_at: Instant,
+}
+
+enum Job {
+    OpenDecoder {
+        key: u64,
+        decoder: Box<VideoDecoder>,
+        results: Sender<DecodeOutcome>,
+        recycled: Receiver<I420Frame>,
+    },
+    Decode {
+        key: u64,
+        annex_b: Vec<u8>,
+    },
+    OpenEncoder {
+        key: u64,
+        config: EncoderConfig,
+        results: Sender<EncodeOutcome>,
+        canvases_back: Sender<I420Frame>,
+        payloads_back: Receiver<RtpPayloads>,
+    },
+    Encode {
+        key: u64,
+        job: Box<EncodeJob>,
+    },
+    Close {
+        key: u64,
+    },
+    /// Ends the thread (the pool is being dropped).
+    Stop,
+}
+
+/// The codec threads; dropping the pool stops and joins them (handles then fail quietly).
+pub struct VideoCodecPool {
+    jobs: Vec<Sender<Job>>,
+    handles: Vec<JoinHandle<()>>,
+    next_key: AtomicU64,
+}
+
+impl VideoCodecPool {
+    /// Starts `threads` codec threads (at least one).
+    pub fn start(threads: usize) -> std::io::Result<Arc<Self>> {
+        let mut pool = Self {
+            jobs: Vec::new(),
+            handles: Vec::new(),
+            next_key: AtomicU64::new(0),
+        };
+        for index in 0..threads.max(1) {
+            let (tx, rx) = mpsc::channel();
+            let handle = std::thread::Builder::new()
+                .name(format!("tessera-video-{index}"))
+                .spawn(move || run(rx))?;
+            pool.jobs.push(tx);
+            pool.handles.push(handle);
+        }
+        info!(threads = pool.jobs.len(), "video codec threads started");
+        Ok(Arc::new(pool))
+    }
+
+    pub fn threads(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// The next key and the thread it is pinned to (round robin).
+    fn assign(&self) -> (u64, Sender<Job>) {
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        (key, self.jobs[(key as usize) % self.jobs.len()].clone())
+    }
+
+    /// Moves `decoder` to one of the threads and returns the member's handle.
+    pub fn open_decoder(&self, decoder: VideoDecoder) -> Result<PooledDecoder, VideoCodecError> {
+        let (key, jobs) = self.assign();
+        let (results_tx, results) = mpsc::channel();
+        let (recycle, recycled) = mpsc::channel();
+        jobs.send(Job::OpenDecoder {
+            key,
+            decoder: Box::new(decoder),
+            results: results_tx,
+            recycled,
+        })
+        .map_err(|_| gone())?;
+        Ok(PooledDecoder {
+            key,
+            jobs,
+            results,
+            recycle,
+            in_flight: 0,
+        })
+    }
+
+    /// Creates an encoder for `config` on one of the threads (construction happens there, off
+    /// the caller's thread; a refused configuration shows up as [`EncodeOutcome::Failed`]).
+    pub fn open_encoder(&self, config: EncoderConfig) -> Result<PooledEncoder, VideoCodecError> {
+        let (key, jobs) = self.assign();
+        let (results_tx, results) = mpsc::channel();
+        let (canvases_back_tx, canvases_back) = mpsc::channel();
+        let (payloads_back, payloads_back_rx) = mpsc::channel();
+        jobs.send(Job::OpenEncoder {
+            key,
+            config,
+            results: results_tx,
+            canvases_back: canvases_back_tx,
+            payloads_back: payloads_back_rx,
+        })
+        .map_err(|_| gone())?;
+        Ok(PooledEncoder {
+            key,
+            jobs,
+            results,
+            canvases_back,
+            payloads_back,
+            in_flight: 0,
+        })
+    }
+}
+
+fn gone() -> VideoCodecError {
+    VideoCodecError::DecoderInit("video codec thread is gone".into())
+}
+
+impl Drop for VideoCodecPool {
+    fn drop(&mut self) {
+        for jobs in &self.jobs {
+            let _ = jobs.send(Job::Stop);
+        }
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// One member's decoder living on a codec thread.
+pub struct PooledDecoder {
+    key: u64,
+    jobs: Sender<Job>,
+    results: Receiver<DecodeOutcome>,
+    recycle: Sender<I420Frame>,
+    in_flight: usize,
+}
+
+impl PooledDecoder {
+    /// Queues one access unit. `false` when the member is too far behind (the unit was
+    /// dropped) or the thread is gone.
+    pub fn submit(&mut self, annex_b: &[u8]) -> bool {
+        if self.in_flight >= MAX_DECODES_IN_FLIGHT {
+            return false;
+        }
+        let job = Job::Decode {
+            key: self.key,
+            annex_b: annex_b.to_vec(),
+        };
+        if self.jobs.send(job).is_err() {
+            return false;
+        }
+        self.in_flight += 1;
+        true
+    }
+
+    /// The next finished outcome, if any.
+    pub fn poll(&mut self) -> Option<DecodeOutcome> {
+        let outcome = poll(&self.results)?;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        Some(outcome)
+    }
+
+    /// Gives a spent picture buffer back to the codec thread.
+    pub fn recycle(&self, frame: I420Frame) {
+        let _ = self.recycle.send(frame);
+    }
+}
+
+impl Drop for PooledDecoder {
+    fn drop(&mut self) {
+        let _ = self.jobs.send(Job::Close { key: self.key });
+    }
+}
+
+/// One view's encoder and packetizer living on a codec thread.
+pub struct PooledEncoder {
+    key: u64,
+    jobs: Sender<Job>,
+    results: Receiver<EncodeOutcome>,
+    canvases_back: Receiver<I420Frame>,
+    payloads_back: Sender<RtpPayloads>,
+    in_flight: usize,
+}
+
+impl PooledEncoder {
+    /// Copies `canvas` into a spare buffer and queues it. `false` when the encoder is behind
+    /// (the frame is skipped) or the thread is gone.
+    pub fn submit(
+        &mut self,
+        canvas: &I420Frame,
+        force_keyframe: bool,
+        captured_at: Instant,
+    ) -> bool {
+        if self.in_flight >= MAX_ENCODES_IN_FLIGHT {
+            return false;
+        }
+        let mut copy = self.canvases_back.try_recv().unwrap_or_default();
+        copy.copy_from(canvas);
+        let job = Job::Encode {
+            key: self.key,
+            job: Box::new(EncodeJob {
+                canvas: copy,
+                force_keyframe,
+                captured_at,
+            }),
+        };
+        if self.jobs.send(job).is_err() {
+            return false;
+        }
+        self.in_flight += 1;
+        true
+    }
+
+    /// The next finished outcome, if any.
+    pub fn poll(&mut self) -> Option<EncodeOutcome> {
+        let outcome = poll(&self.results)?;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        Some(outcome)
+    }
+
+    /// Gives a sent frame's payload buffers back to the codec thread.
+    pub fn recycle(&self, payloads: RtpPayloads) {
+        let _ = self.payloads_back.send(payloads);
+    }
+}
+
+impl Drop for PooledEncoder {
+    fn drop(&mut self) {
+        let _ = self.jobs.send(Job::Close { key: self.key });
+    }
+}
+
+fn poll<T>(results: &Receiver<T>) -> Option<T> {
+    match results.try_recv() {
+        Ok(outcome) => Some(outcome),
+        Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+    }
+}
+
+struct OpenDecoder {
+    decoder: Box<VideoDecoder>,
+    results: Sender<DecodeOutcome>,
+    recycled: Receiver<I420Frame>,
+}
+
+struct OpenEncoder {
+    /// Built on the first frame, so that construction never runs on the caller's thread.
+    encoder: Result<Option<VideoEncoder>, ()>,
+    config: EncoderConfig,
+    packetizer: H264Packetizer,
+    encoded: Vec<u8>,
+    results: Sender<EncodeOutcome>,
+    canvases_back: Sender<I420Frame>,
+    payloads_back: Receiver<RtpPayloads>,
+}
+
+enum Codec {
+    Decoder(OpenDecoder),
+    Encoder(Box<OpenEncoder>),
+}
+
+/// A codec thread: serves jobs until the pool stops it.
+fn run(jobs: Receiver<Job>) {
+    let mut codecs: HashMap<u64, Codec> = HashMap::new();
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::OpenDecoder {
+                key,
+                decoder,
+                results,
+                recycled,
+            } => {
+                codecs.insert(
+                    key,
+                    Codec::Decoder(OpenDecoder {
+                        decoder,
+                        results,
+                        recycled,
+                    }),
+                );
+            }
+            Job::OpenEncoder {
+                key,
+                config,
+                results,
+                canvases_back,
+                payloads_back,
+            } => {
+                codecs.insert(
+                    key,
+                    Codec::Encoder(Box::new(OpenEncoder {
+                        encoder: Ok(None),
+                        config,
+                        packetizer: H264Packetizer::default(),
+                        encoded: Vec::with_capacity(64 * 1024),
+                        results,
+                        canvases_back,
+                        payloads_back,
+                    })),
+                );
+            }
+            Job::Close { key } => {
+                codecs.remove(&key);
+            }
+            Job::Stop => return,
+            Job::Decode { key, annex_b } => {
+                if let Some(Codec::Decoder(open)) = codecs.get_mut(&key) {
+                    if !decode(open, &annex_b) {
+                        codecs.remove(&key);
+                    }
+                }
+            }
+            Job::Encode { key, job } => {
+                if let Some(Codec::Encoder(open)) = codecs.get_mut(&key) {
+                    if !encode(open, *job) {
+                        codecs.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decodes one unit; false when nobody listens any more.
+fn decode(open: &mut OpenDecoder, annex_b: &[u8]) -> bool {
+    let mut picture = open.recycled.try_recv().unwrap_or_default();
+    let outcome = match open.decoder.decode_into(annex_b, &mut picture) {
+        Ok(true) => DecodeOutcome::Picture(picture),
+        Ok(false) => DecodeOutcome::NoPicture,
+        Err(e) => {
+            debug!(error = %e, "video decode failed");
+            DecodeOutcome::Failed {
+                needs_keyframe: e.needs_keyframe(),
+            }
+        }
+    };
+    open.results.send(outcome).is_ok()
+}
+
+/// Encodes and packetizes one canvas; false when nobody listens any more.
+fn encode(open: &mut OpenEncoder, job: EncodeJob) -> bool {
+    let outcome = encode_outcome(open, &job);
+    let _ = open.canvases_back.send(job.canvas);
+    open.results.send(outcome).is_ok()
+}
+
+fn encode_outcome(open: &mut OpenEncoder, job: &EncodeJob) -> EncodeOutcome {
+    if let Ok(None) = open.encoder {
+        open.encoder = match VideoEncoder::new(open.config) {
+            Ok(encoder) => Ok(Some(encoder)),
+            Err(e) => {
+                warn!(error = %e, "cannot create video encoder");
+                open.encoder = Err(());
+                return EncodeOutcome::Failed(e);
+            }
+        };
+    }
+    let Ok(Some(encoder)) = open.encoder.as_mut() else {
+        return EncodeOutcome::Failed(VideoCodecError::InvalidConfig(
+            "the encoder could not be created".into(),
+        ));
+    };
+    let frame = match encoder.encode(&job.canvas, job.force_keyframe, &mut open.encoded) {
+        Ok(frame) => frame,
+        Err(e) => return EncodeOutcome::Failed(e),
+    };
+    if frame.bytes == 0 {
+        return EncodeOutcome::Skipped;
+    }
+    let mut payloads = open.payloads_back.try_recv().unwrap_or_default();
+    payloads.clear();
+    // A packetizer error means the encoder produced an invalid NAL: skip this frame.
+    match open
+        .packetizer
+        .packetize_annex_b(&open.encoded, &mut payloads)
+    {
+        Ok(Some(_)) => EncodeOutcome::Frame {
+            payloads,
+            keyframe: frame.keyframe,
+            captured_at: job.captured_at,
+        },
+        _ => EncodeOutcome::Skipped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::video::test_pattern::pattern_frame;
+    use std::time::Duration;
+
+    fn wait<T>(mut poll: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(v) = poll() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "codec thread did not answer");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn frames_round_trip_through_pooled_encoder_and_decoder() {
+        let pool = VideoCodecPool::start(2).expect("pool");
+        let config = EncoderConfig {
+            width: 160,
+            height: 96,
+            fps: 30.0,
+            bitrate_bps: 300_000,
+            max_keyframe_interval: None,
+        };
+        let mut encoder = pool.open_encoder(config).expect("encoder");
+        let mut decoder = pool
+            .open_decoder(VideoDecoder::new().expect("decoder"))
+            .expect("pooled decoder");
+        let mut pictures = 0;
+        for t in 0..5 {
+            let captured = Instant::now();
+            assert!(encoder.submit(&pattern_frame(160, 96, t), t == 0, captured));
+            let EncodeOutcome::Frame {
+                payloads,
+                keyframe,
+                captured_at,
+            } = wait(|| encoder.poll())
+            else {
+                panic!("frame {t} not encoded");
+            };
+            assert_eq!(keyframe, t == 0);
+            assert_eq!(captured_at, captured);
+            // Reassemble the access unit from the FU-A/STAP-A payloads and decode it.
+            let mut depacketizer = crate::rtp::h264::H264Depacketizer::new();
+            let mut unit = None;
+            for (i, (payload, marker)) in payloads.iter_with_marker().enumerate() {
+                unit = unit.or(depacketizer
+                    .push(i as u16, 0, marker, payload)
+                    .ok()
+                    .flatten());
+            }
+            let unit = unit.expect("complete access unit");
+            assert!(decoder.submit(unit.annex_b()));
+            if let DecodeOutcome::Picture(p) = wait(|| decoder.poll()) {
+                assert_eq!((p.width, p.height), (160, 96));
+                decoder.recycle(p);
+                pictures += 1;
+            }
+            encoder.recycle(payloads);
+        }
+        assert_eq!(pictures, 5);
+        drop((encoder, decoder));
+        drop(pool); // joins the threads
+    }
+
+    #[test]
+    fn a_backlogged_decoder_refuses_more_frames() {
+        let pool = VideoCodecPool::start(1).expect("pool");
+        let mut decoder = pool
+            .open_decoder(VideoDecoder::new().expect("decoder"))
+            .expect("pooled decoder");
+        // Garbage units fail to decode, but each is in flight until polled.
+        for _ in 0..MAX_DECODES_IN_FLIGHT {
+            assert!(decoder.submit(&[0, 0, 0, 1, 0x65, 1, 2, 3]));
+        }
+        assert!(!decoder.submit(&[0, 0, 0, 1, 0x65, 1, 2, 3]));
+        for _ in 0..MAX_DECODES_IN_FLIGHT {
+            wait(|| decoder.poll());
+        }
+        assert!(decoder.submit(&[0, 0, 0, 1, 0x65, 1, 2, 3]));
+    }
+}
