@@ -16,7 +16,7 @@ use super::frame::I420Frame;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -289,10 +289,7 @@ impl Drop for PooledEncoder {
 }
 
 fn poll<T>(results: &Receiver<T>) -> Option<T> {
-    match results.try_recv() {
-        Ok(outcome) => Some(outcome),
-        Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-    }
+    results.try_recv().ok()
 }
 
 struct OpenDecoder {
