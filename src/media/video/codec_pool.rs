@@ -104,7 +104,10 @@ impl VideoCodecPool {
             let (tx, rx) = mpsc::channel();
             let handle = std::thread::Builder::new()
                 .name(format!("tessera-video-{index}"))
-                .spawn(move || run(rx))?;
+                .spawn(move || {
+                    lower_priority();
+                    run(rx)
+                })?;
             pool.jobs.push(tx);
             pool.handles.push(handle);
         }
@@ -168,6 +171,23 @@ impl VideoCodecPool {
         })
     }
 }
+
+/// Codec threads yield to the media threads when the cores are busy: a late canvas frame is
+/// harmless, a late audio tick is heard. On Linux a nice value is per thread.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority takes plain integers and only changes this thread's nice value.
+        let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, CODEC_THREAD_NICE) };
+        if result != 0 {
+            debug!("could not lower the video codec thread's priority");
+        }
+    }
+}
+
+/// Nice value of the codec threads (the media threads keep the process default).
+#[cfg(target_os = "linux")]
+const CODEC_THREAD_NICE: libc::c_int = 5;
 
 fn gone() -> VideoCodecError {
     VideoCodecError::DecoderInit("video codec thread is gone".into())
