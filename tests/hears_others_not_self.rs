@@ -108,3 +108,66 @@ async fn tcp_member_and_udp_member_hear_each_other() {
     assert!(heard(&udp, 700.0) > 0.5, "UDP member hears TCP member");
     server.shutdown().await;
 }
+
+/// A room big enough that its tick splits receive and send over threads (≥ 128 members with
+/// two cores): 140 silent load-generator members, then two tone members who must still hear
+/// each other and not themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_big_room_split_over_threads_members_hear_others_not_self() {
+    use std::time::Duration;
+    use tessera::loadgen::{run, LoadOptions};
+    let mut config = test_config();
+    // A range of its own, large enough for 142 members (the shared test ranges hold 30).
+    config.rtp.ports = tessera::config::PortRange {
+        low: 30000,
+        high: 30599,
+    };
+    let server = start(config).await;
+    let mut crowd = LoadOptions::new(uri(&server, "big"), 140);
+    crowd.talkers = 0;
+    crowd.latency_probes = 0;
+    crowd.ramp_per_sec = 200.0;
+    crowd.duration = Duration::from_secs(14);
+    let crowd = tokio::spawn(run(crowd));
+    let ctl = server.control();
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            ctl.room("big")
+                .await
+                .is_some_and(|r| r.members.len() >= 140)
+        })
+        .await,
+        "the crowd joined"
+    );
+    let call = |hz| {
+        dial_tone(
+            &server,
+            "big",
+            Some(hz),
+            4.0,
+            AudioCodec::Opus,
+            DialTransport::Udp,
+        )
+    };
+    let (a, b) = tokio::join!(call(440.0), call(1320.0));
+    for (report, own, other) in [(&a, 440.0, 1320.0), (&b, 1320.0, 440.0)] {
+        assert!(report.rx_packets > 100, "{report:?}");
+        assert!(
+            heard(report, other) > 0.15,
+            "hears {other} Hz: {:.3}",
+            heard(report, other)
+        );
+        assert!(
+            heard(report, own) < 0.02,
+            "own {own} Hz: {:.3}",
+            heard(report, own)
+        );
+    }
+    let crowd = crowd.await.expect("joins").expect("load runs");
+    assert_eq!(crowd.joined, 140, "{crowd:?}");
+    assert_eq!(
+        crowd.silent_members, 0,
+        "every crowd member received audio: {crowd:?}"
+    );
+    server.shutdown().await;
+}

@@ -3,7 +3,7 @@
 //! RTCP reporting (RFC 3550 §6.4).
 
 use super::member_video::{MemberVideo, MemberVideoSetup};
-use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, FRAME_SAMPLES};
+use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
 use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
@@ -90,6 +90,11 @@ pub struct Member {
     pub(super) level_dbfs: f32,
     /// Video state, when negotiated.
     pub video: Option<MemberVideo>,
+    /// This tick's talk-state change, between the receive and the mix step.
+    pub(super) talk_change: Option<bool>,
+    /// This tick's private mix-minus payload (talkers), and whether it is to be sent.
+    own_mix: Vec<u8>,
+    pub(super) sends_own_mix: bool,
 }
 
 impl Member {
@@ -118,6 +123,9 @@ impl Member {
             ignored_packets: 0,
             level_dbfs: -120.0,
             video: setup.video.map(MemberVideo::new),
+            talk_change: None,
+            own_mix: Vec::new(),
+            sends_own_mix: false,
         }
     }
 
@@ -208,6 +216,18 @@ impl Member {
         self.talking = update.talking;
         self.level_dbfs = update.level_dbfs;
         update.changed.then_some(update.talking)
+    }
+
+    /// Encodes the member's own mix-minus with its private encoder.
+    pub(super) fn encode_own_mix(&mut self, mix: &[i16]) -> Result<(), CodecError> {
+        self.encoder.encode(mix, &mut self.own_mix)
+    }
+
+    /// Sends what [`encode_own_mix`](Self::encode_own_mix) produced.
+    pub(super) fn send_own_mix(&mut self) {
+        let payload = std::mem::take(&mut self.own_mix);
+        self.send_audio(&payload);
+        self.own_mix = payload;
     }
 
     /// Stamps and sends one encoded 20 ms payload.

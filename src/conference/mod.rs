@@ -3,6 +3,7 @@
 
 pub mod canvas;
 pub mod events;
+pub mod fork_join;
 pub mod member;
 pub mod member_video;
 pub mod registry;

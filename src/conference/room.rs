@@ -8,6 +8,7 @@
 
 use super::canvas::CanvasConfig;
 use super::events::{EventSink, RoomEvent};
+use super::fork_join::for_each_split;
 use super::member::{MediaUpdate, Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
 use super::room_video::RoomVideo;
 use crate::media::audio::codec::{AudioEncoder, FRAME_SAMPLES};
@@ -19,6 +20,10 @@ use crate::sdp::AudioCodec;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, info_span, warn};
+
+/// A room's per-member work is split over threads only in chunks of at least this many
+/// members (below, a thread start costs more than it saves).
+const MEMBERS_PER_THREAD: usize = 64;
 
 /// Room identifier: the user part of the Request-URI.
 pub type RoomId = String;
@@ -111,7 +116,8 @@ pub struct Room {
     shared_payloads: [Vec<u8>; 3],
     shared_ready: [bool; 3],
     mix: Vec<i16>,
-    payload: Vec<u8>,
+    /// Threads a tick's per-member work may use (see [`for_each_split`]).
+    split_ways: usize,
     audio_encoders: usize,
     talkers: usize,
     ticks: u64,
@@ -137,7 +143,9 @@ impl Room {
             shared_payloads: Default::default(),
             shared_ready: [false; 3],
             mix: vec![0; FRAME_SAMPLES],
-            payload: Vec::with_capacity(1500),
+            split_ways: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             audio_encoders: 0,
             talkers: 0,
             ticks: 0,
@@ -188,14 +196,25 @@ impl Room {
         }
     }
 
-    /// One 20 ms audio tick.
+    /// One 20 ms audio tick. In a big room the per-member halves (receive and decode; send)
+    /// are split over a few threads ([`for_each_split`]); mixing and encoding stay here.
     pub fn tick(&mut self, t: TickTime) {
         let _span = info_span!("room", room = %self.id).entered();
         self.ticks += 1;
         self.mixer.reset();
+        let now = t.now;
+        let skip_inactive = self.settings.skip_inactive_decode;
+        for_each_split(
+            &mut self.members,
+            self.split_ways,
+            MEMBERS_PER_THREAD,
+            |m| {
+                m.talk_change = m.receive(now, skip_inactive);
+            },
+        );
         let mut talkers = 0;
         for m in &mut self.members {
-            if let Some(talking) = m.receive(t.now, self.settings.skip_inactive_decode) {
+            if let Some(talking) = m.talk_change.take() {
                 self.events.send(RoomEvent::Talking {
                     room: self.id.clone(),
                     member: m.id,
@@ -207,40 +226,27 @@ impl Room {
                 talkers += 1;
             }
         }
-        self.shared_ready = [false; 3];
-        let mut encoders = 0;
-        for i in 0..self.members.len() {
-            if !self.members[i].wants_audio() {
-                continue;
-            }
-            let m = &mut self.members[i];
-            if m.talking && m.has_frame {
-                self.mixer.write_mix_minus(&m.frame, &mut self.mix);
-                if let Err(e) = m.encoder.encode(&self.mix, &mut self.payload) {
-                    warn!(member = m.id, error = %e, "encode failed");
-                    continue;
+        let encoders = self.encode_audio();
+        let shared_payloads = &self.shared_payloads;
+        let shared_ready = self.shared_ready;
+        for_each_split(
+            &mut self.members,
+            self.split_ways,
+            MEMBERS_PER_THREAD,
+            |m| {
+                if !m.wants_audio() {
+                    return;
                 }
-                encoders += 1;
-                m.send_audio(&self.payload);
-            } else {
-                let codec = m.codec();
-                let c = codec_index(codec);
-                if !self.shared_ready[c] {
-                    self.mixer.write_full_mix(&mut self.mix);
-                    if let Err(e) = self
-                        .shared
-                        .get(codec)
-                        .encode(&self.mix, &mut self.shared_payloads[c])
-                    {
-                        warn!(error = %e, "shared encode failed");
-                        continue;
+                if m.sends_own_mix {
+                    m.send_own_mix();
+                } else {
+                    let c = codec_index(m.codec());
+                    if shared_ready[c] {
+                        m.send_audio(&shared_payloads[c]);
                     }
-                    self.shared_ready[c] = true;
-                    encoders += 1;
                 }
-                m.send_audio(&self.shared_payloads[c]);
-            }
-        }
+            },
+        );
         self.video.tick(t, &mut self.members);
         for m in &mut self.members {
             if m.check_timeout(t.now, self.settings.rtp_timeout) {
@@ -262,6 +268,47 @@ impl Room {
             self.audio_encoders = encoders;
             self.talkers = talkers;
         }
+    }
+
+    /// Encodes this tick's audio: a private mix-minus for each talker that receives audio, and
+    /// the full mix once per codec used by the others. Returns the encoders run.
+    fn encode_audio(&mut self) -> usize {
+        self.shared_ready = [false; 3];
+        let mut encoders = 0;
+        for m in &mut self.members {
+            m.sends_own_mix = false;
+            if !m.wants_audio() {
+                continue;
+            }
+            if m.talking && m.has_frame {
+                self.mixer.write_mix_minus(&m.frame, &mut self.mix);
+                match m.encode_own_mix(&self.mix) {
+                    Ok(()) => {
+                        m.sends_own_mix = true;
+                        encoders += 1;
+                    }
+                    Err(e) => warn!(member = m.id, error = %e, "encode failed"),
+                }
+                continue;
+            }
+            let codec = m.codec();
+            let c = codec_index(codec);
+            if !self.shared_ready[c] {
+                self.mixer.write_full_mix(&mut self.mix);
+                match self
+                    .shared
+                    .get(codec)
+                    .encode(&self.mix, &mut self.shared_payloads[c])
+                {
+                    Ok(()) => {
+                        self.shared_ready[c] = true;
+                        encoders += 1;
+                    }
+                    Err(e) => warn!(error = %e, "shared encode failed"),
+                }
+            }
+        }
+        encoders
     }
 
     /// Codecs that have a shared encoder (for documentation of the encoder count).
