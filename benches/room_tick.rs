@@ -224,5 +224,36 @@ fn pure_mix(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, room_tick, pure_mix);
+/// Tick-time percentiles (criterion reports central values only): 1500 ticks of a 200-member
+/// room, split over the cores and on one thread, printed as one line each.
+fn tick_percentiles(_c: &mut Criterion) {
+    for (ways, label) in [(0usize, "split over cores"), (1, "one thread")] {
+        let mut rig = RoomRig::new(200, 1, 47000 + ways as u16 * 1000, true);
+        if ways > 0 {
+            rig.room.set_split_ways(ways);
+        }
+        for _ in 0..10 {
+            rig.inject();
+            rig.tick();
+        }
+        let mut times: Vec<Duration> = (0..1500)
+            .map(|_| {
+                rig.inject();
+                let start = Instant::now();
+                rig.tick();
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        let pct = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
+        println!(
+            "room_tick_percentiles/200_members/{label}: p50 {:?} p99 {:?} max {:?}",
+            pct(50),
+            pct(99),
+            times[times.len() - 1]
+        );
+    }
+}
+
+criterion_group!(benches, room_tick, pure_mix, tick_percentiles);
 criterion_main!(benches);

@@ -158,6 +158,12 @@ impl Room {
         &self.id
     }
 
+    /// Caps the threads a tick may split per-member work over (1 = never split; the default
+    /// is one per core). For benchmarks comparing the two.
+    pub fn set_split_ways(&mut self, ways: usize) {
+        self.split_ways = ways.max(1);
+    }
+
     /// Ids of the members (for reporting a failed room).
     pub fn member_ids(&self) -> Vec<MemberId> {
         self.members.iter().map(|m| m.id).collect()
