@@ -19,7 +19,10 @@ Opus encode), with both codec costs measured on this machine in the same run (lo
 Video rows: S senders of 1280x720 @ 30 fps (a pre-encoded loop, sendonly) and W watch-only
 members, one 1280x720 @ 30 fps canvas. The overhead ratio there = server CPU / (S x 30 x H.264
 decode + views x 30 x H.264 encode + the audio ideal), codec costs again from --calibrate
-(P-frames of the same content, 1280x720).
+(P-frames of the same content, 1280x720), measured just before and after each video row and
+averaged, because this machine's speed drifts by tens of percent within minutes. The primary
+overhead column uses the costs the server itself logs ("video codec stats": thread CPU time
+per decode and per encode over the last 10 s), i.e. the same process in the same run.
 """
 import argparse
 import json
@@ -91,7 +94,16 @@ def run_size(members, talkers, duration, port, costs):
     }
 
 
-def run_video(senders, watchers, duration, port, costs):
+def calibrate():
+    return json.loads(subprocess.run([BIN, "loadgen", "--calibrate"], capture_output=True,
+                                     text=True, check=True).stdout)
+
+
+def mean_costs(a, b):
+    return {k: (a[k] + b[k]) / 2 if isinstance(a[k], float) else a[k] for k in a}
+
+
+def run_video(senders, watchers, duration, port):
     members = senders + watchers
     extra = ["--video-members", str(senders), "--video-watchers", str(watchers),
              "--video-send-only", "--video-size", "1280x720", "--video-fps", "30"]
@@ -100,18 +112,39 @@ def run_video(senders, watchers, duration, port, costs):
     p50, p99, overruns = tick_columns(text)
     views = re.findall(r"video view created.* views=(\d+)", text)
     views = max(int(v) for v in views) if views else 0
-    audio_ideal = (members * costs["opus_decode_us"] + 2 * costs["opus_encode_us"]) / 20000.0
-    ideal = (senders * 30 * costs["h264_decode_us"] + views * 30 * costs["h264_encode_us"]) / 1e6
-    ideal += audio_ideal
+    # The server's own codec costs in this run (thread CPU time per frame, last 10 s window).
+    stats = re.findall(r"video codec stats decodes=\d+ decode_us_mean=(\d+) encodes=\d+ "
+                       r"encode_us_mean=(\d+)", text)
+    in_server = (int(stats[-1][0]), int(stats[-1][1])) if stats else (0, 0)
     return {
+        "server_decode_us": in_server[0], "server_encode_us": in_server[1],
         "senders": senders, "watchers": watchers, "joined": report.get("video_joined", 0),
         "cores": cores, "tick_p50_us": p50, "tick_p99_us": p99, "overruns": overruns,
         "views": views, "rx_fps": report.get("video_rx_fps", 0.0),
         "loss_pct": report.get("video_loss_pct", 0.0),
         "audio_loss_pct": report.get("loss_pct", 0.0),
         "plis": report.get("video_keyframe_requests", 0),
-        "ideal": ideal, "overhead": cores / ideal if ideal > 0 else None,
     }
+
+
+def add_video_ratio(r, senders, watchers, costs):
+    """Adds the ideal cost (senders' decodes + views' encodes + the audio ideal) and the
+    overhead ratio to a video row, twice: with the H.264 costs the server itself measured
+    during the row (thread CPU time, the primary figure) and with --calibrate's."""
+    members = senders + watchers
+    audio_ideal = (members * costs["opus_decode_us"] + 2 * costs["opus_encode_us"]) / 20000.0
+
+    def ideal(decode_us, encode_us):
+        return (senders * 30 * decode_us + r["views"] * 30 * encode_us) / 1e6 + audio_ideal
+
+    served = ideal(r["server_decode_us"], r["server_encode_us"])
+    calibrated = ideal(costs["h264_decode_us"], costs["h264_encode_us"])
+    r["ideal"] = served
+    r["overhead"] = r["cores"] / served if r["server_decode_us"] > 0 else float("nan")
+    r["overhead_calibrated"] = r["cores"] / calibrated if calibrated > 0 else float("nan")
+    r["h264_decode_us"] = costs["h264_decode_us"]
+    r["h264_encode_us"] = costs["h264_encode_us"]
+    return r
 
 
 def main():
@@ -125,8 +158,7 @@ def main():
     args = ap.parse_args()
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "--bin", "tessera"], cwd=ROOT, check=True)
-    costs = json.loads(subprocess.run([BIN, "loadgen", "--calibrate"], capture_output=True,
-                                      text=True, check=True).stdout)
+    costs = calibrate()
     print(f"# machine: {os.cpu_count()} cores; Opus encode {costs['opus_encode_us']:.1f} us, "
           f"decode {costs['opus_decode_us']:.1f} us per 20 ms frame; H.264 "
           f"{costs['h264_size']} P-frame encode {costs['h264_encode_us'] / 1000:.2f} ms, "
@@ -149,16 +181,24 @@ def main():
     watchers = [int(w) for w in args.video_watchers.split(",") if w.strip()]
     if senders:
         print()
-        print("| senders 720p30 | watchers | video joined | views | server cores | ideal cores "
-              "| overhead | rx fps | video loss % | audio loss % | PLIs | tick p50 us "
+        print("| senders 720p30 | watchers | video joined | views | server cores "
+              "| H.264 dec/enc ms in server | ideal cores | overhead | H.264 dec/enc ms calibrated "
+              "| overhead (calibrated) | rx fps | video loss % | audio loss % | PLIs | tick p50 us "
               "| tick p99 us | tick overruns |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s in senders:
         for w in watchers:
             port += 1
-            r = run_video(s, w, args.duration, port, costs)
+            # The machine's speed drifts: codec costs are measured just before and just after
+            # each video row and averaged.
+            before = calibrate()
+            r = run_video(s, w, args.duration, port)
+            r = add_video_ratio(r, s, w, mean_costs(before, calibrate()))
             print(f"| {s} | {w} | {r['joined']} | {r['views']} | {r['cores']:.3f} "
-                  f"| {r['ideal']:.3f} | {r['overhead']:.2f} | {r['rx_fps']:.1f} "
+                  f"| {r['server_decode_us'] / 1000:.2f}/{r['server_encode_us'] / 1000:.2f} "
+                  f"| {r['ideal']:.3f} | {r['overhead']:.2f} "
+                  f"| {r['h264_decode_us'] / 1000:.2f}/{r['h264_encode_us'] / 1000:.2f} "
+                  f"| {r['overhead_calibrated']:.2f} | {r['rx_fps']:.1f} "
                   f"| {r['loss_pct']:.3f} | {r['audio_loss_pct']:.3f} | {r['plis']} "
                   f"| {r['tick_p50_us']} | {r['tick_p99_us']} | {r['overruns']} |", flush=True)
 

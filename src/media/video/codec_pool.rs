@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 /// Frames of one member queued or being decoded before new ones are refused.
@@ -85,6 +85,96 @@ enum Job {
     Stop,
 }
 
+/// How often the codec threads log what their work cost.
+const STATS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// CPU time the codec threads spent decoding and encoding (thread CPU clock, so a busy machine
+/// does not inflate it), summed over a logging window. The load benchmark divides the server's
+/// CPU by these costs: the video overhead ratio, measured in the same process and run.
+struct CodecCpu {
+    decode_ns: AtomicU64,
+    decodes: AtomicU64,
+    encode_ns: AtomicU64,
+    encodes: AtomicU64,
+    started: Instant,
+    /// Milliseconds since `started` of the last log line.
+    last_log_ms: AtomicU64,
+}
+
+impl CodecCpu {
+    fn new() -> Self {
+        Self {
+            decode_ns: AtomicU64::new(0),
+            decodes: AtomicU64::new(0),
+            encode_ns: AtomicU64::new(0),
+            encodes: AtomicU64::new(0),
+            started: Instant::now(),
+            last_log_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self, ns: &AtomicU64, count: &AtomicU64, spent: u64) {
+        ns.fetch_add(spent, Ordering::Relaxed);
+        count.fetch_add(1, Ordering::Relaxed);
+        self.maybe_log();
+    }
+
+    /// One thread per window (whoever wins the exchange) logs and resets the sums.
+    fn maybe_log(&self) {
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        let last = self.last_log_ms.load(Ordering::Relaxed);
+        if now_ms < last + STATS_INTERVAL.as_millis() as u64
+            || self
+                .last_log_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let mean_us = |ns: &AtomicU64, count: &AtomicU64| {
+            let (ns, n) = (
+                ns.swap(0, Ordering::Relaxed),
+                count.swap(0, Ordering::Relaxed),
+            );
+            (
+                n,
+                if n > 0 {
+                    ns as f64 / n as f64 / 1000.0
+                } else {
+                    0.0
+                },
+            )
+        };
+        let (decodes, decode_us) = mean_us(&self.decode_ns, &self.decodes);
+        let (encodes, encode_us) = mean_us(&self.encode_ns, &self.encodes);
+        info!(
+            decodes,
+            decode_us_mean = decode_us as u64,
+            encodes,
+            encode_us_mean = encode_us as u64,
+            "video codec stats"
+        );
+    }
+}
+
+/// CPU time consumed by the calling thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec we own.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        }
+    }
+    // Elsewhere (or if the clock is missing): wall time since first use.
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
 /// The codec threads; dropping the pool stops and joins them (handles then fail quietly).
 pub struct VideoCodecPool {
     jobs: Vec<Sender<Job>>,
@@ -100,13 +190,15 @@ impl VideoCodecPool {
             handles: Vec::new(),
             next_key: AtomicU64::new(0),
         };
+        let cpu = Arc::new(CodecCpu::new());
         for index in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
+            let cpu = cpu.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("tessera-video-{index}"))
                 .spawn(move || {
                     lower_priority();
-                    run(rx)
+                    run(rx, &cpu)
                 })?;
             pool.jobs.push(tx);
             pool.handles.push(handle);
@@ -335,7 +427,7 @@ enum Codec {
 }
 
 /// A codec thread: serves jobs until the pool stops it.
-fn run(jobs: Receiver<Job>) {
+fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
     let mut codecs: HashMap<u64, Codec> = HashMap::new();
     while let Ok(job) = jobs.recv() {
         match job {
@@ -380,14 +472,22 @@ fn run(jobs: Receiver<Job>) {
             Job::Stop => return,
             Job::Decode { key, annex_b } => {
                 if let Some(Codec::Decoder(open)) = codecs.get_mut(&key) {
-                    if !decode(open, &annex_b) {
+                    let started = thread_cpu_ns();
+                    let listening = decode(open, &annex_b);
+                    let spent = thread_cpu_ns().saturating_sub(started);
+                    cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
+                    if !listening {
                         codecs.remove(&key);
                     }
                 }
             }
             Job::Encode { key, job } => {
                 if let Some(Codec::Encoder(open)) = codecs.get_mut(&key) {
-                    if !encode(open, *job) {
+                    let started = thread_cpu_ns();
+                    let listening = encode(open, *job);
+                    let spent = thread_cpu_ns().saturating_sub(started);
+                    cpu.record(&cpu.encode_ns, &cpu.encodes, spent);
+                    if !listening {
                         codecs.remove(&key);
                     }
                 }
