@@ -3,6 +3,7 @@
 //! socket is drained each tick into RFC 3550 receive statistics. A few probe listeners decode
 //! what they receive to time tone onsets (talker burst sent → first loud packet arrives).
 
+use super::stream::{apply_commands, pace, StreamCommand};
 use crate::media::audio::codec::{AudioDecoder, AudioEncoder, EncoderSettings, FRAME_SAMPLES};
 use crate::media::audio::talk::level_dbfs;
 use crate::media::audio::tone::ToneGenerator;
@@ -11,7 +12,7 @@ use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
 use crate::sdp::AudioCodec;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,19 +24,6 @@ const BURST_FRAMES: usize = 10;
 const QUIET_BEFORE_ONSET: u32 = 10;
 const LOUD_DBFS: f32 = -35.0;
 const QUIET_DBFS: f32 = -50.0;
-
-/// Commands from signalling.
-pub(super) enum MediaCommand {
-    Start {
-        index: usize,
-        remote: SocketAddr,
-        payload_type: u8,
-    },
-    Stop {
-        index: usize,
-    },
-    Finish,
-}
 
 /// One member's media state.
 pub(super) struct MemberMedia {
@@ -135,7 +123,7 @@ impl Payloads {
 pub(super) fn spawn(
     mut members: Vec<MemberMedia>,
     payloads: Payloads,
-    commands: Receiver<MediaCommand>,
+    commands: Receiver<StreamCommand>,
 ) -> std::io::Result<JoinHandle<MediaTotals>> {
     std::thread::Builder::new()
         .name("tessera-loadgen-media".into())
@@ -147,28 +135,16 @@ pub(super) fn spawn(
             let mut packet = Vec::with_capacity(1500);
             let mut buf = vec![0u8; 2048];
             loop {
-                loop {
-                    match commands.try_recv() {
-                        Ok(MediaCommand::Start {
-                            index,
-                            remote,
-                            payload_type,
-                        }) => {
-                            if let Some(m) = members.get_mut(index) {
-                                m.remote = Some(remote);
-                                m.sender.set_payload_type(payload_type);
-                            }
+                let finished = apply_commands(&commands, |index, start| {
+                    if let Some(m) = members.get_mut(index) {
+                        m.remote = start.map(|(remote, _)| remote);
+                        if let Some((_, payload_type)) = start {
+                            m.sender.set_payload_type(payload_type);
                         }
-                        Ok(MediaCommand::Stop { index }) => {
-                            if let Some(m) = members.get_mut(index) {
-                                m.remote = None;
-                            }
-                        }
-                        Ok(MediaCommand::Finish) | Err(TryRecvError::Disconnected) => {
-                            return totals(&members, latencies);
-                        }
-                        Err(TryRecvError::Empty) => break,
                     }
+                });
+                if finished {
+                    return totals(&members, latencies);
                 }
                 let now = Instant::now();
                 let phase = frame_index % PERIOD_FRAMES;
@@ -188,12 +164,7 @@ pub(super) fn spawn(
                     drain(m, now, burst_sent_at, &mut buf, &mut latencies);
                 }
                 frame_index += 1;
-                next += TICK;
-                let after = Instant::now();
-                if after > next + TICK * 5 {
-                    next = after + TICK; // overloaded: skip ahead rather than burst
-                }
-                std::thread::sleep(next.saturating_duration_since(after));
+                pace(&mut next, TICK);
             }
         })
 }

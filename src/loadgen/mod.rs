@@ -10,6 +10,7 @@
 pub mod calibrate;
 mod media;
 mod signalling;
+mod stream;
 mod video;
 pub mod video_loop;
 

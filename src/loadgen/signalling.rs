@@ -2,8 +2,9 @@
 //! INVITEs paced by the ramp, ACKs, answers handed to the audio and video threads, BYEs at the
 //! end.
 
-use super::media::{self, MediaCommand, MemberMedia, Payloads};
-use super::video::{self, VideoCommand, VideoMember, VideoRole};
+use super::media::{self, MemberMedia, Payloads};
+use super::stream::StreamCommand;
+use super::video::{self, VideoMember, VideoRole};
 use super::video_loop::VideoLoop;
 use super::{percentile, LoadError, LoadOptions, LoadReport};
 use crate::dial::requests::{negotiated_from_answer, resolve_target, UacDialog};
@@ -46,8 +47,8 @@ struct Generator {
     layer: TransactionLayer,
     members: Vec<Member>,
     by_call_id: HashMap<String, usize>,
-    media: mpsc::Sender<MediaCommand>,
-    video: mpsc::Sender<VideoCommand>,
+    media: mpsc::Sender<StreamCommand>,
+    video: mpsc::Sender<StreamCommand>,
     progress: Option<indicatif::ProgressBar>,
 }
 
@@ -165,8 +166,8 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         elapsed_ms = hangup.elapsed().as_millis() as u64,
         "all calls hung up"
     );
-    let _ = generator.media.send(MediaCommand::Finish);
-    let _ = generator.video.send(VideoCommand::Finish);
+    let _ = generator.media.send(StreamCommand::Finish);
+    let _ = generator.video.send(StreamCommand::Finish);
     let (totals, video_totals) = tokio::task::spawn_blocking(move || {
         let audio = media_thread.join().ok();
         let video = video_thread.and_then(|t| t.join().ok());
@@ -182,16 +183,8 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     if let Some(t) = totals {
         report.rx_packets = t.rx_packets;
         report.tx_packets = t.tx_packets;
-        report.loss_pct = if t.expected > 0 {
-            100.0 * t.lost as f64 / t.expected as f64
-        } else {
-            0.0
-        };
-        report.jitter_ms = if t.jitter_ms.is_empty() {
-            0.0
-        } else {
-            t.jitter_ms.iter().sum::<f64>() / t.jitter_ms.len() as f64
-        };
+        report.loss_pct = loss_percent(t.lost, t.expected);
+        report.jitter_ms = mean(&t.jitter_ms);
         let mut lat = t.latencies_ms;
         lat.sort_by(f64::total_cmp);
         report.latency_ms_p50 = percentile(&lat, 50.0);
@@ -207,20 +200,29 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         report.video_rx_packets = v.rx_packets;
         report.video_rx_frames = v.rx_frames;
         report.video_rx_keyframes = v.rx_keyframes;
-        report.video_loss_pct = if v.expected > 0 {
-            100.0 * v.lost as f64 / v.expected as f64
-        } else {
-            0.0
-        };
-        report.video_rx_fps = if v.rx_fps.is_empty() {
-            0.0
-        } else {
-            v.rx_fps.iter().sum::<f64>() / v.rx_fps.len() as f64
-        };
+        report.video_loss_pct = loss_percent(v.lost, v.expected);
+        report.video_rx_fps = mean(&v.rx_fps);
         report.video_keyframe_requests = v.keyframe_requests;
         report.video_blind_watchers = v.blind_watchers;
     }
     Ok(report)
+}
+
+/// Lost packets as a percentage of those expected (0 when none were expected).
+fn loss_percent(lost: i64, expected: i64) -> f64 {
+    if expected > 0 {
+        100.0 * lost as f64 / expected as f64
+    } else {
+        0.0
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
 }
 
 /// Seconds of video in the pre-encoded loop (one IDR per loop).
@@ -344,8 +346,8 @@ impl Generator {
                     let status = match (request.method, index) {
                         (Method::Bye, Some(i)) => {
                             self.members[i].state = CallState::EndedByServer;
-                            let _ = self.media.send(MediaCommand::Stop { index: i });
-                            let _ = self.video.send(VideoCommand::Stop { index: i });
+                            let _ = self.media.send(StreamCommand::Stop { index: i });
+                            let _ = self.video.send(StreamCommand::Stop { index: i });
                             200
                         }
                         (Method::Bye, None) => 481,
@@ -392,7 +394,7 @@ impl Generator {
                 let negotiated = negotiated_from_answer(&member.offer, &response.body);
                 if let Some(v) = negotiated.as_ref().and_then(|n| n.video.as_ref()) {
                     member.video_up = true;
-                    let _ = self.video.send(VideoCommand::Start {
+                    let _ = self.video.send(StreamCommand::Start {
                         index: i,
                         remote: v.remote_rtp,
                         payload_type: v.payload_type,
@@ -401,7 +403,7 @@ impl Generator {
                 match negotiated.and_then(|n| n.audio) {
                     Some(audio) => {
                         member.state = CallState::Up;
-                        let _ = self.media.send(MediaCommand::Start {
+                        let _ = self.media.send(StreamCommand::Start {
                             index: i,
                             remote: audio.remote_rtp,
                             payload_type: audio.payload_type,
@@ -425,8 +427,8 @@ impl Generator {
     async fn hang_up_all(&mut self) {
         let now = Instant::now();
         for i in 0..self.members.len() {
-            let _ = self.media.send(MediaCommand::Stop { index: i });
-            let _ = self.video.send(VideoCommand::Stop { index: i });
+            let _ = self.media.send(StreamCommand::Stop { index: i });
+            let _ = self.video.send(StreamCommand::Stop { index: i });
             let member = &mut self.members[i];
             if member.state == CallState::Up {
                 member.state = CallState::Closing;

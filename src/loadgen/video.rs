@@ -5,13 +5,14 @@
 //! watchers depacketize what arrives into access units (frames), never decoding, and keep
 //! RFC 3550 receive statistics.
 
+use super::stream::{apply_commands, pace, StreamCommand};
 use super::video_loop::VideoLoop;
 use crate::rtp::h264::{is_keyframe_access_unit, H264Depacketizer};
 use crate::rtp::rtcp::{is_rtcp, parse_compound, RtcpPacket};
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,19 +20,6 @@ use std::time::{Duration, Instant};
 const VIDEO_CLOCK: u32 = 90_000;
 /// A sender restarts its loop at most this often on keyframe requests.
 const MIN_RESTART_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Commands from signalling.
-pub(super) enum VideoCommand {
-    Start {
-        index: usize,
-        remote: SocketAddr,
-        payload_type: u8,
-    },
-    Stop {
-        index: usize,
-    },
-    Finish,
-}
 
 /// What a video member does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +92,7 @@ pub(super) struct VideoTotals {
 pub(super) fn spawn(
     mut members: Vec<Option<VideoMember>>,
     video: VideoLoop,
-    commands: Receiver<VideoCommand>,
+    commands: Receiver<StreamCommand>,
 ) -> std::io::Result<JoinHandle<VideoTotals>> {
     std::thread::Builder::new()
         .name("tessera-loadgen-video".into())
@@ -115,28 +103,16 @@ pub(super) fn spawn(
             let mut packet = Vec::with_capacity(1500);
             let mut buf = vec![0u8; 2048];
             loop {
-                loop {
-                    match commands.try_recv() {
-                        Ok(VideoCommand::Start {
-                            index,
-                            remote,
-                            payload_type,
-                        }) => {
-                            if let Some(Some(m)) = members.get_mut(index) {
-                                m.remote = Some(remote);
-                                m.sender.set_payload_type(payload_type);
-                            }
+                let finished = apply_commands(&commands, |index, start| {
+                    if let Some(Some(m)) = members.get_mut(index) {
+                        m.remote = start.map(|(remote, _)| remote);
+                        if let Some((_, payload_type)) = start {
+                            m.sender.set_payload_type(payload_type);
                         }
-                        Ok(VideoCommand::Stop { index }) => {
-                            if let Some(Some(m)) = members.get_mut(index) {
-                                m.remote = None;
-                            }
-                        }
-                        Ok(VideoCommand::Finish) | Err(TryRecvError::Disconnected) => {
-                            return totals(members.iter().flatten());
-                        }
-                        Err(TryRecvError::Empty) => break,
                     }
+                });
+                if finished {
+                    return totals(members.iter().flatten());
                 }
                 let now = Instant::now();
                 for m in members.iter_mut().flatten() {
@@ -145,12 +121,7 @@ pub(super) fn spawn(
                         send_frame(m, &video, ticks_per_frame, &mut packet);
                     }
                 }
-                next += interval;
-                let after = Instant::now();
-                if after > next + interval * 5 {
-                    next = after + interval; // overloaded: skip ahead rather than burst
-                }
-                std::thread::sleep(next.saturating_duration_since(after));
+                pace(&mut next, interval);
             }
         })
 }

@@ -34,23 +34,23 @@ pub struct VideoLoop {
     pub fps: f32,
 }
 
-/// Bitrate of the loop: what a camera at this size typically sends.
-fn bitrate_for(width: u32, height: u32) -> u32 {
-    let pixels = u64::from(width) * u64::from(height);
-    // 2 Mbit/s at 1280x720, proportional, at least 300 kbit/s.
-    ((pixels * 2_000_000 / (1280 * 720)) as u32).max(300_000)
+/// The loop's encoder: the bitrate a camera at this size typically sends (2 Mbit/s at
+/// 1280x720, proportional to the pixels, at least 300 kbit/s), one IDR at the start.
+fn encoder_config(size: (u32, u32), fps: f32) -> EncoderConfig {
+    let pixels = u64::from(size.0) * u64::from(size.1);
+    EncoderConfig {
+        width: size.0,
+        height: size.1,
+        fps,
+        bitrate_bps: ((pixels * 2_000_000 / (1280 * 720)) as u32).max(300_000),
+        max_keyframe_interval: None,
+    }
 }
 
 impl VideoLoop {
     /// Encodes `seconds` of the pattern at `size` and `fps`.
     pub fn encode(size: (u32, u32), fps: f32, seconds: f32) -> Result<Self, VideoCodecError> {
-        let mut encoder = VideoEncoder::new(EncoderConfig {
-            width: size.0,
-            height: size.1,
-            fps,
-            bitrate_bps: bitrate_for(size.0, size.1),
-            max_keyframe_interval: None,
-        })?;
+        let mut encoder = VideoEncoder::new(encoder_config(size, fps))?;
         let count = ((seconds * fps).round() as u32).max(1);
         let mut packetizer = H264Packetizer::default();
         let mut payloads = RtpPayloads::new();
@@ -100,13 +100,7 @@ impl VideoLoop {
         fps: f32,
         frames: u32,
     ) -> Result<LoopCosts, VideoCodecError> {
-        let mut encoder = VideoEncoder::new(EncoderConfig {
-            width: size.0,
-            height: size.1,
-            fps,
-            bitrate_bps: bitrate_for(size.0, size.1),
-            max_keyframe_interval: None,
-        })?;
+        let mut encoder = VideoEncoder::new(encoder_config(size, fps))?;
         let mut decoder = VideoDecoder::new()?;
         let mut encode_us = Vec::new();
         let mut decode_us = Vec::new();
