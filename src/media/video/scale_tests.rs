@@ -229,3 +229,26 @@ fn cache_rescales_only_on_new_generation_or_size() {
     cache.clear();
     assert!(cache.is_empty());
 }
+
+#[test]
+fn shrinking_averages_fine_detail_instead_of_aliasing() {
+    // A one-pixel checkerboard shrunk 3x: an area average gives flat mid-grey; sampling
+    // (nearest) would give black and white blotches.
+    let (w, h) = (192u32, 96u32);
+    let mut src = I420Frame::new_filled(w, h, (0, 128, 128));
+    for y in 0..h as usize {
+        for x in 0..w as usize {
+            src.y[y * w as usize + x] = if (x + y) % 2 == 0 { 16 } else { 235 };
+        }
+    }
+    let mut dst = I420Frame::new_black(64, 32);
+    let mut scaler = Scaler::new(ScaleQuality::Bilinear);
+    scaler
+        .scale_into(&src, &mut dst, Rect::new(0, 0, 64, 32), FitMode::Fit)
+        .expect("scaled");
+    let (lo, hi) = dst
+        .y
+        .iter()
+        .fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(lo >= 100 && hi <= 150, "luma range {lo}..{hi}");
+}
