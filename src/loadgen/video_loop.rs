@@ -13,8 +13,6 @@ use std::time::Instant;
 pub struct LoopFrame {
     pub payloads: Vec<Vec<u8>>,
     pub keyframe: bool,
-    /// Annex B bytes, kept for the decode calibration.
-    annex_b: Vec<u8>,
 }
 
 /// What encoding the loop measured.
@@ -29,8 +27,6 @@ pub struct LoopCosts {
 /// A pre-encoded video loop.
 pub struct VideoLoop {
     pub frames: Vec<LoopFrame>,
-    pub width: u32,
-    pub height: u32,
     pub fps: f32,
 }
 
@@ -55,9 +51,9 @@ impl VideoLoop {
         let mut packetizer = H264Packetizer::default();
         let mut payloads = RtpPayloads::new();
         let mut frames = Vec::with_capacity(count as usize);
+        let mut annex_b = Vec::new();
         for t in 0..count {
             let picture = pattern_frame(size.0, size.1, t);
-            let mut annex_b = Vec::new();
             let encoded = encoder.encode(&picture, t == 0, &mut annex_b)?;
             if encoded.bytes == 0 {
                 continue; // rate control skipped the frame
@@ -72,23 +68,15 @@ impl VideoLoop {
             frames.push(LoopFrame {
                 payloads: payloads.iter().map(<[u8]>::to_vec).collect(),
                 keyframe: encoded.keyframe,
-                annex_b,
             });
         }
-        Ok(Self {
-            frames,
-            width: size.0,
-            height: size.1,
-            fps,
-        })
+        Ok(Self { frames, fps })
     }
 
     /// A loop with no frames (for runs whose video members only watch).
     pub fn empty(fps: f32) -> Self {
         Self {
             frames: Vec::new(),
-            width: 0,
-            height: 0,
             fps,
         }
     }
@@ -129,11 +117,6 @@ impl VideoLoop {
             decode_p_us: super::percentile(&decode_us, 50.0),
         })
     }
-
-    /// Frames of the loop as Annex B, for tests that decode it.
-    pub fn annex_b(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.frames.iter().map(|f| f.annex_b.as_slice())
-    }
 }
 
 #[cfg(test)]
@@ -141,19 +124,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loop_starts_with_a_keyframe_and_decodes() {
+    fn loop_starts_with_a_keyframe_and_its_packets_decode() {
         let video = VideoLoop::encode((320, 180), 15.0, 1.0).expect("loop");
         assert!(video.frames.len() >= 10, "{}", video.frames.len());
         assert!(video.frames[0].keyframe);
-        assert!(video.frames.iter().all(|f| !f.payloads.is_empty()));
+        // Depacketize the RTP payloads as a receiver would, then decode.
+        let mut depacketizer = crate::rtp::h264::H264Depacketizer::new();
         let mut decoder = VideoDecoder::new().expect("decoder");
-        let mut pictures = 0;
-        for au in video.annex_b() {
-            if let Ok(Some(frame)) = decoder.decode(au) {
-                assert_eq!((frame.frame.width, frame.frame.height), (320, 180));
-                pictures += 1;
+        let (mut seq, mut pictures) = (0u16, 0);
+        for (t, frame) in video.frames.iter().enumerate() {
+            let last = frame.payloads.len() - 1;
+            for (i, payload) in frame.payloads.iter().enumerate() {
+                let unit = depacketizer.push(seq, t as u32 * 6000, i == last, payload);
+                seq = seq.wrapping_add(1);
+                if let Ok(Some(unit)) = unit {
+                    if let Ok(Some(picture)) = decoder.decode(unit.annex_b()) {
+                        assert_eq!((picture.frame.width, picture.frame.height), (320, 180));
+                        pictures += 1;
+                    }
+                }
             }
         }
-        assert!(pictures >= 10, "{pictures}");
+        assert_eq!(pictures, video.frames.len());
     }
 }

@@ -109,7 +109,7 @@ impl ServerHandle {
         let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
         let (control_tx, control_rx) = mpsc::channel(64);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
-        info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(),
+        info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(), video_threads = codec_pool.threads(),
               "tessera listening (UDP and TCP)");
         let core = core::SipCore::new(
             config,
