@@ -1,7 +1,8 @@
 //! The video half of a room tick: drain every member's video, keep the floor, compose each
 //! watched canvas when a frame is due, encode each distinct view once (on a codec thread in
-//! the server) and send the shared payloads of the frames that finished to its subscribers. Canvases nobody watches cost nothing; views nobody
-//! subscribes to are dropped with their encoder.
+//! the server) and send the shared payloads of the frames that finished to its subscribers.
+//! Canvases nobody watches cost nothing; views nobody subscribes to are dropped with their
+//! encoder.
 
 use super::canvas::Canvas;
 use super::member::{Member, MemberId, TickTime};

@@ -1,5 +1,6 @@
-//! Video: the H.264 codec wrapper, the decode threads, each member's inbound pipeline, raw I420 frames,
-//! scaling, layouts, placeholder cards, the canvas compositor and a synthetic test pattern.
+//! Video: the H.264 codec wrapper, the codec threads, each member's inbound pipeline, raw
+//! I420 frames, scaling, layouts, placeholder cards, the canvas compositor and a synthetic test
+//! pattern.
 
 pub mod codec;
 pub mod codec_pool;
