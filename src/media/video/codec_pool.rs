@@ -230,11 +230,14 @@ impl VideoCodecPool {
         })
         .map_err(|_| gone())?;
         Ok(PooledDecoder {
-            key,
-            jobs,
-            results,
+            link: CodecLink {
+                key,
+                jobs,
+                results,
+                in_flight: 0,
+                max_in_flight: MAX_DECODES_IN_FLIGHT,
+            },
             recycle,
-            in_flight: 0,
         })
     }
 
@@ -254,12 +257,15 @@ impl VideoCodecPool {
         })
         .map_err(|_| gone())?;
         Ok(PooledEncoder {
-            key,
-            jobs,
-            results,
+            link: CodecLink {
+                key,
+                jobs,
+                results,
+                in_flight: 0,
+                max_in_flight: MAX_ENCODES_IN_FLIGHT,
+            },
             canvases_back,
             payloads_back,
-            in_flight: 0,
         })
     }
 }
@@ -296,38 +302,67 @@ impl Drop for VideoCodecPool {
     }
 }
 
-/// One member's decoder living on a codec thread.
-pub struct PooledDecoder {
+/// The media thread's end of one codec on a codec thread: its job queue, its results, and
+/// how many jobs are still in flight (bounded, so a slow codec sheds work instead of queueing
+/// it). Dropping it closes the codec.
+struct CodecLink<R> {
     key: u64,
     jobs: Sender<Job>,
-    results: Receiver<DecodeOutcome>,
-    recycle: Sender<I420Frame>,
+    results: Receiver<R>,
     in_flight: usize,
+    max_in_flight: usize,
 }
 
-impl PooledDecoder {
-    /// Queues one access unit. `false` when the member is too far behind (the unit was
-    /// dropped) or the thread is gone.
-    pub fn submit(&mut self, annex_b: &[u8]) -> bool {
-        if self.in_flight >= MAX_DECODES_IN_FLIGHT {
-            return false;
-        }
-        let job = Job::Decode {
-            key: self.key,
-            annex_b: annex_b.to_vec(),
-        };
-        if self.jobs.send(job).is_err() {
+impl<R> CodecLink<R> {
+    /// Whether another job may be queued (checked before preparing one).
+    fn has_room(&self) -> bool {
+        self.in_flight < self.max_in_flight
+    }
+
+    /// Queues the job `make(key)`; `false` when too many are in flight or the thread is gone.
+    fn submit(&mut self, make: impl FnOnce(u64) -> Job) -> bool {
+        if !self.has_room() || self.jobs.send(make(self.key)).is_err() {
             return false;
         }
         self.in_flight += 1;
         true
     }
 
-    /// The next finished outcome, if any.
-    pub fn poll(&mut self) -> Option<DecodeOutcome> {
-        let outcome = poll(&self.results)?;
+    fn poll(&mut self) -> Option<R> {
+        let outcome = self.results.try_recv().ok()?;
         self.in_flight = self.in_flight.saturating_sub(1);
         Some(outcome)
+    }
+}
+
+impl<R> Drop for CodecLink<R> {
+    fn drop(&mut self) {
+        let _ = self.jobs.send(Job::Close { key: self.key });
+    }
+}
+
+/// One member's decoder living on a codec thread.
+pub struct PooledDecoder {
+    link: CodecLink<DecodeOutcome>,
+    recycle: Sender<I420Frame>,
+}
+
+impl PooledDecoder {
+    /// Queues one access unit. `false` when the member is too far behind (the unit was
+    /// dropped) or the thread is gone.
+    pub fn submit(&mut self, annex_b: &[u8]) -> bool {
+        if !self.link.has_room() {
+            return false;
+        }
+        self.link.submit(|key| Job::Decode {
+            key,
+            annex_b: annex_b.to_vec(),
+        })
+    }
+
+    /// The next finished outcome, if any.
+    pub fn poll(&mut self) -> Option<DecodeOutcome> {
+        self.link.poll()
     }
 
     /// Gives a spent picture buffer back to the codec thread.
@@ -336,20 +371,11 @@ impl PooledDecoder {
     }
 }
 
-impl Drop for PooledDecoder {
-    fn drop(&mut self) {
-        let _ = self.jobs.send(Job::Close { key: self.key });
-    }
-}
-
 /// One view's encoder and packetizer living on a codec thread.
 pub struct PooledEncoder {
-    key: u64,
-    jobs: Sender<Job>,
-    results: Receiver<EncodeOutcome>,
+    link: CodecLink<EncodeOutcome>,
     canvases_back: Receiver<I420Frame>,
     payloads_back: Sender<RtpPayloads>,
-    in_flight: usize,
 }
 
 impl PooledEncoder {
@@ -361,47 +387,30 @@ impl PooledEncoder {
         force_keyframe: bool,
         captured_at: Instant,
     ) -> bool {
-        if self.in_flight >= MAX_ENCODES_IN_FLIGHT {
+        if !self.link.has_room() {
             return false;
         }
         let mut copy = self.canvases_back.try_recv().unwrap_or_default();
         copy.copy_from(canvas);
-        let job = Job::Encode {
-            key: self.key,
+        self.link.submit(|key| Job::Encode {
+            key,
             job: Box::new(EncodeJob {
                 canvas: copy,
                 force_keyframe,
                 captured_at,
             }),
-        };
-        if self.jobs.send(job).is_err() {
-            return false;
-        }
-        self.in_flight += 1;
-        true
+        })
     }
 
     /// The next finished outcome, if any.
     pub fn poll(&mut self) -> Option<EncodeOutcome> {
-        let outcome = poll(&self.results)?;
-        self.in_flight = self.in_flight.saturating_sub(1);
-        Some(outcome)
+        self.link.poll()
     }
 
     /// Gives a sent frame's payload buffers back to the codec thread.
     pub fn recycle(&self, payloads: RtpPayloads) {
         let _ = self.payloads_back.send(payloads);
     }
-}
-
-impl Drop for PooledEncoder {
-    fn drop(&mut self) {
-        let _ = self.jobs.send(Job::Close { key: self.key });
-    }
-}
-
-fn poll<T>(results: &Receiver<T>) -> Option<T> {
-    results.try_recv().ok()
 }
 
 struct OpenDecoder {
