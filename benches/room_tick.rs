@@ -104,6 +104,7 @@ impl RoomRig {
                 call_id: format!("bench-{id}"),
                 name: format!("m{id}"),
                 signalling_ip: "127.0.0.1".parse().expect("ip"),
+                initial_canvas: None,
             };
             let setup =
                 build_member(who, sockets, &audio, EncoderSettings::default()).expect("member");

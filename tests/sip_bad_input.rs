@@ -4,9 +4,11 @@
 mod common;
 
 use common::*;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tessera::dial::DialTransport;
 use tessera::sdp::AudioCodec;
+use tessera::server::ServerHandle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -268,6 +270,142 @@ async fn tcp_abusers_are_disconnected_without_harming_calls() {
         &probe,
         &format!("sip:3000@{}", server.sip_addr()),
         "opt-after-tcp",
+    )
+    .await;
+    server.shutdown().await;
+}
+
+/// Sends `text` over a fresh TCP connection and returns the first response's status (0 when
+/// the server closed without answering).
+async fn tcp_status(server: &ServerHandle, text: &str) -> u16 {
+    let mut stream = TcpStream::connect(server.sip_addr()).await.unwrap();
+    stream
+        .write_all(text.replace("SIP/2.0/UDP", "SIP/2.0/TCP").as_bytes())
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let read = tokio::time::timeout(WAIT, async {
+        loop {
+            let text = String::from_utf8_lossy(&received).into_owned();
+            // Skip provisional responses; stop at the first final one.
+            let finals = text
+                .split("SIP/2.0 ")
+                .skip(1)
+                .find(|r| !r.starts_with('1') && r.contains("\r\n\r\n"));
+            if let Some(resp) = finals {
+                return status(&format!("SIP/2.0 {resp}"));
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return 0,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.unwrap_or(0)
+}
+
+/// An INVITE with a valid audio offer, for the malformed variants below.
+fn invite(server: &ServerHandle, probe: SocketAddr, call_id: &str) -> String {
+    request(
+        "INVITE",
+        &format!("sip:4000@{}", server.sip_addr()),
+        probe,
+        call_id,
+        call_id,
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        &sdp_offer("127.0.0.1:9".parse().unwrap()),
+    )
+}
+
+/// Malformed INVITEs once answered 200: each now gets a 4xx over UDP and over TCP and
+/// creates no call, no room and holds no port (RFC 3261 §8.1.1.5, §18.3, §20.14, §25.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_invites_are_refused_over_udp_and_tcp() {
+    let server = start(test_config()).await;
+    let probe = SipProbe::new(server.sip_addr()).await;
+    let many_media: String = (0..1000)
+        .map(|i| format!("m=audio {} RTP/AVP 0\r\n", 4000 + 2 * i))
+        .collect();
+    let cases: Vec<(&str, Box<dyn Fn(String) -> String>, bool)> = vec![
+        (
+            "CSeq method differs",
+            Box::new(|m| m.replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS")),
+            true,
+        ),
+        (
+            "Content-Length larger than the body",
+            Box::new(|m| {
+                let len = body_of(&m).len();
+                m.replace(
+                    &format!("Content-Length: {len}"),
+                    &format!("Content-Length: {}", len + 40),
+                )
+            }),
+            false, // on a stream that only means "wait for more"
+        ),
+        (
+            "negative Content-Length",
+            Box::new(|m| {
+                let len = body_of(&m).len();
+                m.replace(&format!("Content-Length: {len}"), "Content-Length: -5")
+            }),
+            true,
+        ),
+        (
+            "non-numeric Content-Length",
+            Box::new(|m| {
+                let len = body_of(&m).len();
+                m.replace(&format!("Content-Length: {len}"), "Content-Length: 12abc")
+            }),
+            true,
+        ),
+        (
+            "NUL in a header value",
+            Box::new(|m| m.replace("From: <sip:probe@", "From: \"a\0b\" <sip:probe@")),
+            true,
+        ),
+        (
+            "1000 media sections",
+            Box::new(move |m| {
+                let body = body_of(&m).to_string();
+                let huge = format!("{body}{many_media}");
+                m.replace(
+                    &format!("Content-Length: {}\r\n\r\n{body}", body.len()),
+                    &format!("Content-Length: {}\r\n\r\n{huge}", huge.len()),
+                )
+            }),
+            true,
+        ),
+    ];
+    for (i, (what, mangle, over_tcp)) in cases.iter().enumerate() {
+        let udp = mangle(invite(&server, probe.local(), &format!("mal-udp-{i}")));
+        probe.send(&udp).await;
+        let resp = probe.final_response(WAIT).await.expect("a response");
+        let code = status(&resp);
+        assert!((400..500).contains(&code), "UDP, {what}: {resp}");
+        if *over_tcp {
+            let tcp = mangle(invite(&server, probe.local(), &format!("mal-tcp-{i}")));
+            let code = tcp_status(&server, &tcp).await;
+            assert!((400..500).contains(&code), "TCP, {what}: status {code}");
+        }
+    }
+    assert_eq!(server.control().call_count().await, 0, "no call created");
+    assert!(server.control().room_ids().await.is_empty(), "no room created");
+    assert_eq!(server.rtp_port_pairs_in_use(), 0, "no port held");
+    // A body over the stream limit is refused with 413 before it is read.
+    let big = invite(&server, probe.local(), "mal-big").replace(
+        &format!("Content-Length: {}", body_of(&invite(&server, probe.local(), "x")).len()),
+        "Content-Length: 100000",
+    );
+    assert_eq!(tcp_status(&server, &big).await, 413);
+    options_still_answered(
+        &probe,
+        &format!("sip:3000@{}", server.sip_addr()),
+        "opt-after-malformed",
     )
     .await;
     server.shutdown().await;

@@ -10,6 +10,7 @@ use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
 use crate::rtp::rtcp::{
     ntp_from_unix, write_compound, RtcpPacket, SdesChunk, SdesItem, SenderInfo,
 };
+use crate::rtp::clock::{FrameClock, MediaClock};
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
 use crate::sdp::{AudioCodec, Direction};
@@ -60,6 +61,9 @@ pub struct MemberSetup {
     pub encoder: AudioEncoder,
     /// Video, when the call negotiated it.
     pub video: Option<MemberVideoSetup>,
+    /// Canvas (0-based) showing this member: its picture, or its placeholder card when it
+    /// sends no video; `None` = on no canvas (watch-only, or audio kept off the screen).
+    pub initial_canvas: Option<usize>,
 }
 
 /// A member's media state, owned by its room's media thread.
@@ -74,6 +78,8 @@ pub struct Member {
     pub(super) encoder: AudioEncoder,
     talk: TalkDetector,
     sender: RtpSender,
+    /// Timestamps of the audio we send; its epoch is the video clock's too (lip sync).
+    audio_clock: FrameClock,
     rx_stats: ReceiveStats,
     remote_ssrc: Option<u32>,
     /// This tick's decoded frame (silence when nothing arrived).
@@ -90,6 +96,8 @@ pub struct Member {
     pub(super) level_dbfs: f32,
     /// Video state, when negotiated.
     pub video: Option<MemberVideo>,
+    /// Canvas (0-based) showing this member, see [`MemberSetup::initial_canvas`].
+    pub initial_canvas: Option<usize>,
     /// This tick's talk-state change, between the receive and the mix step.
     pub(super) talk_change: Option<bool>,
     /// This tick's private mix-minus payload (talkers), and whether it is to be sent.
@@ -100,6 +108,12 @@ pub struct Member {
 impl Member {
     pub fn new(setup: MemberSetup, talk: TalkConfig, now: Instant) -> Self {
         let clock = setup.audio.codec.rtp_clock_rate();
+        // One epoch for all of this member's streams, so their SRs share a wall clock.
+        let epoch = now;
+        let audio_clock = FrameClock::new(
+            MediaClock::new(clock, epoch),
+            rtp_ticks_per_frame(setup.audio.codec),
+        );
         Self {
             id: setup.id,
             cname: format!("tessera-{}", setup.id),
@@ -111,6 +125,7 @@ impl Member {
             encoder: setup.encoder,
             talk: TalkDetector::new(talk),
             sender: RtpSender::new(setup.audio.payload_type),
+            audio_clock,
             rx_stats: ReceiveStats::new(clock),
             remote_ssrc: None,
             frame: vec![0; FRAME_SAMPLES],
@@ -122,7 +137,8 @@ impl Member {
             packet_buf: Vec::with_capacity(1500),
             ignored_packets: 0,
             level_dbfs: -120.0,
-            video: setup.video.map(MemberVideo::new),
+            video: setup.video.map(|video| MemberVideo::new(video, epoch)),
+            initial_canvas: setup.initial_canvas,
             talk_change: None,
             own_mix: Vec::new(),
             sends_own_mix: false,
@@ -224,19 +240,22 @@ impl Member {
     }
 
     /// Sends what [`encode_own_mix`](Self::encode_own_mix) produced.
-    pub(super) fn send_own_mix(&mut self) {
+    pub(super) fn send_own_mix(&mut self, now: Instant) {
         let payload = std::mem::take(&mut self.own_mix);
-        self.send_audio(&payload);
+        self.send_audio(now, &payload);
         self.own_mix = payload;
     }
 
-    /// Stamps and sends one encoded 20 ms payload.
-    pub fn send_audio(&mut self, payload: &[u8]) {
+    /// Stamps and sends one encoded 20 ms payload, sent at `now`: its timestamp is that frame
+    /// on the member's audio clock. The first packet carries the marker (RFC 3551 §4.1).
+    pub fn send_audio(&mut self, now: Instant, payload: &[u8]) {
         if payload.is_empty() {
             return;
         }
-        let ticks = rtp_ticks_per_frame(self.audio.codec);
-        self.sender.packetize(payload, ticks, &mut self.packet_buf);
+        let timestamp = self.audio_clock.next_timestamp(now);
+        let marker = !self.sender.has_sent();
+        self.sender
+            .packetize_at(payload, timestamp, marker, &mut self.packet_buf);
         self.endpoint.send_rtp(&self.packet_buf);
     }
 
@@ -267,7 +286,7 @@ impl Member {
                 ssrc,
                 info: SenderInfo {
                     ntp_timestamp: ntp_from_unix(t.since_unix_epoch),
-                    rtp_timestamp: self.sender.last_timestamp(),
+                    rtp_timestamp: self.audio_clock.clock().timestamp_at(t.now),
                     packet_count,
                     octet_count,
                 },
@@ -307,7 +326,7 @@ impl Member {
             video: self.video.as_ref().map(|v| VideoSnapshot {
                 rtp_port: v.local_port(),
                 counters: v.counters(),
-                initial_canvas: v.initial_canvas.map(|c| c + 1),
+                initial_canvas: self.initial_canvas.map(|c| c + 1),
                 watching_canvas: v.watching_canvas + 1,
                 inbound: v.inbound.stats(),
                 frames_sent: v.frames_sent,

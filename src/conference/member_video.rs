@@ -7,7 +7,9 @@ use crate::media::video::inbound::{VideoDecoding, VideoInbound};
 use crate::rtp::endpoint::{Inbound, RtpEndpoint};
 use crate::rtp::h264::RtpPayloads;
 use crate::rtp::rtcp::{ntp_from_unix, write_compound, RtcpPacket, SenderInfo};
+use crate::rtp::clock::MediaClock;
 use crate::rtp::sender::RtpSender;
+use crate::sdp::video::H264_CLOCK_RATE;
 use crate::sdp::Direction;
 use std::time::{Duration, Instant};
 
@@ -15,8 +17,6 @@ use super::member::TickTime;
 use super::view::KeyframeReason;
 
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
-/// RTP clock rate of video (RFC 6184 §8.2.1).
-const VIDEO_CLOCK: u64 = 90_000;
 
 /// Video setup built off the media thread.
 pub struct MemberVideoSetup {
@@ -25,8 +25,6 @@ pub struct MemberVideoSetup {
     pub direction: Direction,
     /// Inline, or on a thread of the server's decode pool.
     pub decoding: VideoDecoding,
-    /// Canvas (0-based) showing this member's picture; `None` = watch-only.
-    pub initial_canvas: Option<usize>,
     /// Canvas (0-based) this member receives.
     pub watching_canvas: usize,
     /// Leave the member's own tile out of what it receives (costs a view of its own).
@@ -39,9 +37,9 @@ pub struct MemberVideo {
     pub direction: Direction,
     pub inbound: VideoInbound,
     sender: RtpSender,
-    clock_start: Option<Instant>,
+    /// 90 kHz clock of what we send, sharing the audio clock's epoch.
+    clock: MediaClock,
     remote_ssrc: Option<u32>,
-    pub initial_canvas: Option<usize>,
     pub watching_canvas: usize,
     pub hide_self: bool,
     /// The negotiated H.264 payload type; other payload types are ignored.
@@ -54,15 +52,15 @@ pub struct MemberVideo {
 }
 
 impl MemberVideo {
-    pub fn new(setup: MemberVideoSetup) -> Self {
+    /// `epoch` is the member's audio clock epoch (one wall clock for both SRs).
+    pub fn new(setup: MemberVideoSetup, epoch: Instant) -> Self {
         Self {
             endpoint: setup.endpoint,
             direction: setup.direction,
             inbound: VideoInbound::with_decoding(setup.decoding),
             sender: RtpSender::new(setup.payload_type),
-            clock_start: None,
+            clock: MediaClock::new(H264_CLOCK_RATE, epoch),
             remote_ssrc: None,
-            initial_canvas: setup.initial_canvas,
             watching_canvas: setup.watching_canvas,
             hide_self: setup.hide_self,
             payload_type: setup.payload_type,
@@ -121,23 +119,13 @@ impl MemberVideo {
         if !self.direction.sends() {
             return;
         }
-        let timestamp = self.timestamp_at(captured_at);
+        let timestamp = self.clock.timestamp_at(captured_at);
         for (payload, marker) in payloads.iter_with_marker() {
             self.sender
                 .packetize_at(payload, timestamp, marker, &mut self.buf);
             self.endpoint.send_rtp(&self.buf);
         }
         self.frames_sent += 1;
-    }
-
-    /// RTP timestamp of `now` on this stream's 90 kHz clock (anchored at the first frame), so
-    /// that SRs map it to the same wall clock as the audio stream (lip sync).
-    fn timestamp_at(&mut self, now: Instant) -> u32 {
-        let start = *self.clock_start.get_or_insert(now);
-        // Saturates at the anchor for an instant before it.
-        let ticks =
-            now.saturating_duration_since(start).as_micros() as u64 * VIDEO_CLOCK / 1_000_000;
-        self.sender.timestamp_base().wrapping_add(ticks as u32)
     }
 
     /// Sends an SR for the video stream when due.
@@ -151,7 +139,7 @@ impl MemberVideo {
         }
         self.next_rtcp = Some(t.now + RTCP_INTERVAL);
         let (packet_count, octet_count) = self.sender.counts();
-        let rtp_timestamp = self.timestamp_at(t.now);
+        let rtp_timestamp = self.clock.timestamp_at(t.now);
         self.send_rtcp(&[RtcpPacket::SenderReport {
             ssrc: self.sender.ssrc(),
             info: SenderInfo {

@@ -244,11 +244,11 @@ impl Room {
                     return;
                 }
                 if m.sends_own_mix {
-                    m.send_own_mix();
+                    m.send_own_mix(now);
                 } else {
                     let c = codec_index(m.codec());
                     if shared_ready[c] {
-                        m.send_audio(&shared_payloads[c]);
+                        m.send_audio(now, &shared_payloads[c]);
                     }
                 }
             },

@@ -68,9 +68,12 @@ impl RoomVideo {
     /// A new member: nothing to build here (its view is created on its first frame), but
     /// logging the placement helps operators.
     pub fn member_joined(&mut self, member: &Member) {
-        if let Some(v) = &member.video {
-            info!(member = member.id, initial_canvas = ?v.initial_canvas.map(|c| c + 1),
-                  watching_canvas = v.watching_canvas + 1, "member video joined");
+        let initial_canvas = member.initial_canvas.map(|c| c + 1);
+        match &member.video {
+            Some(v) => info!(member = member.id, initial_canvas = ?initial_canvas,
+                             watching_canvas = v.watching_canvas + 1, "member video joined"),
+            None => info!(member = member.id, initial_canvas = ?initial_canvas,
+                          "audio-only member placed"),
         }
     }
 
@@ -90,15 +93,17 @@ impl RoomVideo {
                 m.video
                     .as_ref()
                     .filter(|v| v.direction.sends())
-                    .map(|v| view_of(m.id, v))
+                    .map(|v| view_of(m, v))
             })
             .filter(|key| key.canvas < self.canvases.len())
             .collect();
         for m in members.iter_mut() {
-            let id = m.id;
+            let Some(key) = m.video.as_ref().map(|v| view_of(m, v)) else {
+                continue;
+            };
             let Some(v) = m.video.as_mut() else { continue };
             if let Some(reason) = v.wants_keyframe.take() {
-                if let Some(view) = self.views.get_mut(&view_of(id, v)) {
+                if let Some(view) = self.views.get_mut(&key) {
                     view.request_keyframe(reason);
                 }
             }
@@ -151,9 +156,11 @@ impl RoomVideo {
             view.collect();
         }
         for m in members.iter_mut() {
-            let id = m.id;
+            let Some(key) = m.video.as_ref().map(|v| view_of(m, v)) else {
+                continue;
+            };
             let Some(v) = m.video.as_mut() else { continue };
-            if let Some(view) = self.views.get(&view_of(id, v)) {
+            if let Some(view) = self.views.get(&key) {
                 for frame in &view.finished {
                     v.send_frame(frame.captured_at, &frame.payloads);
                 }
@@ -228,12 +235,12 @@ impl RoomVideo {
     }
 }
 
-/// The view member `id` subscribes to: its watching canvas, minus its own tile when it asked
-/// to hide itself and is on that canvas.
-fn view_of(id: MemberId, v: &MemberVideo) -> ViewKey {
+/// The view member `m` (with video `v`) subscribes to: its watching canvas, minus its own tile
+/// when it asked to hide itself and is on that canvas.
+fn view_of(m: &Member, v: &MemberVideo) -> ViewKey {
     let mut excluded = BTreeSet::new();
-    if v.hide_self && v.initial_canvas == Some(v.watching_canvas) {
-        excluded.insert(id);
+    if v.hide_self && m.initial_canvas == Some(v.watching_canvas) {
+        excluded.insert(m.id);
     }
     ViewKey {
         canvas: v.watching_canvas,
@@ -251,26 +258,22 @@ fn encoder_config(canvas: &Canvas) -> EncoderConfig {
     }
 }
 
-/// What `m` shows on canvas `index`: its picture, a placeholder, or nothing (not placed there).
-/// Audio-only members are placed on the first canvas as placeholders.
+/// What `m` shows on canvas `index`: its picture, a placeholder (no picture yet, or an
+/// audio-only member), or nothing (not placed there).
 fn tile_source(m: &Member, index: usize, now: Instant) -> Option<TileSource<'_>> {
-    match &m.video {
-        Some(v) if v.initial_canvas == Some(index) => Some(match v.inbound.picture(now) {
-            Some((frame, generation)) => TileSource::Frame {
-                member: m.id,
-                frame,
-                generation,
-            },
-            None => TileSource::Placeholder {
-                member: m.id,
-                name: &m.name,
-            },
-        }),
-        Some(_) => None,
-        None if index == 0 => Some(TileSource::Placeholder {
+    if m.initial_canvas != Some(index) {
+        return None;
+    }
+    let picture = m.video.as_ref().and_then(|v| v.inbound.picture(now));
+    Some(match picture {
+        Some((frame, generation)) => TileSource::Frame {
+            member: m.id,
+            frame,
+            generation,
+        },
+        None => TileSource::Placeholder {
             member: m.id,
             name: &m.name,
-        }),
-        None => None,
-    }
+        },
+    })
 }

@@ -7,7 +7,9 @@ use crate::media::video::frame::{rgb_to_yuv, I420Frame, Rect};
 use crate::media::video::inbound::VideoInbound;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use crate::rtp::rtcp::{is_rtcp, parse_compound, write_compound, RtcpPacket};
+use crate::rtp::clock::MediaClock;
 use crate::rtp::sender::RtpSender;
+use crate::sdp::video::H264_CLOCK_RATE;
 use crate::sdp::NegotiatedVideo;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -31,7 +33,7 @@ pub struct DialVideo {
     picture: I420Frame,
     colour: (u8, u8, u8),
     frame_index: u32,
-    clock_start: Instant,
+    clock: MediaClock,
     keyframe_asked: bool,
     pub inbound: VideoInbound,
     remote_ssrc: Option<u32>,
@@ -73,7 +75,7 @@ impl DialVideo {
             picture: I420Frame::from_rgb(size.0, size.1, (r, g, b)),
             colour: rgb_to_yuv(r, g, b),
             frame_index: 0,
-            clock_start: Instant::now(),
+            clock: MediaClock::new(H264_CLOCK_RATE, Instant::now()),
             keyframe_asked: true,
             inbound: VideoInbound::new(VideoDecoder::new()?),
             remote_ssrc: None,
@@ -116,8 +118,7 @@ impl DialVideo {
             self.keyframe_asked |= force;
             return 0;
         }
-        let ticks = now.duration_since(self.clock_start).as_micros() as u64 * 90 / 1000;
-        let timestamp = self.sender.timestamp_base().wrapping_add(ticks as u32);
+        let timestamp = self.clock.timestamp_at(now);
         let mut sent = 0;
         for (payload, marker) in self.payloads.iter_with_marker() {
             self.sender

@@ -12,12 +12,11 @@ use crate::rtp::rtcp::{is_rtcp, parse_compound, RtcpPacket};
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
 use std::net::{SocketAddr, UdpSocket};
+use crate::sdp::video::H264_CLOCK_RATE;
 use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// RTP clock of video (RFC 6184 §8.2.1).
-const VIDEO_CLOCK: u32 = 90_000;
 /// A sender restarts its loop at most this often on keyframe requests.
 const MIN_RESTART_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -58,7 +57,7 @@ impl VideoMember {
             position: 0,
             frames_sent: 0,
             last_restart: None,
-            stats: ReceiveStats::new(VIDEO_CLOCK),
+            stats: ReceiveStats::new(H264_CLOCK_RATE),
             depacketizer: H264Depacketizer::new(),
             rx_packets: 0,
             rx_frames: 0,
@@ -98,7 +97,7 @@ pub(super) fn spawn(
         .name("tessera-loadgen-video".into())
         .spawn(move || {
             let interval = Duration::from_secs_f64(1.0 / f64::from(video.fps.max(1.0)));
-            let ticks_per_frame = (f64::from(VIDEO_CLOCK) / f64::from(video.fps.max(1.0))) as u32;
+            let ticks_per_frame = (f64::from(H264_CLOCK_RATE) / f64::from(video.fps.max(1.0))) as u32;
             let mut next = Instant::now();
             let mut packet = Vec::with_capacity(1500);
             let mut buf = vec![0u8; 2048];
@@ -135,7 +134,7 @@ fn send_frame(m: &mut VideoMember, video: &VideoLoop, ticks_per_frame: u32, pack
     m.position = (m.position + 1) % video.frames.len();
     let timestamp = m
         .sender
-        .timestamp_base()
+        .initial_timestamp()
         .wrapping_add((m.frames_sent as u32).wrapping_mul(ticks_per_frame));
     let last = frame.payloads.len().saturating_sub(1);
     for (i, payload) in frame.payloads.iter().enumerate() {

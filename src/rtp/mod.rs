@@ -1,6 +1,7 @@
 //! RTP and RTCP (RFC 3550): port pool, per-member endpoint with symmetric-RTP latching, the
 //! sending stream state, receive statistics, the adaptive jitter buffer and RTCP wire types.
 
+pub mod clock;
 pub mod endpoint;
 pub mod h264;
 pub mod jitter;

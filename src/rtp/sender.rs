@@ -10,6 +10,9 @@ pub struct RtpSender {
     ssrc: u32,
     payload_type: u8,
     next_seq: u16,
+    /// The random initial timestamp; it never changes.
+    initial_timestamp: u32,
+    /// The timestamp [`packetize`](Self::packetize) stamps next.
     timestamp: u32,
     first: bool,
     packets: u32,
@@ -20,11 +23,13 @@ pub struct RtpSender {
 impl RtpSender {
     /// A stream with random initial sequence number and timestamp (RFC 3550 §5.1).
     pub fn new(payload_type: u8) -> Self {
+        let initial_timestamp = rand::random();
         Self {
             ssrc: rand::random(),
             payload_type,
             next_seq: rand::random(),
-            timestamp: rand::random(),
+            initial_timestamp,
+            timestamp: initial_timestamp,
             first: true,
             packets: 0,
             octets: 0,
@@ -40,7 +45,9 @@ impl RtpSender {
         self.payload_type = pt;
     }
 
-    /// Writes one packet carrying `payload` into `out` and advances the timestamp by `ticks`.
+    /// Writes one packet carrying `payload` into `out` and advances the timestamp by `ticks`:
+    /// for senders that send every frame on time (test clients); the server's streams stamp
+    /// their clock's time with [`packetize_at`](Self::packetize_at) instead.
     pub fn packetize(&mut self, payload: &[u8], ticks: u32, out: &mut Vec<u8>) {
         out.clear();
         out.resize(12 + payload.len(), 0);
@@ -61,8 +68,11 @@ impl RtpSender {
         self.octets = self.octets.wrapping_add(payload.len() as u32);
     }
 
-    /// Writes one packet with an explicit timestamp and marker (video: every packet of a frame
-    /// shares the frame's timestamp; the marker flags its last packet, RFC 6184 §5.1).
+    /// Writes one packet with an explicit timestamp (from a [`MediaClock`]) and marker (video:
+    /// every packet of a frame shares the frame's timestamp; the marker flags its last packet,
+    /// RFC 6184 §5.1).
+    ///
+    /// [`MediaClock`]: super::clock::MediaClock
     pub fn packetize_at(
         &mut self,
         payload: &[u8],
@@ -89,9 +99,9 @@ impl RtpSender {
         self.octets = self.octets.wrapping_add(payload.len() as u32);
     }
 
-    /// The initial (random) timestamp, for streams whose timestamps follow a clock.
-    pub fn timestamp_base(&self) -> u32 {
-        self.timestamp
+    /// The initial (random) timestamp: a fixed base for streams that count frames themselves.
+    pub fn initial_timestamp(&self) -> u32 {
+        self.initial_timestamp
     }
 
     /// Packets and payload octets sent (for the SR sender info).
@@ -132,5 +142,16 @@ mod tests {
         assert_eq!(rb.timestamp(), ra.timestamp().wrapping_add(960));
         assert_eq!(ra.ssrc(), rb.ssrc());
         assert_eq!(s.counts(), (2, 4));
+    }
+
+    #[test]
+    fn explicit_timestamps_leave_the_initial_timestamp_alone() {
+        let mut s = RtpSender::new(96);
+        let base = s.initial_timestamp();
+        let mut out = Vec::new();
+        s.packetize_at(&[1], base.wrapping_add(3000), true, &mut out);
+        s.packetize_at(&[2], base.wrapping_add(6000), true, &mut out);
+        assert_eq!(s.initial_timestamp(), base, "a base that moved made timestamps run away");
+        assert_eq!(s.last_timestamp(), base.wrapping_add(6000));
     }
 }

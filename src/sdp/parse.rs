@@ -84,7 +84,22 @@ pub enum SdpError {
         /// 1-based line number.
         line: usize,
     },
+    /// More media sections, lines or attributes than this server accepts.
+    #[error("SDP has more than {limit} {what}")]
+    TooMany {
+        /// What overflowed ("media sections", "lines").
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
 }
+
+/// Most `m=` sections accepted in one description. A conference call needs two (audio and
+/// video); a few more leave room for peers that offer extra streams we reject with port 0.
+/// Refusing beyond this keeps an offer from making us answer (and allocate for) hundreds.
+pub const MAX_MEDIA_SECTIONS: usize = 16;
+/// Most lines accepted in one description (every kind of line counted).
+pub const MAX_LINES: usize = 1_024;
 
 /// Longest excerpt of an offending line kept in an error.
 const MAX_EXCERPT_CHARS: usize = 80;
@@ -162,9 +177,21 @@ impl SessionDescription {
             .map_err(|_| first.invalid("version is not a number"))?;
 
         let mut builder = Builder::default();
-        for (number, raw) in lines {
+        for (count, (number, raw)) in lines.enumerate() {
+            if count + 2 > MAX_LINES {
+                return Err(SdpError::TooMany {
+                    what: "lines",
+                    limit: MAX_LINES,
+                });
+            }
             let line = split_line(number, raw)?;
             if line.kind == 'm' {
+                if builder.media.len() == MAX_MEDIA_SECTIONS {
+                    return Err(SdpError::TooMany {
+                        what: "media sections",
+                        limit: MAX_MEDIA_SECTIONS,
+                    });
+                }
                 builder.media.push(parse_media_line(&line)?);
             } else if let Some(media) = builder.media.last_mut() {
                 media_line(media, &line)?;

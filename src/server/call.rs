@@ -30,6 +30,8 @@ pub enum CallState {
 pub struct PendingOffer {
     pub offer: SessionDescription,
     pub sockets: RtpSocketPair,
+    /// Where the member goes once the answer arrives (0-based canvas, or none).
+    pub initial_canvas: Option<usize>,
 }
 
 /// The UAS side of a dialog.

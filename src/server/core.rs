@@ -371,6 +371,7 @@ impl SipCore {
                 let pending = PendingOffer {
                     offer: offer.clone(),
                     sockets,
+                    initial_canvas: placement.0,
                 };
                 (offer, None, Some(pending), None)
             }
@@ -388,6 +389,7 @@ impl SipCore {
                     call_id: cid.clone(),
                     name: name.clone(),
                     signalling_ip: peer.addr.ip(),
+                    initial_canvas: placement.0,
                 };
                 let mut setup =
                     build_member(who, sockets, &audio, self.encoder_settings).map_err(|e| {
@@ -398,7 +400,6 @@ impl SipCore {
                     let plan = VideoPlan {
                         sockets,
                         negotiated,
-                        initial_canvas: placement.0,
                         watching_canvas: placement.1,
                         hide_self: other_header(req, "X-Tessera-Hide-Self")
                             .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true")),
@@ -531,6 +532,7 @@ impl SipCore {
                         call_id: cid.clone(),
                         name: call.name.clone(),
                         signalling_ip: call.peer.addr.ip(),
+                        initial_canvas: pending.initial_canvas,
                     };
                     let settings = self.encoder_settings;
                     call.codec = Some(audio.codec);

@@ -29,14 +29,14 @@ pub struct MemberIdentity {
     pub call_id: String,
     pub name: String,
     pub signalling_ip: IpAddr,
+    /// 0-based canvas showing the member, its picture or its placeholder (None: on none).
+    pub initial_canvas: Option<usize>,
 }
 
 /// A member's negotiated video and where it goes.
 pub struct VideoPlan<'a> {
     pub sockets: RtpSocketPair,
     pub negotiated: &'a NegotiatedVideo,
-    /// 0-based canvas showing the member (None: watch-only).
-    pub initial_canvas: Option<usize>,
     /// 0-based canvas the member receives.
     pub watching_canvas: usize,
     /// Leave the member's own tile out of what it receives.
@@ -64,7 +64,6 @@ pub fn build_member_video(
             Some(pool) => VideoDecoding::Pooled(pool.open_decoder(VideoDecoder::new()?)?),
             None => VideoDecoding::Inline(VideoDecoder::new()?),
         },
-        initial_canvas: plan.initial_canvas,
         watching_canvas: plan.watching_canvas,
         hide_self: plan.hide_self,
     })
@@ -79,6 +78,7 @@ pub fn build_member(
 ) -> Result<MemberSetup, CodecError> {
     Ok(MemberSetup {
         video: None,
+        initial_canvas: who.initial_canvas,
         id: who.id,
         call_id: who.call_id,
         name: who.name,

@@ -70,7 +70,9 @@ impl StreamFramer {
         if header_end > MAX_HEADER_BYTES {
             return Err(FramingError::HeaderTooLarge);
         }
-        let body_len = content_length(&self.buf[..header_end])?;
+        // Streams require Content-Length (RFC 3261 §18.3); its absence is taken as an empty body,
+        // which is what common UAs expect for bodiless requests.
+        let body_len = declared_content_length(&self.buf[..header_end])?.unwrap_or(0);
         if body_len > MAX_BODY_BYTES {
             return Err(FramingError::BodyTooLarge(body_len));
         }
@@ -80,6 +82,13 @@ impl StreamFramer {
         }
         let message: Vec<u8> = self.buf.drain(..total).collect();
         Ok(Some(message))
+    }
+
+    /// The header section (with its blank line) of the message being framed, once complete:
+    /// after a [`FramingError::BadContentLength`] or [`FramingError::BodyTooLarge`], what an
+    /// error response can be built from before the connection is closed.
+    pub fn pending_header_section(&self) -> Option<&[u8]> {
+        find_subslice(&self.buf, b"\r\n\r\n").map(|end| &self.buf[..end + 4])
     }
 }
 
@@ -107,24 +116,37 @@ pub fn find_subslice(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Reads `Content-Length` (or its compact form `l`) from a header section.
-/// Streams require it (RFC 3261 §18.3); its absence is treated as a zero-length body only
-/// when no header claims otherwise, which is what common UAs expect for bodiless requests.
-fn content_length(headers: &[u8]) -> Result<usize, FramingError> {
+/// The body length a header section declares in `Content-Length` (or its compact form `l`),
+/// `None` when it declares none. The value is `1*DIGIT` (RFC 3261 §20.14, §25.1): a sign,
+/// letters or an empty value are malformed, and repeated headers must agree.
+pub fn declared_content_length(headers: &[u8]) -> Result<Option<usize>, FramingError> {
+    /// More digits than any body we would accept could need.
+    const MAX_DIGITS: usize = 9;
     let text = String::from_utf8_lossy(headers);
+    let mut declared = None;
     for line in text.split("\r\n").skip(1) {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
         let name = name.trim();
-        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
-            return value
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| FramingError::BadContentLength);
+        if !(name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l")) {
+            continue;
         }
+        let value = value.trim();
+        let digits_only = !value.is_empty()
+            && value.len() <= MAX_DIGITS
+            && value.bytes().all(|b| b.is_ascii_digit());
+        let length = value
+            .parse::<usize>()
+            .ok()
+            .filter(|_| digits_only)
+            .ok_or(FramingError::BadContentLength)?;
+        if declared.is_some_and(|d| d != length) {
+            return Err(FramingError::BadContentLength);
+        }
+        declared = Some(length);
     }
-    Ok(0)
+    Ok(declared)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! mandatory-header checks of RFC 3261 §8.1.1, response construction per §8.2.6, identifiers
 //! (tags, branches, Call-IDs) and a last-resort `400` for messages `rsip` cannot parse.
 
+use super::framing::declared_content_length;
 use rand::Rng;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::prelude::*;
@@ -26,18 +27,48 @@ pub enum ParseError {
     BadHeader(&'static str),
     #[error("body shorter than Content-Length")]
     TruncatedBody,
+    #[error("control character in the header section")]
+    ControlCharacter,
+    #[error("CSeq method {cseq} differs from the request method {request}")]
+    CseqMethodMismatch { cseq: String, request: String },
 }
+
 
 /// Parses one SIP message, expanding compact header names (RFC 3261 §7.3.3) first and checking
 /// the headers every request and response must carry.
+///
+/// The raw bytes are checked before `rsip` sees them, since it is lenient where RFC 3261 is
+/// not: no control characters but HT in the header section (§25.1: NUL in a value is a
+/// classic injection), `Content-Length` as digits only, agreeing when repeated, and not more
+/// than the body that arrived (§18.3: a datagram shorter than that is refused); and a
+/// request's CSeq method must be the request's method (§8.1.1.5).
 pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, ParseError> {
+    let head_end = super::framing::find_subslice(bytes, b"\r\n\r\n");
+    let head = &bytes[..head_end.unwrap_or(bytes.len())];
+    if head
+        .iter()
+        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f)
+    {
+        return Err(ParseError::ControlCharacter);
+    }
+    let declared = declared_content_length(head)
+        .map_err(|_| ParseError::BadHeader("Content-Length"))?;
+    let body_len = head_end.map_or(0, |end| bytes.len() - end - 4);
+    if declared.is_some_and(|declared| body_len < declared) {
+        return Err(ParseError::TruncatedBody);
+    }
     let expanded = expand_compact_headers(bytes);
     let msg = SipMessage::try_from(expanded.as_slice())
         .map_err(|e| ParseError::Syntax(truncate(&e.to_string(), 120)))?;
     check_mandatory(&msg)?;
-    if let Some(declared) = content_length(&msg) {
-        if msg.body().len() < declared {
-            return Err(ParseError::TruncatedBody);
+    if let SipMessage::Request(req) = &msg {
+        if let Some((_, method)) = cseq(req) {
+            if method != req.method {
+                return Err(ParseError::CseqMethodMismatch {
+                    cseq: method.to_string(),
+                    request: req.method.to_string(),
+                });
+            }
         }
     }
     Ok(msg)
@@ -62,13 +93,6 @@ fn check_mandatory(msg: &SipMessage) -> Result<(), ParseError> {
     cseq.typed().map_err(|_| ParseError::BadHeader("CSeq"))?;
     top_branch(msg).ok_or(ParseError::BadHeader("Via"))?;
     Ok(())
-}
-
-fn content_length(msg: &SipMessage) -> Option<usize> {
-    msg.headers().iter().find_map(|h| match h {
-        Header::ContentLength(l) => l.value().trim().parse().ok(),
-        _ => None,
-    })
 }
 
 const COMPACT_FORMS: &[(&str, &str)] = &[
@@ -288,6 +312,29 @@ impl HeadersRetain for rsip::Headers {
 /// the headers a response needs, builds a `400 Bad Request` by copying them (RFC 3261 §8.2.6.2).
 /// Returns `None` when no response can be formed (then the message is dropped silently).
 pub fn raw_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
+    raw_error_response(bytes, RawRejection::BadRequest, reason)
+}
+
+/// The statuses a request can be refused with before it is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawRejection {
+    /// 400: malformed.
+    BadRequest,
+    /// 413: larger than this server accepts (RFC 3261 §21.4.11).
+    TooLarge,
+}
+
+impl RawRejection {
+    fn status_line(self) -> &'static str {
+        match self {
+            RawRejection::BadRequest => "SIP/2.0 400 Bad Request",
+            RawRejection::TooLarge => "SIP/2.0 413 Request Entity Too Large",
+        }
+    }
+}
+
+/// [`raw_bad_request`] with the status chosen by `rejection`.
+pub fn raw_error_response(bytes: &[u8], rejection: RawRejection, reason: &str) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let head = text.split("\r\n\r\n").next()?;
     let mut lines = head.split("\r\n");
@@ -327,7 +374,7 @@ pub fn raw_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
         .filter(|c| !c.is_control())
         .take(80)
         .collect();
-    let mut out = String::from("SIP/2.0 400 Bad Request\r\n");
+    let mut out = format!("{}\r\n", rejection.status_line());
     for line in copied {
         out.push_str(line);
         out.push_str("\r\n");

@@ -1,12 +1,12 @@
 //! The SIP transport driver (RFC 3261 §18): owns the UDP socket, the TCP listener and the TCP
 //! connections, turns bytes into parsed messages for the SIP core and sends what it is given.
 //!
-//! Malformed input is answered here with `400 Bad Request` when a response can be formed
-//! (silence otherwise) and counted; a TCP peer that breaks framing is disconnected without
-//! affecting anyone else.
+//! Malformed input is answered here with `400 Bad Request` (`413` for a body over the limit)
+//! when a response can be formed (silence otherwise) and counted; a TCP peer that breaks
+//! framing gets that answer, then is disconnected without affecting anyone else.
 
-use super::framing::StreamFramer;
-use super::message::{parse_message, raw_bad_request};
+use super::framing::{FramingError, StreamFramer};
+use super::message::{parse_message, raw_bad_request, raw_error_response, RawRejection};
 use super::peer::{ConnectionId, Flow, Peer};
 use bytes::Bytes;
 use rsip::SipMessage;
@@ -358,15 +358,7 @@ impl TaskContext {
                                 info!(%peer, "closing TCP connection that sent non-SIP bytes");
                                 return;
                             };
-                            self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
-                            let sender = self
-                                .connections
-                                .lock()
-                                .ok()
-                                .and_then(|c| c.get(&connection_of(peer)).cloned());
-                            if let Some(s) = sender {
-                                let _ = s.send(Bytes::from(resp)).await;
-                            }
+                            self.send_error_on_stream(peer, resp).await;
                         }
                     },
                     Err(e) => {
@@ -374,11 +366,39 @@ impl TaskContext {
                         self.stats
                             .tcp_disconnected_for_abuse
                             .fetch_add(1, Ordering::Relaxed);
+                        // Where the message ends is unknown, so the stream is lost; a request
+                        // whose header section arrived whole still gets its answer first.
+                        let rejection = match e {
+                            FramingError::BadContentLength => Some(RawRejection::BadRequest),
+                            FramingError::BodyTooLarge(_) => Some(RawRejection::TooLarge),
+                            FramingError::HeaderTooLarge | FramingError::NotSip => None,
+                        };
+                        let response = rejection.zip(framer.pending_header_section()).and_then(
+                            |(rejection, head)| {
+                                raw_error_response(head, rejection, &e.to_string())
+                            },
+                        );
+                        if let Some(resp) = response {
+                            self.send_error_on_stream(peer, resp).await;
+                        }
                         info!(%peer, error = %e, "closing TCP connection that broke framing");
                         return;
                     }
                 }
             }
+        }
+    }
+
+    /// Queues an error response on a connection (its writer sends it before closing).
+    async fn send_error_on_stream(&self, peer: Peer, response: Vec<u8>) {
+        self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
+        let sender = self
+            .connections
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&connection_of(peer)).cloned());
+        if let Some(s) = sender {
+            let _ = s.send(Bytes::from(response)).await;
         }
     }
 }

@@ -141,6 +141,34 @@ fn missing_mandatory_lines() {
 }
 
 #[test]
+fn media_sections_and_lines_are_bounded() {
+    use super::super::parse::{MAX_LINES, MAX_MEDIA_SECTIONS};
+    let sections = |n: usize| -> String {
+        let mut text = HEAD.to_string();
+        for i in 0..n {
+            text.push_str(&format!("m=audio {} RTP/AVP 0\n", 4000 + 2 * i));
+        }
+        text
+    };
+    assert_eq!(parse(&sections(MAX_MEDIA_SECTIONS)).media.len(), MAX_MEDIA_SECTIONS);
+    assert_eq!(
+        error(&sections(1000)),
+        SdpError::TooMany {
+            what: "media sections",
+            limit: MAX_MEDIA_SECTIONS
+        }
+    );
+    let mut long = format!("{HEAD}m=audio 4000 RTP/AVP 0\n");
+    let lines_so_far = long.lines().count();
+    for _ in lines_so_far..MAX_LINES {
+        long.push_str("a=x\n");
+    }
+    assert_eq!(parse(&long).media[0].attributes.len(), MAX_LINES - lines_so_far);
+    long.push_str("a=x\n");
+    assert!(matches!(error(&long), SdpError::TooMany { what: "lines", .. }));
+}
+
+#[test]
 fn bad_media_lines() {
     let bad_port = error(&format!("{HEAD}m=audio 70000 RTP/AVP 0\n"));
     assert!(
