@@ -394,11 +394,17 @@ async fn malformed_invites_are_refused_over_udp_and_tcp() {
         }
     }
     assert_eq!(server.control().call_count().await, 0, "no call created");
-    assert!(server.control().room_ids().await.is_empty(), "no room created");
+    assert!(
+        server.control().room_ids().await.is_empty(),
+        "no room created"
+    );
     assert_eq!(server.rtp_port_pairs_in_use(), 0, "no port held");
     // A body over the stream limit is refused with 413 before it is read.
     let big = invite(&server, probe.local(), "mal-big").replace(
-        &format!("Content-Length: {}", body_of(&invite(&server, probe.local(), "x")).len()),
+        &format!(
+            "Content-Length: {}",
+            body_of(&invite(&server, probe.local(), "x")).len()
+        ),
         "Content-Length: 100000",
     );
     assert_eq!(tcp_status(&server, &big).await, 413);

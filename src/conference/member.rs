@@ -6,11 +6,11 @@ use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
+use crate::rtp::clock::{FrameClock, MediaClock};
 use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
 use crate::rtp::rtcp::{
     ntp_from_unix, write_compound, RtcpPacket, SdesChunk, SdesItem, SenderInfo,
 };
-use crate::rtp::clock::{FrameClock, MediaClock};
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
 use crate::sdp::{AudioCodec, Direction};
@@ -40,12 +40,21 @@ pub struct AudioParams {
     pub direction: Direction,
 }
 
-/// A re-negotiated media description for an existing member (re-INVITE, late answer).
+/// A re-negotiated media description for an existing member (re-INVITE). A stream that is
+/// `None` was rejected or left out: it stops in both directions.
 #[derive(Debug, Clone, Copy)]
 pub struct MediaUpdate {
+    pub audio: Option<StreamUpdate>,
+    pub video: Option<StreamUpdate>,
+}
+
+/// One stream's re-negotiated description.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamUpdate {
     pub remote: RemoteMedia,
     pub direction: Direction,
     pub payload_type: u8,
+    /// RFC 4733 events (audio only).
     pub telephone_event_pt: Option<u8>,
 }
 
@@ -159,13 +168,22 @@ impl Member {
         self.audio.direction.receives()
     }
 
-    /// Applies a re-negotiation (the codec itself stays; its payload type may be renumbered).
+    /// Applies a re-negotiation (the codecs themselves stay; payload types may be renumbered;
+    /// a stream left out stops both ways).
     pub fn update(&mut self, now: Instant, update: MediaUpdate) {
-        self.endpoint.update_remote(update.remote);
-        self.audio.direction = update.direction;
-        self.audio.payload_type = update.payload_type;
-        self.audio.telephone_event_pt = update.telephone_event_pt;
-        self.sender.set_payload_type(update.payload_type);
+        match update.audio {
+            Some(audio) => {
+                self.endpoint.update_remote(audio.remote);
+                self.audio.direction = audio.direction;
+                self.audio.payload_type = audio.payload_type;
+                self.audio.telephone_event_pt = audio.telephone_event_pt;
+                self.sender.set_payload_type(audio.payload_type);
+            }
+            None => self.audio.direction = Direction::Inactive,
+        }
+        if let Some(video) = self.video.as_mut() {
+            video.update(now, update.video);
+        }
         self.last_rx = now; // the RTP timeout restarts with the new media description
         self.timed_out = false;
     }
@@ -259,10 +277,14 @@ impl Member {
         self.endpoint.send_rtp(&self.packet_buf);
     }
 
-    /// True once, when no RTP or RTCP arrived for `timeout` while we expect media.
+    /// True once, when no RTP or RTCP arrived on any of the member's streams for `timeout`
+    /// while we expect media on one of them (a video-only call times out too).
     pub fn check_timeout(&mut self, now: Instant, timeout: Duration) -> bool {
-        let expecting = self.audio.direction != Direction::Inactive;
-        if !self.timed_out && expecting && now.duration_since(self.last_rx) >= timeout {
+        let video = self.video.as_ref();
+        let expecting = self.audio.direction != Direction::Inactive
+            || video.is_some_and(|v| v.direction != Direction::Inactive);
+        let last_rx = video.map_or(self.last_rx, |v| v.last_rx.max(self.last_rx));
+        if !self.timed_out && expecting && now.duration_since(last_rx) >= timeout {
             self.timed_out = true;
             return true;
         }

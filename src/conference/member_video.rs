@@ -4,16 +4,16 @@
 //! (PLI/FIR in → keyframe on its view; loss or decode trouble → PLI out, RFC 4585/5104).
 
 use crate::media::video::inbound::{VideoDecoding, VideoInbound};
+use crate::rtp::clock::MediaClock;
 use crate::rtp::endpoint::{Inbound, RtpEndpoint};
 use crate::rtp::h264::RtpPayloads;
 use crate::rtp::rtcp::{ntp_from_unix, write_compound, RtcpPacket, SenderInfo};
-use crate::rtp::clock::MediaClock;
 use crate::rtp::sender::RtpSender;
 use crate::sdp::video::H264_CLOCK_RATE;
 use crate::sdp::Direction;
 use std::time::{Duration, Instant};
 
-use super::member::TickTime;
+use super::member::{StreamUpdate, TickTime};
 use super::view::KeyframeReason;
 
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
@@ -47,6 +47,8 @@ pub struct MemberVideo {
     /// The member asked for a keyframe (PLI/FIR) or just started watching.
     pub wants_keyframe: Option<KeyframeReason>,
     next_rtcp: Option<Instant>,
+    /// When RTP or RTCP last arrived on the video sockets (for the RTP timeout).
+    pub(super) last_rx: Instant,
     buf: Vec<u8>,
     pub frames_sent: u64,
 }
@@ -66,8 +68,28 @@ impl MemberVideo {
             payload_type: setup.payload_type,
             wants_keyframe: Some(KeyframeReason::NewWatcher),
             next_rtcp: None,
+            last_rx: epoch,
             buf: Vec::with_capacity(1500),
             frames_sent: 0,
+        }
+    }
+
+    /// Applies a re-negotiated description (`None`: video rejected, stopped both ways). A
+    /// member that starts receiving again gets a keyframe at once.
+    pub fn update(&mut self, now: Instant, update: Option<StreamUpdate>) {
+        let was_sending = self.direction.sends();
+        self.last_rx = now;
+        match update {
+            Some(video) => {
+                self.endpoint.update_remote(video.remote);
+                self.direction = video.direction;
+                self.payload_type = video.payload_type;
+                self.sender.set_payload_type(video.payload_type);
+            }
+            None => self.direction = Direction::Inactive,
+        }
+        if self.direction.sends() && !was_sending {
+            self.wants_keyframe = Some(KeyframeReason::NewWatcher);
         }
     }
 
@@ -80,17 +102,20 @@ impl MemberVideo {
             remote_ssrc,
             wants_keyframe,
             direction,
+            last_rx,
             ..
         } = self;
         let receiving = direction.receives();
         endpoint.drain(|packet| match packet {
             Inbound::Rtp(rtp) if receiving && rtp.payload_type() == payload_type => {
+                *last_rx = now;
                 *remote_ssrc = Some(rtp.ssrc());
                 let seq = u16::from(rtp.sequence_number());
                 inbound.push(now, seq, rtp.timestamp(), rtp.mark(), rtp.payload());
             }
             Inbound::Rtp(_) => {}
             Inbound::Rtcp(packets) => {
+                *last_rx = now;
                 for p in packets {
                     if matches!(
                         p,

@@ -197,7 +197,8 @@ impl Room {
     /// Applies a re-negotiated media description to a member.
     pub fn update_member(&mut self, id: MemberId, update: MediaUpdate, t: TickTime) {
         if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
-            info!(room = %self.id, member = id, direction = ?update.direction, "member media updated");
+            info!(room = %self.id, member = id, audio = ?update.audio.map(|a| a.direction),
+                  video = ?update.video.map(|v| v.direction), "member media updated");
             m.update(t.now, update);
         }
     }

@@ -5,9 +5,9 @@
 use crate::media::video::codec::{EncoderConfig, VideoDecoder, VideoEncoder};
 use crate::media::video::frame::{rgb_to_yuv, I420Frame, Rect};
 use crate::media::video::inbound::VideoInbound;
+use crate::rtp::clock::MediaClock;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use crate::rtp::rtcp::{is_rtcp, parse_compound, write_compound, RtcpPacket};
-use crate::rtp::clock::MediaClock;
 use crate::rtp::sender::RtpSender;
 use crate::sdp::video::H264_CLOCK_RATE;
 use crate::sdp::NegotiatedVideo;

@@ -11,8 +11,8 @@ use crate::rtp::h264::{is_keyframe_access_unit, H264Depacketizer};
 use crate::rtp::rtcp::{is_rtcp, parse_compound, RtcpPacket};
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
-use std::net::{SocketAddr, UdpSocket};
 use crate::sdp::video::H264_CLOCK_RATE;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -97,7 +97,8 @@ pub(super) fn spawn(
         .name("tessera-loadgen-video".into())
         .spawn(move || {
             let interval = Duration::from_secs_f64(1.0 / f64::from(video.fps.max(1.0)));
-            let ticks_per_frame = (f64::from(H264_CLOCK_RATE) / f64::from(video.fps.max(1.0))) as u32;
+            let ticks_per_frame =
+                (f64::from(H264_CLOCK_RATE) / f64::from(video.fps.max(1.0))) as u32;
             let mut next = Instant::now();
             let mut packet = Vec::with_capacity(1500);
             let mut buf = vec![0u8; 2048];

@@ -151,7 +151,11 @@ mod tests {
         let mut out = Vec::new();
         s.packetize_at(&[1], base.wrapping_add(3000), true, &mut out);
         s.packetize_at(&[2], base.wrapping_add(6000), true, &mut out);
-        assert_eq!(s.initial_timestamp(), base, "a base that moved made timestamps run away");
+        assert_eq!(
+            s.initial_timestamp(),
+            base,
+            "a base that moved made timestamps run away"
+        );
         assert_eq!(s.last_timestamp(), base.wrapping_add(6000));
     }
 }

@@ -68,6 +68,8 @@ pub struct Call {
     /// A re-INVITE without SDP got our offer in the 200; the answer comes in the ACK.
     pub reoffer: Option<SessionDescription>,
     pub rtp_port: u16,
+    /// Our video RTP port, when the call negotiated video (kept for re-INVITEs).
+    pub video_port: Option<u16>,
 }
 
 impl Call {

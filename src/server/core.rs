@@ -5,11 +5,11 @@
 use super::call::{Call, CallState, PendingOffer};
 use super::control::ControlRequest;
 use super::media_setup::{
-    build_member, build_member_video, build_shared_encoders, remote_media, MemberIdentity,
-    VideoPlan,
+    build_member, build_member_video, build_shared_encoders, remote_media, video_remote_media,
+    MemberIdentity, VideoPlan,
 };
 use crate::conference::events::RoomEvent;
-use crate::conference::member::{MediaUpdate, MemberId};
+use crate::conference::member::{MediaUpdate, MemberId, StreamUpdate};
 use crate::conference::registry::{is_valid_room_id, RoomRegistry};
 use crate::config::Config;
 use crate::media::audio::codec::EncoderSettings;
@@ -17,7 +17,7 @@ use crate::media::video::codec_pool::VideoCodecPool;
 use crate::rtp::port_pool::PortPool;
 use crate::sdp::{
     accept_answer, answer_offer, build_offer, AudioCodec, Direction, LocalMedia, NegotiatedAudio,
-    SessionDescription,
+    NegotiatedSession, SessionDescription,
 };
 use crate::sip::message::{
     call_id, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
@@ -364,6 +364,7 @@ impl SipCore {
             _ => None,
         };
         let rtp_port = sockets.rtp_port();
+        let video_port = video_sockets.as_ref().map(|s| s.rtp_port());
         local_media.audio_port = rtp_port;
         let (local_sdp, staged, pending_offer, codec) = match negotiated {
             None => {
@@ -376,10 +377,9 @@ impl SipCore {
                 (offer, None, Some(pending), None)
             }
             Some((mut answer, audio, video)) => {
-                let video_port = video_sockets.as_ref().map(|s| s.rtp_port()).unwrap_or(0);
                 for m in answer.media.iter_mut().filter(|m| m.port != 0) {
                     m.port = if m.media == "video" {
-                        video_port
+                        video_port.unwrap_or(0)
                     } else {
                         rtp_port
                     };
@@ -452,6 +452,7 @@ impl SipCore {
             codec,
             reoffer: None,
             rtp_port,
+            video_port,
         })
     }
 
@@ -561,11 +562,7 @@ impl SipCore {
                 .map_err(|e| e.to_string())
                 .and_then(|answer| accept_answer(&offer, &answer).map_err(|e| e.to_string()))
             {
-                Ok(n) => {
-                    if let Some(audio) = n.audio {
-                        apply_update(&self.registry, call, &audio);
-                    }
-                }
+                Ok(n) => apply_update(&self.registry, call, &n),
                 Err(e) => warn!(call_id = %cid, error = %e, "re-INVITE ACK answer unusable"),
             }
         }
@@ -600,7 +597,8 @@ impl SipCore {
             audio_port: call.rtp_port,
             audio_codecs: codecs,
             offer_rtcp_mux: true,
-            video_port: None,
+            // Video keeps its sockets; a call without video cannot add it later.
+            video_port: call.video_port,
             direction: Direction::SendRecv,
         };
         let (sdp, update) = if req.body.is_empty() {
@@ -613,15 +611,15 @@ impl SipCore {
                 Err(e) => return self.reply(now, &key, &req, 400, Some(&e)),
             };
             match answer_offer(&offer, &local) {
-                Ok((answer, negotiated)) => (answer, negotiated.audio),
+                Ok((answer, negotiated)) => (answer, Some(negotiated)),
                 Err(e) => return self.reply(now, &key, &req, e.sip_status(), Some(&e.to_string())),
             }
         };
         let Some(call) = self.calls.get_mut(&cid) else {
             return;
         };
-        if let Some(audio) = update {
-            apply_update(&self.registry, call, &audio);
+        if let Some(negotiated) = update {
+            apply_update(&self.registry, call, &negotiated);
         }
         call.local_sdp = Some(sdp.clone());
         let mut ok = response_to(&req, 200);
@@ -822,16 +820,27 @@ impl SipCore {
     }
 }
 
-fn apply_update(registry: &RoomRegistry, call: &Call, audio: &NegotiatedAudio) {
-    if call.joined {
-        let update = MediaUpdate {
+/// Sends a joined member its re-negotiated media. A stream the new description left out
+/// (rejected, port 0) stops in both directions (RFC 3264 §8.2).
+fn apply_update(registry: &RoomRegistry, call: &Call, negotiated: &NegotiatedSession) {
+    if !call.joined {
+        return;
+    }
+    let update = MediaUpdate {
+        audio: negotiated.audio.as_ref().map(|audio| StreamUpdate {
             remote: remote_media(audio),
             direction: audio.direction,
             payload_type: audio.payload_type,
             telephone_event_pt: audio.telephone_event_pt(),
-        };
-        registry.update(&call.room, call.member, update);
-    }
+        }),
+        video: negotiated.video.as_ref().map(|video| StreamUpdate {
+            remote: video_remote_media(video),
+            direction: video.direction,
+            payload_type: video.payload_type,
+            telephone_event_pt: None,
+        }),
+    };
+    registry.update(&call.room, call.member, update);
 }
 
 impl SipCore {

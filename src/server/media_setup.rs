@@ -23,6 +23,15 @@ pub fn remote_media(audio: &NegotiatedAudio) -> RemoteMedia {
     }
 }
 
+/// Where the negotiated video wants media.
+pub fn video_remote_media(video: &NegotiatedVideo) -> RemoteMedia {
+    RemoteMedia {
+        rtp: Some(video.remote_rtp),
+        rtcp: Some(video.remote_rtcp),
+        rtcp_mux: video.rtcp_mux,
+    }
+}
+
 /// Identity of the member being built.
 pub struct MemberIdentity {
     pub id: MemberId,
@@ -51,11 +60,7 @@ pub fn build_member_video(
     signalling_ip: IpAddr,
 ) -> Result<MemberVideoSetup, VideoCodecError> {
     let v = plan.negotiated;
-    let remote = RemoteMedia {
-        rtp: Some(v.remote_rtp),
-        rtcp: Some(v.remote_rtcp),
-        rtcp_mux: v.rtcp_mux,
-    };
+    let remote = video_remote_media(v);
     Ok(MemberVideoSetup {
         endpoint: RtpEndpoint::new(plan.sockets, remote, signalling_ip),
         payload_type: v.payload_type,

@@ -33,7 +33,6 @@ pub enum ParseError {
     CseqMethodMismatch { cseq: String, request: String },
 }
 
-
 /// Parses one SIP message, expanding compact header names (RFC 3261 §7.3.3) first and checking
 /// the headers every request and response must carry.
 ///
@@ -51,8 +50,8 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, ParseError> {
     {
         return Err(ParseError::ControlCharacter);
     }
-    let declared = declared_content_length(head)
-        .map_err(|_| ParseError::BadHeader("Content-Length"))?;
+    let declared =
+        declared_content_length(head).map_err(|_| ParseError::BadHeader("Content-Length"))?;
     let body_len = head_end.map_or(0, |end| bytes.len() - end - 4);
     if declared.is_some_and(|declared| body_len < declared) {
         return Err(ParseError::TruncatedBody);

@@ -374,9 +374,7 @@ impl TaskContext {
                             FramingError::HeaderTooLarge | FramingError::NotSip => None,
                         };
                         let response = rejection.zip(framer.pending_header_section()).and_then(
-                            |(rejection, head)| {
-                                raw_error_response(head, rejection, &e.to_string())
-                            },
+                            |(rejection, head)| raw_error_response(head, rejection, &e.to_string()),
                         );
                         if let Some(resp) = response {
                             self.send_error_on_stream(peer, resp).await;

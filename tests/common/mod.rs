@@ -12,6 +12,8 @@ use tessera::sdp::AudioCodec;
 use tessera::server::ServerHandle;
 use tokio::net::UdpSocket;
 
+pub mod media_peer;
+
 static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
 
 /// A config for tests: loopback, an RTP range of its own, short timers.

@@ -150,7 +150,10 @@ fn media_sections_and_lines_are_bounded() {
         }
         text
     };
-    assert_eq!(parse(&sections(MAX_MEDIA_SECTIONS)).media.len(), MAX_MEDIA_SECTIONS);
+    assert_eq!(
+        parse(&sections(MAX_MEDIA_SECTIONS)).media.len(),
+        MAX_MEDIA_SECTIONS
+    );
     assert_eq!(
         error(&sections(1000)),
         SdpError::TooMany {
@@ -163,9 +166,15 @@ fn media_sections_and_lines_are_bounded() {
     for _ in lines_so_far..MAX_LINES {
         long.push_str("a=x\n");
     }
-    assert_eq!(parse(&long).media[0].attributes.len(), MAX_LINES - lines_so_far);
+    assert_eq!(
+        parse(&long).media[0].attributes.len(),
+        MAX_LINES - lines_so_far
+    );
     long.push_str("a=x\n");
-    assert!(matches!(error(&long), SdpError::TooMany { what: "lines", .. }));
+    assert!(matches!(
+        error(&long),
+        SdpError::TooMany { what: "lines", .. }
+    ));
 }
 
 #[test]
