@@ -51,6 +51,7 @@ fn config(w: u32, h: u32, bitrate_bps: u32) -> EncoderConfig {
         fps: 30.0,
         bitrate_bps,
         max_keyframe_interval: None,
+        max_nal_bytes: None,
     }
 }
 

@@ -58,6 +58,7 @@ fn h264_rtp(c: &mut Criterion) {
         fps: 30.0,
         bitrate_bps: 2_000_000,
         max_keyframe_interval: None,
+        max_nal_bytes: None,
     })
     .expect("encoder");
     let mut picture = I420Frame::from_rgb(1280, 720, (40, 90, 200));

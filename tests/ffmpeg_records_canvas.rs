@@ -2,12 +2,17 @@
 //! the canvas stream (as a user recording or monitoring a room would), decodes five seconds of
 //! stream time in about five seconds of real time, and its last frame shows the members'
 //! colours. Video timestamps that ran away once made it stop after the first frame.
+//!
+//! The call's video goes to a relay in the test that forwards RTP to ffmpeg and notes each
+//! packet's payload structure: a peer that offered only packetization-mode=0 (RFC 6184 §6.2)
+//! receives single NAL unit packets within the MTU, never STAP-A or FU-A, and ffmpeg still
+//! decodes them.
 
 mod common;
 
 use common::media_peer::*;
 use common::*;
-use std::net::UdpSocket as StdUdpSocket;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -20,15 +25,6 @@ const BLUE: (u8, u8, u8) = (20, 20, 230);
 /// Stream time ffmpeg records.
 const RECORD_SECS: f64 = 5.0;
 const FPS: f64 = 15.0;
-
-fn coloured(server: &ServerHandle, name: &str, colour: (u8, u8, u8)) -> DialOptions {
-    let mut o = DialOptions::new(uri(server, "rec"));
-    o.from = name.to_string();
-    o.color = Some(colour);
-    o.video_size = (160, 90);
-    o.duration = Duration::from_secs(14);
-    o
-}
 
 /// An even port whose odd neighbour is free too (ffmpeg binds both: RTP and RTCP).
 fn free_port_pair() -> u16 {
@@ -57,8 +53,10 @@ fn ffmpeg_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// What ffmpeg made of the stream.
+/// What ffmpeg made of the stream, and what the relay saw of it.
 struct Recording {
+    /// NAL type (first payload byte & 0x1f) and size of every RTP payload relayed.
+    payloads: Vec<(u8, usize)>,
     /// Presentation times (seconds) of the frames it decoded.
     pts: Vec<f64>,
     /// How long it ran once the call was answered.
@@ -67,9 +65,41 @@ struct Recording {
     log: String,
 }
 
-/// Starts ffmpeg on `port`, places a watch-only call whose video goes there, and waits for
-/// ffmpeg to finish its [`RECORD_SECS`] of stream time.
-async fn record_with_ffmpeg(server: &ServerHandle) -> Recording {
+/// Forwards the RTP (not RTCP) arriving on `relay` to `ffmpeg` until `stop` fires; returns
+/// each payload's NAL type and size.
+async fn relay_rtp(
+    relay: UdpSocket,
+    ffmpeg: SocketAddr,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> Vec<(u8, usize)> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        tokio::select! {
+            _ = &mut stop => return seen,
+            received = relay.recv_from(&mut buf) => {
+                let Ok((n, _)) = received else { continue };
+                let packet = &buf[..n];
+                if tessera::rtp::rtcp::is_rtcp(packet) {
+                    continue;
+                }
+                if let Ok(rtp) = rtp_rs::RtpReader::new(packet) {
+                    let payload = rtp.payload();
+                    seen.push((payload.first().map_or(0, |b| b & 0x1f), payload.len()));
+                }
+                let _ = relay.send_to(packet, ffmpeg).await;
+            }
+        }
+    }
+}
+
+/// Starts ffmpeg, places a watch-only call (`packetization_mode`) whose video the relay
+/// forwards to it, and waits for ffmpeg to finish its [`RECORD_SECS`] of stream time.
+async fn record_with_ffmpeg(
+    server: &ServerHandle,
+    room: &str,
+    packetization_mode: u8,
+) -> Recording {
     let port = free_port_pair();
     let dir = std::env::temp_dir().join(format!("tessera-ffmpeg-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -80,7 +110,7 @@ async fn record_with_ffmpeg(server: &ServerHandle) -> Recording {
         format!(
             "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=canvas\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
 m=video {port} RTP/AVP {H264_PT}\r\na=rtpmap:{H264_PT} H264/90000\r\n\
-a=fmtp:{H264_PT} packetization-mode=1;profile-level-id=42e01f\r\n"
+a=fmtp:{H264_PT} packetization-mode={packetization_mode};profile-level-id=42e01f\r\n"
         ),
     )
     .expect("write sdp");
@@ -112,13 +142,23 @@ a=fmtp:{H264_PT} packetization-mode=1;profile-level-id=42e01f\r\n"
     .await;
     assert!(bound, "ffmpeg bound its RTP port");
     let audio = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let video = format!("127.0.0.1:{port}").parse().unwrap();
+    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let offer = AvOffer {
+        packetization_mode,
+        ..AvOffer::watching(audio.local_addr().unwrap(), relay.local_addr().unwrap())
+    };
+    let (stop_relay, stop) = tokio::sync::oneshot::channel();
+    let relayed = tokio::spawn(relay_rtp(
+        relay,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        stop,
+    ));
     let call = ProbeCall::place(
         server.sip_addr(),
-        &uri(server, "rec"),
-        "ffmpeg-recorder",
+        &uri(server, room),
+        &format!("ffmpeg-recorder-{room}"),
         "X-Tessera-Canvas: 0\r\n",
-        &av_offer(audio.local_addr().unwrap(), video, 1, "recvonly", false),
+        &offer.sdp(),
     )
     .await;
     let answered = Instant::now();
@@ -134,6 +174,8 @@ a=fmtp:{H264_PT} packetization-mode=1;profile-level-id=42e01f\r\n"
         .expect("ffmpeg ran");
     let took = answered.elapsed();
     call.hang_up().await;
+    let _ = stop_relay.send(());
+    let payloads = relayed.await.unwrap();
     let log = log.await.unwrap();
     assert!(status.success(), "ffmpeg failed: {log}");
     let pts = log
@@ -153,6 +195,7 @@ a=fmtp:{H264_PT} packetization-mode=1;profile-level-id=42e01f\r\n"
         .to_rgb8();
     let _ = std::fs::remove_dir_all(&dir);
     Recording {
+        payloads,
         pts,
         took,
         last_frame,
@@ -169,32 +212,50 @@ fn share_of(frame: &image::RgbImage, colour: (u8, u8, u8)) -> f64 {
     hits as f64 / f64::from(frame.width() * frame.height())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ffmpeg_records_seconds_of_the_canvas_with_every_colour() {
+fn coloured(server: &ServerHandle, room: &str, name: &str, colour: (u8, u8, u8)) -> DialOptions {
+    let mut o = DialOptions::new(uri(server, room));
+    o.from = name.to_string();
+    o.color = Some(colour);
+    o.video_size = (160, 90);
+    o.duration = Duration::from_secs(14);
+    o
+}
+
+/// Two coloured members in `room` (canvas `width`x`height`) and ffmpeg recording it through a
+/// call in `packetization_mode`; asserts the recording's timing and colours.
+async fn record_room(width: u32, height: u32, room: &str, packetization_mode: u8) -> Recording {
     assert!(
         ffmpeg_available(),
         "this test needs ffmpeg (scripts/install-deps --test installs it)"
     );
     let mut config = test_config();
-    config.video.canvas.width = 320;
-    config.video.canvas.height = 180;
+    config.video.canvas.width = width;
+    config.video.canvas.height = height;
     config.video.canvas.fps = FPS as f32;
     let server = start(config).await;
     let recorder = async {
         let joined = eventually(Duration::from_secs(20), || async {
             server
                 .control()
-                .room("rec")
+                .room(room)
                 .await
                 .is_some_and(|r| r.members.len() >= 2)
         })
         .await;
         assert!(joined, "both coloured members joined");
-        record_with_ffmpeg(&server).await
+        record_with_ffmpeg(&server, room, packetization_mode).await
     };
     let (red, blue, rec): (DialReport, DialReport, Recording) = tokio::join!(
-        async { dial(coloured(&server, "red", RED)).await.expect("dial") },
-        async { dial(coloured(&server, "blue", BLUE)).await.expect("dial") },
+        async {
+            dial(coloured(&server, room, "red", RED))
+                .await
+                .expect("dial")
+        },
+        async {
+            dial(coloured(&server, room, "blue", BLUE))
+                .await
+                .expect("dial")
+        },
         recorder
     );
     assert!(red.answered && blue.answered);
@@ -225,4 +286,36 @@ async fn ffmpeg_records_seconds_of_the_canvas_with_every_colour() {
         "both members on the recorded canvas: red {red_share:.2}, blue {blue_share:.2}"
     );
     server.shutdown().await;
+    rec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_records_seconds_of_the_canvas_with_every_colour() {
+    let rec = record_room(320, 180, "rec", 1).await;
+    assert!(!rec.payloads.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packetization_mode_0_peer_gets_single_nal_units_it_can_decode() {
+    // 640x360 keyframes are far larger than one packet: one slice would need FU-A.
+    let rec = record_room(640, 360, "mode0", 0).await;
+    let aggregated_or_fragmented = rec
+        .payloads
+        .iter()
+        .filter(|(nal_type, _)| !(1..=23).contains(nal_type))
+        .count();
+    assert_eq!(
+        aggregated_or_fragmented, 0,
+        "only single NAL unit packets in mode 0"
+    );
+    let largest = rec.payloads.iter().map(|(_, len)| *len).max().unwrap_or(0);
+    assert!(
+        largest <= tessera::rtp::h264::DEFAULT_MTU,
+        "largest payload {largest}"
+    );
+    let slices = rec.payloads.iter().filter(|(t, _)| *t == 5).count();
+    assert!(
+        slices > 1,
+        "keyframes were sliced to fit: {slices} IDR slices"
+    );
 }

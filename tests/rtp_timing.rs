@@ -140,13 +140,11 @@ async fn probe_scenario(server: &ServerHandle) -> (Received, Received, WallClock
     let audio = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let video = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let offer = |version| {
-        av_offer(
-            audio.local_addr().unwrap(),
-            video.local_addr().unwrap(),
+        AvOffer {
             version,
-            "recvonly",
-            true,
-        )
+            ..AvOffer::watching(audio.local_addr().unwrap(), video.local_addr().unwrap())
+        }
+        .sdp()
     };
     let mut call = ProbeCall::place(
         server.sip_addr(),

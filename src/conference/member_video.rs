@@ -29,6 +29,8 @@ pub struct MemberVideoSetup {
     pub watching_canvas: usize,
     /// Leave the member's own tile out of what it receives (costs a view of its own).
     pub hide_self: bool,
+    /// The member negotiated packetization-mode=0: it receives single NAL units only.
+    pub single_nal_units: bool,
 }
 
 /// One member's video state.
@@ -42,6 +44,8 @@ pub struct MemberVideo {
     remote_ssrc: Option<u32>,
     pub watching_canvas: usize,
     pub hide_self: bool,
+    /// Receives single NAL unit packets only (packetization-mode=0, RFC 6184 §6.2).
+    pub single_nal_units: bool,
     /// The negotiated H.264 payload type; other payload types are ignored.
     payload_type: u8,
     /// The member asked for a keyframe (PLI/FIR) or just started watching.
@@ -65,6 +69,7 @@ impl MemberVideo {
             remote_ssrc: None,
             watching_canvas: setup.watching_canvas,
             hide_self: setup.hide_self,
+            single_nal_units: setup.single_nal_units,
             payload_type: setup.payload_type,
             wants_keyframe: Some(KeyframeReason::NewWatcher),
             next_rtcp: None,

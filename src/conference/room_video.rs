@@ -13,6 +13,7 @@ use crate::media::video::codec::EncoderConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::compositor::TileSource;
 use crate::media::video::layout_library::LayoutLibrary;
+use crate::rtp::h264::DEFAULT_MTU;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,8 +114,8 @@ impl RoomVideo {
             if keys.is_empty() || !canvas.frame_due(now) {
                 continue;
             }
-            let config = encoder_config(canvas);
             for key in keys {
+                let config = encoder_config(canvas, key);
                 let sources: Vec<TileSource<'_>> = members
                     .iter()
                     .filter(|m| !key.excluded.contains(&m.id))
@@ -245,16 +246,19 @@ fn view_of(m: &Member, v: &MemberVideo) -> ViewKey {
     ViewKey {
         canvas: v.watching_canvas,
         excluded,
+        single_nal_units: v.single_nal_units,
     }
 }
 
-fn encoder_config(canvas: &Canvas) -> EncoderConfig {
+/// The encoder of view `key` on `canvas`: slices of at most one MTU for single-NAL views.
+fn encoder_config(canvas: &Canvas, key: &ViewKey) -> EncoderConfig {
     EncoderConfig {
         width: canvas.config.width,
         height: canvas.config.height,
         fps: canvas.config.fps,
         bitrate_bps: canvas.config.bitrate_bps,
         max_keyframe_interval: None,
+        max_nal_bytes: key.single_nal_units.then_some(DEFAULT_MTU as u32),
     }
 }
 

@@ -7,7 +7,9 @@
 
 use super::member::MemberId;
 use crate::media::video::codec::{EncoderConfig, VideoCodecError, VideoEncoder};
-use crate::media::video::codec_pool::{EncodeOutcome, PooledEncoder, VideoCodecPool};
+use crate::media::video::codec_pool::{
+    packetizer_for, EncodeOutcome, PooledEncoder, VideoCodecPool,
+};
 use crate::media::video::frame::I420Frame;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::collections::BTreeSet;
@@ -29,11 +31,13 @@ pub enum KeyframeReason {
     NewWatcher,
 }
 
-/// Identifies a view: a canvas index and the members whose tiles it leaves out.
+/// Identifies a view: a canvas index, the members whose tiles it leaves out, and whether it
+/// is sent as single NAL units (watchers in packetization-mode=0: size-limited slices).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ViewKey {
     pub canvas: usize,
     pub excluded: BTreeSet<MemberId>,
+    pub single_nal_units: bool,
 }
 
 /// Where a view's canvases are encoded.
@@ -73,7 +77,7 @@ impl View {
     pub fn new(config: EncoderConfig) -> Result<Self, VideoCodecError> {
         Ok(Self::with_encoder(ViewEncoder::Inline {
             encoder: Box::new(VideoEncoder::new(config)?),
-            packetizer: H264Packetizer::default(),
+            packetizer: packetizer_for(&config),
             encoded: Vec::with_capacity(64 * 1024),
         }))
     }
@@ -218,6 +222,7 @@ mod tests {
             fps: 50.0,
             bitrate_bps: 2_000_000,
             max_keyframe_interval: None,
+            max_nal_bytes: None,
         })
         .unwrap()
     }

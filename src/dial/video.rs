@@ -58,6 +58,7 @@ impl DialVideo {
                 fps: 15.0,
                 bitrate_bps: 600_000,
                 max_keyframe_interval: None,
+                max_nal_bytes: None,
             })?),
             None => None,
         };

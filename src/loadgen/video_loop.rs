@@ -40,6 +40,7 @@ fn encoder_config(size: (u32, u32), fps: f32) -> EncoderConfig {
         fps,
         bitrate_bps: ((pixels * 2_000_000 / (1280 * 720)) as u32).max(300_000),
         max_keyframe_interval: None,
+        max_nal_bytes: None,
     }
 }
 

@@ -105,26 +105,50 @@ impl WallClock {
     }
 }
 
-/// An SDP offer with Opus audio at `audio` and H.264 video at `video` (rtcp-mux on both
-/// unless `rtcp_mux` is false; then RTCP is expected on port + 1), `video_direction` for video.
-pub fn av_offer(
-    audio: SocketAddr,
-    video: SocketAddr,
-    version: u32,
-    video_direction: &str,
-    rtcp_mux: bool,
-) -> String {
-    let mux = if rtcp_mux { "a=rtcp-mux\r\n" } else { "" };
-    format!(
-        "v=0\r\no=peer 1 {version} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+/// An SDP offer with Opus audio and H.264 video.
+#[derive(Clone, Copy)]
+pub struct AvOffer {
+    pub audio: SocketAddr,
+    pub video: SocketAddr,
+    /// `o=` version (bump it for a re-INVITE).
+    pub version: u32,
+    /// `sendrecv`, `recvonly`, ...
+    pub video_direction: &'static str,
+    /// RTCP on the RTP port (else on port + 1).
+    pub rtcp_mux: bool,
+    /// H.264 `packetization-mode` (RFC 6184 §6).
+    pub packetization_mode: u8,
+}
+
+impl AvOffer {
+    /// Watch-only video with rtcp-mux, packetization mode 1.
+    pub fn watching(audio: SocketAddr, video: SocketAddr) -> Self {
+        Self {
+            audio,
+            video,
+            version: 1,
+            video_direction: "recvonly",
+            rtcp_mux: true,
+            packetization_mode: 1,
+        }
+    }
+
+    pub fn sdp(&self) -> String {
+        let mux = if self.rtcp_mux { "a=rtcp-mux\r\n" } else { "" };
+        format!(
+            "v=0\r\no=peer 1 {version} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
 m=audio {ap} RTP/AVP {OPUS_PT}\r\na=rtpmap:{OPUS_PT} opus/48000/2\r\n{mux}a=sendrecv\r\n\
 m=video {vp} RTP/AVP {H264_PT}\r\na=rtpmap:{H264_PT} H264/90000\r\n\
-a=fmtp:{H264_PT} profile-level-id=42e01f;packetization-mode=1\r\n\
-a=rtcp-fb:{H264_PT} nack pli\r\n{mux}a={video_direction}\r\n",
-        ip = audio.ip(),
-        ap = audio.port(),
-        vp = video.port(),
-    )
+a=fmtp:{H264_PT} profile-level-id=42e01f;packetization-mode={mode}\r\n\
+a=rtcp-fb:{H264_PT} nack pli\r\n{mux}a={direction}\r\n",
+            version = self.version,
+            ip = self.audio.ip(),
+            ap = self.audio.port(),
+            vp = self.video.port(),
+            mode = self.packetization_mode,
+            direction = self.video_direction,
+        )
+    }
 }
 
 /// A call placed by hand; the dialog's identifiers for in-dialog requests.

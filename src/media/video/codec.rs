@@ -124,7 +124,15 @@ pub struct EncoderConfig {
     /// Emit an IDR at least every this many frames; `None` = only on the
     /// first frame, on request and on scene changes.
     pub max_keyframe_interval: Option<u32>,
+    /// Cap every NAL unit (start code included) at this many bytes with
+    /// size-limited slices, for receivers in packetization mode 0 (RFC 6184
+    /// §6.2); `None` = one slice per picture. At least [`MIN_NAL_BYTES`].
+    pub max_nal_bytes: Option<u32>,
 }
+
+/// Smallest NAL size limit OpenH264 accepts (a macroblock may take 400 bytes,
+/// plus its slice margins).
+pub const MIN_NAL_BYTES: u32 = 500;
 
 impl EncoderConfig {
     fn validate(&self) -> Result<(), VideoCodecError> {
@@ -150,11 +158,16 @@ impl EncoderConfig {
         if self.max_keyframe_interval == Some(0) {
             return bad("max_keyframe_interval must be at least 1 frame".into());
         }
+        if let Some(n) = self.max_nal_bytes.filter(|n| *n < MIN_NAL_BYTES) {
+            return bad(format!(
+                "max_nal_bytes {n} must be at least {MIN_NAL_BYTES}"
+            ));
+        }
         Ok(())
     }
 
     fn to_openh264(self) -> OhEncoderConfig {
-        OhEncoderConfig::new()
+        let config = OhEncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
             .profile(Profile::Baseline)
             .rate_control_mode(RateControlMode::Bitrate)
@@ -170,7 +183,12 @@ impl EncoderConfig {
             .scene_change_detect(true)
             .adaptive_quantization(true)
             .background_detection(true)
-            .long_term_reference(false)
+            .long_term_reference(false);
+        match self.max_nal_bytes {
+            // SM_SIZELIMITED_SLICE with uiMaxNalSize = uiSliceSizeConstraint = n.
+            Some(n) => config.max_slice_len(n),
+            None => config,
+        }
     }
 }
 
@@ -551,6 +569,7 @@ mod tests {
             fps: 30.0,
             bitrate_bps: 800_000,
             max_keyframe_interval: None,
+            max_nal_bytes: None,
         }
     }
 
@@ -713,6 +732,44 @@ mod tests {
     }
 
     #[test]
+    fn size_limited_slices_keep_every_nal_under_the_limit() {
+        // A noisy 640x360 keyframe is tens of kilobytes: one slice would need FU-A.
+        let mut cfg = config(640, 360);
+        cfg.bitrate_bps = 2_000_000;
+        cfg.max_nal_bytes = Some(1200);
+        let mut enc = VideoEncoder::new(cfg).unwrap();
+        let mut dec = VideoDecoder::new().unwrap();
+        let mut rng = Rng(7);
+        let mut out = Vec::new();
+        let (mut slices, mut large) = (0, 0);
+        for t in 0..5 {
+            let mut frame = marker_frame(640, 360, t);
+            frame
+                .y
+                .iter_mut()
+                .for_each(|p| *p = (rng.next() % 256) as u8);
+            let info = enc.encode(&frame, true, &mut out).unwrap();
+            if info.bytes == 0 {
+                continue; // rate control skipped it
+            }
+            large += usize::from(info.bytes > 5_000);
+            let nals = nal_units(&out);
+            assert!(
+                nals.iter().all(|n| n.len() <= 1200),
+                "frame {t}: {:?}",
+                nals.iter().map(|n| n.len()).collect::<Vec<_>>()
+            );
+            slices += nals.iter().filter(|n| matches!(n[0] & 0x1f, 1 | 5)).count();
+            assert!(dec.decode(&out).unwrap().is_some(), "frame {t} decodes");
+        }
+        assert!(large >= 2, "frames large enough to need slicing: {large}");
+        assert!(
+            slices > large * 4,
+            "pictures were split into slices: {slices}"
+        );
+    }
+
+    #[test]
     fn periodic_keyframes() {
         let mut cfg = config(320, 180);
         cfg.max_keyframe_interval = Some(10);
@@ -811,6 +868,10 @@ mod tests {
             },
             EncoderConfig {
                 max_keyframe_interval: Some(0),
+                ..ok
+            },
+            EncoderConfig {
+                max_nal_bytes: Some(MIN_NAL_BYTES - 1),
                 ..ok
             },
         ];

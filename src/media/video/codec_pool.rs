@@ -413,6 +413,17 @@ impl PooledEncoder {
     }
 }
 
+/// The packetizer that fits what `config` encodes: single NAL units when the encoder keeps
+/// every NAL under a size limit (a view for packetization-mode=0 watchers), else the default
+/// (STAP-A for parameter sets, FU-A for large slices).
+pub fn packetizer_for(config: &EncoderConfig) -> H264Packetizer {
+    if config.max_nal_bytes.is_some() {
+        H264Packetizer::single_nal_units()
+    } else {
+        H264Packetizer::default()
+    }
+}
+
 struct OpenDecoder {
     decoder: Box<VideoDecoder>,
     results: Sender<DecodeOutcome>,
@@ -467,7 +478,7 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
                     Codec::Encoder(Box::new(OpenEncoder {
                         encoder: Ok(None),
                         config,
-                        packetizer: H264Packetizer::default(),
+                        packetizer: packetizer_for(&config),
                         encoded: Vec::with_capacity(64 * 1024),
                         results,
                         canvases_back,
@@ -593,6 +604,7 @@ mod tests {
             fps: 30.0,
             bitrate_bps: 300_000,
             max_keyframe_interval: None,
+            max_nal_bytes: None,
         };
         let mut encoder = pool.open_encoder(config).expect("encoder");
         let mut decoder = pool

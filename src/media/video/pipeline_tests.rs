@@ -16,6 +16,7 @@ fn encoded_frames_survive_packetization_and_decode() {
         fps: 15.0,
         bitrate_bps: 600_000,
         max_keyframe_interval: None,
+        max_nal_bytes: None,
     })
     .unwrap();
     let mut pack = H264Packetizer::default();

@@ -1,11 +1,14 @@
 //! H.264 RTP packetizer (send side), RFC 6184 non-interleaved mode
 //! (packetization-mode=1, §6.3,
-//! <https://www.rfc-editor.org/rfc/rfc6184#section-6.3>).
+//! <https://www.rfc-editor.org/rfc/rfc6184#section-6.3>) and single NAL unit
+//! mode (packetization-mode=0, §6.2).
 //!
 //! Owns the split of one access unit into RTP payloads no larger than the
 //! MTU: NAL units that fit are sent as single NAL unit packets (§5.6) or, when
 //! aggregation is on, consecutive small ones share a STAP-A (§5.7.1); larger
-//! NAL units are fragmented into FU-A (§5.8). It also keeps the last SPS/PPS
+//! NAL units are fragmented into FU-A (§5.8). In single NAL unit mode neither
+//! STAP-A nor FU-A may be sent: every NAL unit is a packet of its own, so the
+//! encoder must keep them under the MTU (size-limited slices). It also keeps the last SPS/PPS
 //! seen and re-sends them before every IDR picture that lacks them, so a
 //! receiver joining mid-stream (or recovering with PLI) can always decode the
 //! keyframe.
@@ -53,6 +56,8 @@ pub enum PacketizeError {
 pub struct H264Packetizer {
     mtu: usize,
     aggregate: bool,
+    /// Packetization mode 0: no STAP-A, no FU-A.
+    single_nal_units: bool,
     last_sps: Vec<u8>,
     last_pps: Vec<u8>,
 }
@@ -62,6 +67,7 @@ impl Default for H264Packetizer {
         Self {
             mtu: DEFAULT_MTU,
             aggregate: true,
+            single_nal_units: false,
             last_sps: Vec::new(),
             last_pps: Vec::new(),
         }
@@ -79,6 +85,22 @@ impl H264Packetizer {
             mtu,
             ..Self::default()
         })
+    }
+
+    /// Single NAL unit mode (packetization-mode=0, RFC 6184 §6.2): every NAL unit becomes one
+    /// payload, aggregated never and fragmented never; one larger than the MTU goes whole
+    /// (the path fragments it at the IP layer), since a mode-0 receiver cannot reassemble FU-A.
+    pub fn single_nal_units() -> Self {
+        Self {
+            aggregate: false,
+            single_nal_units: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this packetizer sends only single NAL unit packets.
+    pub fn sends_single_nal_units_only(&self) -> bool {
+        self.single_nal_units
     }
 
     /// Enables or disables STAP-A aggregation of consecutive small NAL units.
@@ -149,7 +171,12 @@ impl H264Packetizer {
         let units = shorten(nals.clone().take(split))
             .chain(inserted.into_iter().flatten())
             .chain(shorten(nals.skip(split)));
-        write_payloads(units, self.mtu, self.aggregate, out);
+        let mtu = if self.single_nal_units {
+            usize::MAX
+        } else {
+            self.mtu
+        };
+        write_payloads(units, mtu, self.aggregate, out);
         Ok(out.len().checked_sub(1))
     }
 }

@@ -214,3 +214,26 @@ fn invalid_input_is_rejected() {
         assert!(out.is_empty());
     }
 }
+
+#[test]
+fn single_nal_unit_mode_sends_each_nal_whole() {
+    // RFC 6184 §6.2: packetization-mode=0 allows single NAL unit packets only.
+    let mut packetizer = H264Packetizer::single_nal_units();
+    assert!(packetizer.sends_single_nal_units_only());
+    let nals = vec![
+        sps(),
+        pps(),
+        idr(900),
+        slice(1100),
+        slice(DEFAULT_MTU + 300),
+    ];
+    let payloads = payloads_of(&mut packetizer, &nals);
+    assert_eq!(
+        payloads, nals,
+        "one payload per NAL, none aggregated or fragmented"
+    );
+    // SPS/PPS are still re-sent before an IDR that lacks them, each on its own.
+    let payloads = payloads_of(&mut packetizer, &[idr(400)]);
+    let types: Vec<u8> = payloads.iter().map(|p| p[0] & 0x1F).collect();
+    assert_eq!(types, vec![7, 8, 5]);
+}
