@@ -306,6 +306,9 @@ async fn tcp_status(server: &ServerHandle, text: &str) -> u16 {
     read.unwrap_or(0)
 }
 
+/// Turns a valid request into a malformed one.
+type Mangle = Box<dyn Fn(String) -> String>;
+
 /// An INVITE with a valid audio offer, for the malformed variants below.
 fn invite(server: &ServerHandle, probe: SocketAddr, call_id: &str) -> String {
     request(
@@ -330,7 +333,7 @@ async fn malformed_invites_are_refused_over_udp_and_tcp() {
     let many_media: String = (0..1000)
         .map(|i| format!("m=audio {} RTP/AVP 0\r\n", 4000 + 2 * i))
         .collect();
-    let cases: Vec<(&str, Box<dyn Fn(String) -> String>, bool)> = vec![
+    let cases: Vec<(&str, Mangle, bool)> = vec![
         (
             "CSeq method differs",
             Box::new(|m| m.replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS")),

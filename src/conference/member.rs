@@ -351,6 +351,7 @@ impl Member {
                 initial_canvas: self.initial_canvas.map(|c| c + 1),
                 watching_canvas: v.watching_canvas + 1,
                 inbound: v.inbound.stats(),
+                reorder: v.reorder_stats(),
                 frames_sent: v.frames_sent,
             }),
         }
@@ -380,5 +381,7 @@ pub struct VideoSnapshot {
     pub initial_canvas: Option<usize>,
     pub watching_canvas: usize,
     pub inbound: crate::media::video::inbound::VideoInboundStats,
+    /// Reordering of its incoming video (the video jitter buffer).
+    pub reorder: crate::rtp::reorder::ReorderStats,
     pub frames_sent: u64,
 }

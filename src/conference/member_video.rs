@@ -7,6 +7,7 @@ use crate::media::video::inbound::{VideoDecoding, VideoInbound};
 use crate::rtp::clock::MediaClock;
 use crate::rtp::endpoint::{Inbound, RtpEndpoint};
 use crate::rtp::h264::RtpPayloads;
+use crate::rtp::reorder::{Arrival, ReorderBuffer, ReorderStats};
 use crate::rtp::rtcp::{ntp_from_unix, write_compound, RtcpPacket, SenderInfo};
 use crate::rtp::sender::RtpSender;
 use crate::sdp::video::H264_CLOCK_RATE;
@@ -31,13 +32,22 @@ pub struct MemberVideoSetup {
     pub hide_self: bool,
     /// The member negotiated packetization-mode=0: it receives single NAL units only.
     pub single_nal_units: bool,
+    /// Both sides offered generic NACK (RFC 4585 §6.2.1): we NACK its lost packets.
+    pub nack: bool,
 }
+
+/// How long a gap in a member's video is waited on before it counts as loss.
+pub const REORDER_WINDOW: Duration = Duration::from_millis(50);
+/// The same when the member answers NACKs: long enough for a retransmission to arrive.
+pub const NACK_WINDOW: Duration = Duration::from_millis(100);
 
 /// One member's video state.
 pub struct MemberVideo {
     endpoint: RtpEndpoint,
     pub direction: Direction,
     pub inbound: VideoInbound,
+    /// Puts the member's packets back in order before the depacketizer sees them.
+    reorder: ReorderBuffer,
     sender: RtpSender,
     /// 90 kHz clock of what we send, sharing the audio clock's epoch.
     clock: MediaClock,
@@ -64,6 +74,14 @@ impl MemberVideo {
             endpoint: setup.endpoint,
             direction: setup.direction,
             inbound: VideoInbound::with_decoding(setup.decoding),
+            reorder: ReorderBuffer::new(
+                if setup.nack {
+                    NACK_WINDOW
+                } else {
+                    REORDER_WINDOW
+                },
+                setup.nack,
+            ),
             sender: RtpSender::new(setup.payload_type),
             clock: MediaClock::new(H264_CLOCK_RATE, epoch),
             remote_ssrc: None,
@@ -104,6 +122,7 @@ impl MemberVideo {
         let Self {
             endpoint,
             inbound,
+            reorder,
             remote_ssrc,
             wants_keyframe,
             direction,
@@ -114,9 +133,15 @@ impl MemberVideo {
         endpoint.drain(|packet| match packet {
             Inbound::Rtp(rtp) if receiving && rtp.payload_type() == payload_type => {
                 *last_rx = now;
+                if remote_ssrc.is_some_and(|s| s != rtp.ssrc()) {
+                    reorder.reset();
+                }
                 *remote_ssrc = Some(rtp.ssrc());
                 let seq = u16::from(rtp.sequence_number());
-                inbound.push(now, seq, rtp.timestamp(), rtp.mark(), rtp.payload());
+                let (timestamp, marker) = (rtp.timestamp(), rtp.mark());
+                if reorder.push(now, seq, timestamp, marker, rtp.payload()) == Arrival::InOrder {
+                    inbound.push(now, seq, timestamp, marker, rtp.payload());
+                }
             }
             Inbound::Rtp(_) => {}
             Inbound::Rtcp(packets) => {
@@ -132,6 +157,18 @@ impl MemberVideo {
                 }
             }
         });
+        while let Some(p) = self.reorder.pop(now) {
+            self.inbound
+                .push(now, p.seq, p.timestamp, p.marker, &p.payload);
+        }
+        let lost = self.reorder.take_nacks();
+        if let (false, Some(media_ssrc)) = (lost.is_empty(), self.remote_ssrc) {
+            self.send_rtcp(&[RtcpPacket::Nack {
+                sender_ssrc: self.sender.ssrc(),
+                media_ssrc,
+                lost,
+            }]);
+        }
         self.inbound.collect(now);
         if self.inbound.take_keyframe_request(now) {
             if let Some(media_ssrc) = self.remote_ssrc {
@@ -186,6 +223,10 @@ impl MemberVideo {
         let mut out = Vec::with_capacity(64);
         write_compound(packets, &mut out);
         self.endpoint.send_rtcp(&out);
+    }
+
+    pub fn reorder_stats(&self) -> ReorderStats {
+        self.reorder.stats()
     }
 
     pub fn counters(&self) -> crate::rtp::endpoint::EndpointCounters {

@@ -7,6 +7,7 @@ pub mod h264;
 pub mod jitter;
 pub mod latch;
 pub mod port_pool;
+pub mod reorder;
 pub mod rtcp;
 pub mod sender;
 pub mod seq;

@@ -72,6 +72,7 @@ pub fn build_member_video(
         watching_canvas: plan.watching_canvas,
         hide_self: plan.hide_self,
         single_nal_units: v.params.packetization_mode == 0,
+        nack: v.nack,
     })
 }
 

@@ -140,7 +140,7 @@ impl AvOffer {
 m=audio {ap} RTP/AVP {OPUS_PT}\r\na=rtpmap:{OPUS_PT} opus/48000/2\r\n{mux}a=sendrecv\r\n\
 m=video {vp} RTP/AVP {H264_PT}\r\na=rtpmap:{H264_PT} H264/90000\r\n\
 a=fmtp:{H264_PT} profile-level-id=42e01f;packetization-mode={mode}\r\n\
-a=rtcp-fb:{H264_PT} nack pli\r\n{mux}a={direction}\r\n",
+a=rtcp-fb:{H264_PT} nack\r\na=rtcp-fb:{H264_PT} nack pli\r\n{mux}a={direction}\r\n",
             version = self.version,
             ip = self.audio.ip(),
             ap = self.audio.port(),
