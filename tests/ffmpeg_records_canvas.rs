@@ -275,6 +275,11 @@ async fn record_room(width: u32, height: u32, room: &str, packetization_mode: u8
         "{RECORD_SECS} s of stream time took {:?} of real time",
         rec.took
     );
+    assert!(
+        !rec.log.contains("non-existing PPS"),
+        "the stream starts at a keyframe: no frame before it\n{}",
+        rec.log
+    );
     let gaps = rec.pts.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
     assert!(gaps < 0.5, "largest gap between frames {gaps:.3} s");
     let (red_share, blue_share) = (

@@ -60,11 +60,16 @@ pub struct MemberVideo {
     payload_type: u8,
     /// The member asked for a keyframe (PLI/FIR) or just started watching.
     pub wants_keyframe: Option<KeyframeReason>,
+    /// No frame has been sent since the member started watching (or resumed) until a
+    /// keyframe: frames before it would only be decode errors to the member.
+    awaiting_keyframe: bool,
     next_rtcp: Option<Instant>,
     /// When RTP or RTCP last arrived on the video sockets (for the RTP timeout).
     pub(super) last_rx: Instant,
     buf: Vec<u8>,
     pub frames_sent: u64,
+    /// Frames not sent because the member was waiting for its first keyframe.
+    pub frames_before_keyframe: u64,
 }
 
 impl MemberVideo {
@@ -90,10 +95,12 @@ impl MemberVideo {
             single_nal_units: setup.single_nal_units,
             payload_type: setup.payload_type,
             wants_keyframe: Some(KeyframeReason::NewWatcher),
+            awaiting_keyframe: true,
             next_rtcp: None,
             last_rx: epoch,
             buf: Vec::with_capacity(1500),
             frames_sent: 0,
+            frames_before_keyframe: 0,
         }
     }
 
@@ -113,6 +120,7 @@ impl MemberVideo {
         }
         if self.direction.sends() && !was_sending {
             self.wants_keyframe = Some(KeyframeReason::NewWatcher);
+            self.awaiting_keyframe = true;
         }
     }
 
@@ -181,11 +189,17 @@ impl MemberVideo {
     }
 
     /// Sends one encoded frame (shared payloads of the member's view, whose canvas was composed
-    /// at `captured_at`) with our own header.
-    pub fn send_frame(&mut self, captured_at: Instant, payloads: &RtpPayloads) {
+    /// at `captured_at`) with our own header. A member that has not had a keyframe yet gets
+    /// nothing until one comes.
+    pub fn send_frame(&mut self, captured_at: Instant, payloads: &RtpPayloads, keyframe: bool) {
         if !self.direction.sends() {
             return;
         }
+        if self.awaiting_keyframe && !keyframe {
+            self.frames_before_keyframe += 1;
+            return;
+        }
+        self.awaiting_keyframe = false;
         let timestamp = self.clock.timestamp_at(captured_at);
         for (payload, marker) in payloads.iter_with_marker() {
             self.sender

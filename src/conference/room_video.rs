@@ -163,7 +163,7 @@ impl RoomVideo {
             let Some(v) = m.video.as_mut() else { continue };
             if let Some(view) = self.views.get(&key) {
                 for frame in &view.finished {
-                    v.send_frame(frame.captured_at, &frame.payloads);
+                    v.send_frame(frame.captured_at, &frame.payloads, frame.keyframe);
                 }
             }
             v.maybe_send_rtcp(t);

@@ -57,6 +57,8 @@ pub struct FinishedFrame {
     pub payloads: RtpPayloads,
     /// When the canvas was composed (the frame's RTP timestamp).
     pub captured_at: Instant,
+    /// An IDR (with SPS and PPS): a watcher can start decoding here.
+    pub keyframe: bool,
 }
 
 /// The encoder and packetizer of one view, plus its keyframe policy.
@@ -160,6 +162,7 @@ impl View {
                     self.finished.push(FinishedFrame {
                         payloads,
                         captured_at: now,
+                        keyframe: frame.keyframe,
                     });
                 }
             }
@@ -193,6 +196,7 @@ impl View {
                     self.finished.push(FinishedFrame {
                         payloads,
                         captured_at,
+                        keyframe,
                     });
                 }
                 EncodeOutcome::Skipped => {}
