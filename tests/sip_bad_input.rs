@@ -419,3 +419,56 @@ async fn malformed_invites_are_refused_over_udp_and_tcp() {
     .await;
     server.shutdown().await;
 }
+
+/// A TCP peer that pipelines requests and never reads its responses once froze the whole SIP
+/// core (the core awaited the connection's full send queue): now its connection is closed and
+/// everyone else is answered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tcp_peer_that_stops_reading_cannot_stall_signalling() {
+    let server = start(test_config()).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive window: the server's responses back up after a few hundred.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.sip_addr()).await.unwrap();
+    let ruri = format!("sip:3000@{}", server.sip_addr());
+    let probe = SipProbe::new(server.sip_addr()).await;
+    // More response bytes than the kernel's largest send buffer (4 MiB) plus the queue.
+    let padding = "x".repeat(200);
+    let flood: String = (0..16_000)
+        .map(|i| {
+            request(
+                "OPTIONS",
+                &ruri,
+                probe.local(),
+                &format!("flood-{i}-{padding}"),
+                &format!("flood{i}"),
+                1,
+                None,
+                "",
+                "",
+            )
+            .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+        })
+        .collect();
+    // Write without ever reading; the server may close the connection while we write. Once
+    // it is all written, the server has taken every request in.
+    let writer = tokio::spawn(async move {
+        let _ = stalled.write_all(flood.as_bytes()).await;
+        stalled
+    });
+    let _stalled = tokio::time::timeout(Duration::from_secs(60), writer)
+        .await
+        .expect("the server keeps reading (written or refused)");
+    for i in 0..5 {
+        let started = std::time::Instant::now();
+        options_still_answered(&probe, &ruri, &format!("while-stalled-{i}")).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "an unrelated OPTIONS took {:?}",
+            started.elapsed()
+        );
+    }
+    tokio::time::timeout(Duration::from_secs(20), server.shutdown())
+        .await
+        .expect("shutdown does not hang on the stalled peer");
+}

@@ -3,7 +3,8 @@
 
 pub mod call;
 pub mod control;
-pub mod core;
+pub mod driver;
+pub mod engine;
 pub mod media_setup;
 
 use crate::conference::canvas::LayoutChoice;
@@ -75,6 +76,49 @@ fn load_layouts(config: &Config) -> Result<LayoutLibrary, ServerError> {
     Ok(library)
 }
 
+/// What every room of the server is built with.
+fn room_settings(
+    config: &Config,
+    codec_pool: Arc<VideoCodecPool>,
+) -> Result<RoomSettings, ServerError> {
+    Ok(RoomSettings {
+        talk: TalkConfig {
+            threshold_dbfs: config.audio.talk_threshold_dbfs,
+            hangover_frames: config.audio.talk_hangover_frames,
+            ..TalkConfig::default()
+        },
+        skip_inactive_decode: config.audio.skip_inactive_decode,
+        rtp_timeout: config.rtp_timeout(),
+        canvases: config.video.canvas_configs(),
+        layouts: Arc::new(load_layouts(config)?),
+        video_codecs: Some(codec_pool),
+    })
+}
+
+/// The call engine with its media threads, codec threads and port pool, as
+/// [`ServerHandle::start`] builds them, but without sockets for SIP: for driving the engine
+/// directly (tests on synthetic time). `sip_addr` is the address it advertises.
+pub fn standalone_engine(
+    config: Config,
+    sip_addr: SocketAddr,
+) -> Result<(engine::CallEngine, PortPool), ServerError> {
+    let (events, _) = EventSink::new();
+    let codec_pool =
+        VideoCodecPool::start(config.video_threads()).map_err(ServerError::MediaThreads)?;
+    let settings = room_settings(&config, codec_pool.clone())?;
+    let pool = MediaPool::start(config.media_threads(), settings, events)
+        .map_err(ServerError::MediaThreads)?;
+    let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
+    let engine = engine::CallEngine::new(
+        config,
+        sip_addr,
+        RoomRegistry::new(pool),
+        ports.clone(),
+        codec_pool,
+    );
+    Ok((engine, ports))
+}
+
 /// A running server.
 pub struct ServerHandle {
     sip_addr: SocketAddr,
@@ -92,18 +136,7 @@ impl ServerHandle {
         let (events, room_events) = EventSink::new();
         let codec_pool =
             VideoCodecPool::start(config.video_threads()).map_err(ServerError::MediaThreads)?;
-        let settings = RoomSettings {
-            talk: TalkConfig {
-                threshold_dbfs: config.audio.talk_threshold_dbfs,
-                hangover_frames: config.audio.talk_hangover_frames,
-                ..TalkConfig::default()
-            },
-            skip_inactive_decode: config.audio.skip_inactive_decode,
-            rtp_timeout: config.rtp_timeout(),
-            canvases: config.video.canvas_configs(),
-            layouts: Arc::new(load_layouts(&config)?),
-            video_codecs: Some(codec_pool.clone()),
-        };
+        let settings = room_settings(&config, codec_pool.clone())?;
         let pool = MediaPool::start(config.media_threads(), settings, events)
             .map_err(ServerError::MediaThreads)?;
         let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
@@ -111,20 +144,20 @@ impl ServerHandle {
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(), video_threads = codec_pool.threads(),
               "tessera listening (UDP and TCP)");
-        let core = core::SipCore::new(
+        let engine = engine::CallEngine::new(
             config,
-            transport,
+            sip_addr,
             RoomRegistry::new(pool),
             ports.clone(),
             codec_pool,
         );
-        let inputs = core::CoreInputs {
+        let inputs = driver::DriverInputs {
             transport: transport_rx,
             room_events,
             control: control_rx,
             shutdown: shutdown_rx,
         };
-        let core = core::spawn_core(core, inputs);
+        let core = driver::spawn(engine, transport, inputs);
         let (stopped_tx, stopped) = watch::channel(false);
         tokio::spawn(async move {
             let _ = core.await;

@@ -39,6 +39,8 @@ pub enum TransportError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TCP connection {0} stopped reading: its send queue is full; closed")]
+    QueueFull(ConnectionId),
 }
 
 /// What the driver hands to the SIP core.
@@ -60,6 +62,10 @@ pub struct TransportStats {
     pub malformed: AtomicU64,
     pub bad_request_sent: AtomicU64,
     pub tcp_disconnected_for_abuse: AtomicU64,
+    /// TCP connections closed because their peer stopped reading (send queue full).
+    pub tcp_closed_queue_full: AtomicU64,
+    /// UDP datagrams the socket could not take at once (dropped; SIP retransmits).
+    pub udp_send_dropped: AtomicU64,
 }
 
 type ConnectionTable = Arc<Mutex<HashMap<ConnectionId, mpsc::Sender<Bytes>>>>;
@@ -187,6 +193,46 @@ impl Transport {
                     .send(data)
                     .await
                     .map_err(|_| TransportError::NoConnection(id))
+            }
+        }
+    }
+
+    /// Sends without waiting, for a caller that must never block on one peer (the server's
+    /// call engine): a UDP datagram the socket cannot take now is dropped (SIP retransmits);
+    /// a TCP connection whose send queue is full is closed, since its peer stopped reading.
+    pub fn try_send(&self, peer: Peer, data: Bytes) -> Result<(), TransportError> {
+        match peer.flow {
+            Flow::Udp => match self.udp.try_send_to(&data, peer.addr) {
+                Ok(_) => Ok(()),
+                Err(source) => {
+                    if source.kind() == std::io::ErrorKind::WouldBlock {
+                        self.stats.udp_send_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(TransportError::Send { peer, source })
+                }
+            },
+            Flow::Tcp(id) => {
+                let mut connections = self
+                    .connections
+                    .lock()
+                    .map_err(|_| TransportError::NoConnection(id))?;
+                let sender = connections
+                    .get(&id)
+                    .ok_or(TransportError::NoConnection(id))?;
+                match sender.try_send(data) {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        Err(TransportError::NoConnection(id))
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        // Dropping the sender ends the writer task, which closes the stream.
+                        connections.remove(&id);
+                        self.stats
+                            .tcp_closed_queue_full
+                            .fetch_add(1, Ordering::Relaxed);
+                        Err(TransportError::QueueFull(id))
+                    }
+                }
             }
         }
     }

@@ -1,6 +1,12 @@
-//! The SIP core of the server: the user-agent server (RFC 3261 §8.2, §12–15) that turns
-//! INVITEs into room members. One tokio task owns it — the transaction layer, every call and
-//! the room registry — so none of that state is shared. Media never passes through here.
+//! The call-control engine: the user-agent server (RFC 3261 §8.2, §12–15) that turns INVITEs
+//! into room members. It owns the transaction layer, every call and the room registry, and is
+//! driven from outside: `handle_message`, `handle_room_event`, `handle_control`,
+//! `handle_timeout` and `begin_shutdown` take the time as an argument, `poll_transmit` yields
+//! what to send, `poll_timeout` when to wake it next. It reads no clock and sends nothing
+//! itself, so its timers are tested on synthetic time (`engine/tests.rs`); the
+//! [driver](super::driver) alone awaits sockets and the clock. Media never passes through
+//! here. (Still not sans-IO: building a member binds its RTP sockets and codecs, and rooms
+//! are reached over the media threads' channels.)
 
 use super::call::{Call, CallState, PendingOffer};
 use super::control::ControlRequest;
@@ -25,16 +31,15 @@ use crate::sip::message::{
 };
 use crate::sip::peer::Peer;
 use crate::sip::transaction::{TimeoutKind, TransactionLayer, TxKey, TxOutput};
-use crate::sip::transport::{Transport, TransportEvent};
+use bytes::Bytes;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::prelude::*;
 use rsip::{Method, Request, Response};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn};
 
 /// Port used while negotiating, before the real pair is bound (any non-zero value).
 const PLACEHOLDER_PORT: u16 = 9;
@@ -43,10 +48,13 @@ const PLACEHOLDER_PORT: u16 = 9;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The server's signalling state.
-pub struct SipCore {
+pub struct CallEngine {
     config: Config,
-    transport: Transport,
+    /// The SIP listening address (the local address of requests not tied to one arrival).
+    sip_addr: SocketAddr,
     layer: TransactionLayer,
+    /// Bytes to send, in order, until the driver takes them.
+    transmits: VecDeque<(Peer, Bytes)>,
     registry: RoomRegistry,
     ports: PortPool,
     calls: HashMap<String, Call>,
@@ -58,18 +66,10 @@ pub struct SipCore {
     codec_pool: Arc<VideoCodecPool>,
 }
 
-/// The channels the core listens on.
-pub struct CoreInputs {
-    pub transport: mpsc::Receiver<TransportEvent>,
-    pub room_events: mpsc::UnboundedReceiver<RoomEvent>,
-    pub control: mpsc::Receiver<ControlRequest>,
-    pub shutdown: oneshot::Receiver<()>,
-}
-
-impl SipCore {
+impl CallEngine {
     pub fn new(
         config: Config,
-        transport: Transport,
+        sip_addr: SocketAddr,
         registry: RoomRegistry,
         ports: PortPool,
         codec_pool: Arc<VideoCodecPool>,
@@ -83,8 +83,9 @@ impl SipCore {
         };
         Self {
             config,
-            transport,
+            sip_addr,
             layer: TransactionLayer::new(timers),
+            transmits: VecDeque::new(),
             registry,
             ports,
             calls: HashMap::new(),
@@ -96,56 +97,53 @@ impl SipCore {
         }
     }
 
-    /// Runs until shutdown completes (every call ended with BYE, or the grace time passed).
-    pub async fn run(mut self, mut inputs: CoreInputs) {
-        let mut shutdown_requested = false;
-        loop {
-            let deadline = self.next_deadline();
-            tokio::select! {
-                event = inputs.transport.recv() => match event {
-                    Some(TransportEvent::Message { message, peer, local }) => {
-                        let now = Instant::now();
-                        match *message {
-                            rsip::SipMessage::Request(req) => self.layer.handle_request(now, req, peer),
-                            rsip::SipMessage::Response(resp) => self.layer.handle_response(now, resp),
-                        }
-                        self.process_outputs(now, Some(local)).await;
-                    }
-                    Some(TransportEvent::Closed(id)) => debug!(connection = id, "sip connection closed"),
-                    None => break,
-                },
-                Some(event) = inputs.room_events.recv() => {
-                    self.on_room_event(Instant::now(), event);
-                    self.process_outputs(Instant::now(), None).await;
-                }
-                Some(request) = inputs.control.recv() => self.on_control(request),
-                _ = tokio::time::sleep_until(deadline.into()) => {
-                    let now = Instant::now();
-                    self.layer.handle_timeout(now);
-                    self.answer_due_calls(now);
-                    self.process_outputs(now, None).await;
-                }
-                _ = &mut inputs.shutdown, if !shutdown_requested => {
-                    shutdown_requested = true;
-                    self.begin_shutdown(Instant::now());
-                    self.process_outputs(Instant::now(), None).await;
-                }
-            }
-            if let Some(limit) = self.shutdown_deadline {
-                if self.calls.is_empty() || Instant::now() >= limit {
-                    info!(remaining_calls = self.calls.len(), "signalling stopped");
-                    break;
-                }
-            }
+    /// A SIP message that arrived from `peer` on our address `local`.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        message: rsip::SipMessage,
+        peer: Peer,
+        local: SocketAddr,
+    ) {
+        match message {
+            rsip::SipMessage::Request(req) => self.layer.handle_request(now, req, peer),
+            rsip::SipMessage::Response(resp) => self.layer.handle_response(now, resp),
         }
-        let leftover: Vec<String> = self.calls.keys().cloned().collect();
-        for call_id in leftover {
-            self.end_call(&call_id);
-        }
+        self.process_outputs(now, Some(local));
     }
 
-    fn next_deadline(&self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(3600);
+    /// An event from a room (talk state, RTP timeout, a failed room).
+    pub fn handle_room_event(&mut self, now: Instant, event: RoomEvent) {
+        self.on_room_event(now, event);
+        self.process_outputs(now, None);
+    }
+
+    /// A question from outside (tests, the control API).
+    pub fn handle_control(&mut self, request: ControlRequest) {
+        self.on_control(request);
+    }
+
+    /// Timers that are due at `now` ([`poll_timeout`](Self::poll_timeout)): transaction
+    /// retransmissions and timeouts, ringing calls to answer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+        self.answer_due_calls(now);
+        self.process_outputs(now, None);
+    }
+
+    /// Starts a graceful shutdown: new INVITEs get 503, every call a BYE.
+    pub fn begin_shutdown(&mut self, now: Instant) {
+        self.shutdown_calls(now);
+        self.process_outputs(now, None);
+    }
+
+    /// The next datagram or stream message to send.
+    pub fn poll_transmit(&mut self) -> Option<(Peer, Bytes)> {
+        self.transmits.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due, if anything waits.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let ringing = self.calls.values().filter_map(|c| match c.state {
             CallState::Ringing { answer_at, .. } => Some(answer_at),
             _ => None,
@@ -157,19 +155,34 @@ impl SipCore {
             .chain(ringing)
             .chain(shutdown)
             .min()
-            .unwrap_or(far)
     }
 
-    async fn process_outputs(&mut self, now: Instant, local: Option<SocketAddr>) {
+    /// True once a shutdown has finished: every call ended, or the grace time passed.
+    pub fn is_stopped(&self, now: Instant) -> bool {
+        self.shutdown_deadline
+            .is_some_and(|limit| self.calls.is_empty() || now >= limit)
+    }
+
+    /// Calls still tracked (including ones hanging up).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Forgets every remaining call (after a shutdown): members leave, sockets return.
+    pub fn drop_calls(&mut self) {
+        info!(remaining_calls = self.calls.len(), "signalling stopped");
+        let leftover: Vec<String> = self.calls.keys().cloned().collect();
+        for call_id in leftover {
+            self.end_call(&call_id);
+        }
+    }
+
+    fn process_outputs(&mut self, now: Instant, local: Option<SocketAddr>) {
         while let Some(output) = self.layer.poll_output() {
             match output {
-                TxOutput::Transmit { peer, data } => {
-                    if let Err(e) = self.transport.send(peer, data).await {
-                        warn!(error = %e, "sip send failed");
-                    }
-                }
+                TxOutput::Transmit { peer, data } => self.transmits.push_back((peer, data)),
                 TxOutput::Request { key, request, peer } => {
-                    let local = local.unwrap_or_else(|| self.transport.local_addr());
+                    let local = local.unwrap_or(self.sip_addr);
                     let span = info_span!(
                         "sip",
                         call_id = %call_id(&request).unwrap_or_default(),
@@ -777,7 +790,7 @@ impl SipCore {
         }
     }
 
-    fn begin_shutdown(&mut self, now: Instant) {
+    fn shutdown_calls(&mut self, now: Instant) {
         info!(
             calls = self.calls.len(),
             "shutting down: ending every call with BYE"
@@ -843,7 +856,7 @@ fn apply_update(registry: &RoomRegistry, call: &Call, negotiated: &NegotiatedSes
     registry.update(&call.room, call.member, update);
 }
 
-impl SipCore {
+impl CallEngine {
     /// Initial and watching canvas (0-based) from `X-Tessera-Canvas` /
     /// `X-Tessera-Watching-Canvas` (1-based; canvas 0 = on no canvas), else the config.
     fn canvas_placement(&self, req: &Request) -> Result<(Option<usize>, usize), Reject> {
@@ -941,7 +954,5 @@ fn caller_name(req: &Request) -> String {
     .unwrap_or_else(|| "anonymous".to_string())
 }
 
-/// Instrumented spawn helper so the core's task carries a span.
-pub fn spawn_core(core: SipCore, inputs: CoreInputs) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(core.run(inputs).instrument(info_span!("sip_core")))
-}
+#[cfg(test)]
+mod tests;

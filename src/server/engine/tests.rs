@@ -1,0 +1,245 @@
+//! The call life cycle on synthetic time: the engine is fed parsed SIP messages with a `now`
+//! the test advances, and what it would send is read back from `poll_transmit`. A 40-second
+//! unacknowledged-answer timeout runs in milliseconds. (The rooms behind it are real: media
+//! threads, sockets on loopback.)
+
+use super::CallEngine;
+use crate::conference::events::RoomEvent;
+use crate::config::{Config, PortRange};
+use crate::rtp::port_pool::PortPool;
+use crate::sip::message::parse_message;
+use crate::sip::peer::Peer;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+const SERVER: &str = "127.0.0.1:5060";
+const CALLER: &str = "127.0.0.1:5999";
+
+static NEXT_PORTS: AtomicU16 = AtomicU16::new(0);
+
+fn config() -> Config {
+    let mut c = Config::default();
+    let slot = NEXT_PORTS.fetch_add(1, Ordering::Relaxed) % 10;
+    let low = 47000 + slot * 40 + (std::process::id() % 7) as u16 * 400;
+    c.rtp.ports = PortRange {
+        low,
+        high: low + 39,
+    };
+    c.rtp.bind_ip = "127.0.0.1".parse().expect("ip");
+    c.media.threads = 1;
+    c.media.video_threads = 1;
+    c
+}
+
+struct Harness {
+    engine: CallEngine,
+    ports: PortPool,
+    now: Instant,
+    /// Everything sent so far, as text.
+    sent: Vec<String>,
+}
+
+impl Harness {
+    fn new(config: Config) -> Self {
+        let (engine, ports) =
+            super::super::standalone_engine(config, SERVER.parse().expect("addr")).expect("engine");
+        Self {
+            engine,
+            ports,
+            now: Instant::now(),
+            sent: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some((_, data)) = self.engine.poll_transmit() {
+            self.sent.push(String::from_utf8_lossy(&data).into_owned());
+        }
+    }
+
+    fn receive(&mut self, text: &str) {
+        let message = parse_message(text.as_bytes()).expect("valid test message");
+        let peer = Peer::udp(CALLER.parse::<SocketAddr>().expect("addr"));
+        self.engine
+            .handle_message(self.now, message, peer, SERVER.parse().expect("addr"));
+        self.drain();
+    }
+
+    /// Moves time forward by `by`, firing every timer due on the way, in order. (A deadline
+    /// that stays due after firing — the shutdown grace — is the driver's cue to stop.)
+    fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        let mut fired: Option<Instant> = None;
+        while let Some(at) = self.engine.poll_timeout().filter(|at| *at <= end) {
+            if fired.is_some_and(|f| at <= f) {
+                break;
+            }
+            self.now = self.now.max(at);
+            fired = Some(self.now);
+            self.engine.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = end;
+    }
+
+    /// Messages sent whose first line starts with `start`.
+    fn sent_starting(&self, start: &str) -> Vec<&String> {
+        self.sent.iter().filter(|m| m.starts_with(start)).collect()
+    }
+}
+
+fn request(method: &str, cseq: &str, to_tag: Option<&str>, body: &str) -> String {
+    let to = match to_tag {
+        Some(tag) => format!("<sip:3000@{SERVER}>;tag={tag}"),
+        None => format!("<sip:3000@{SERVER}>"),
+    };
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    format!(
+        "{method} sip:3000@{SERVER} SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-{}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=alice\r\nTo: {to}\r\nCall-ID: call-1\r\n\
+CSeq: {cseq}\r\nContact: <sip:alice@{CALLER}>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        // ACK and CANCEL of the INVITE share its branch; other requests get their own.
+        if matches!(method, "ACK" | "CANCEL") || cseq == "1 INVITE" {
+            "invite".to_string()
+        } else {
+            cseq.replace(' ', "-")
+        },
+        body.len()
+    )
+}
+
+fn offer() -> String {
+    "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        .to_string()
+}
+
+fn to_tag(response: &str) -> String {
+    response
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split("tag=").nth(1))
+        .map(|t| t.trim().to_string())
+        .expect("To tag")
+}
+
+/// Places the call and ACKs its 200; returns the server's tag.
+fn established(h: &mut Harness) -> String {
+    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    let ok = h
+        .sent_starting("SIP/2.0 200")
+        .first()
+        .map(|m| m.to_string());
+    let tag = to_tag(&ok.expect("200 OK"));
+    h.receive(&request("ACK", "1 ACK", Some(&tag), ""));
+    tag
+}
+
+#[test]
+fn an_unacknowledged_answer_is_retransmitted_then_the_call_hung_up() {
+    let mut h = Harness::new(config());
+    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    assert_eq!(h.sent_starting("SIP/2.0 100").len(), 1);
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 1);
+    h.advance(Duration::from_secs(31));
+    let retransmitted = h.sent_starting("SIP/2.0 200").len();
+    assert!(
+        retransmitted >= 7,
+        "200 retransmitted (T1 doubling to T2): {retransmitted}"
+    );
+    assert!(h.sent_starting("BYE").is_empty(), "not before 64·T1");
+    h.advance(Duration::from_millis(1200));
+    // The BYE goes at 32 s and is retransmitted (Timer E) while unanswered.
+    assert!(
+        !h.sent_starting("BYE").is_empty(),
+        "BYE after 64·T1 = 32 s without ACK"
+    );
+    assert_eq!(
+        h.engine.call_count(),
+        1,
+        "the call stays until its BYE completes"
+    );
+    // Nobody answers the BYE either: the call is forgotten after its transaction times out.
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.engine.call_count(), 0);
+}
+
+#[test]
+fn cancel_while_ringing_answers_487_and_frees_the_ports() {
+    let mut c = config();
+    c.sip.answer_delay_ms = 5_000;
+    let mut h = Harness::new(c);
+    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    assert_eq!(h.sent_starting("SIP/2.0 180").len(), 1, "ringing");
+    assert_eq!(h.ports.in_use(), 1, "the offer holds its ports");
+    h.advance(Duration::from_secs(2));
+    h.receive(&request("CANCEL", "1 CANCEL", None, ""));
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 1, "CANCEL answered");
+    assert_eq!(
+        h.sent_starting("SIP/2.0 487").len(),
+        1,
+        "INVITE ended with 487"
+    );
+    h.advance(Duration::from_secs(10));
+    assert!(
+        h.sent_starting("SIP/2.0 200").len() == 1,
+        "the INVITE is never answered 200 after its CANCEL"
+    );
+    assert_eq!(h.engine.call_count(), 0);
+    assert_eq!(h.ports.in_use(), 0, "ports back in the pool");
+}
+
+#[test]
+fn an_rtp_timeout_from_the_room_ends_the_call_with_bye() {
+    let mut h = Harness::new(config());
+    let tag = established(&mut h);
+    h.advance(Duration::from_secs(1));
+    assert!(h.sent_starting("BYE").is_empty());
+    h.engine.handle_room_event(
+        h.now,
+        RoomEvent::MediaTimeout {
+            room: "3000".into(),
+            member: 1,
+        },
+    );
+    h.drain();
+    let bye = h.sent_starting("BYE");
+    assert_eq!(bye.len(), 1);
+    assert!(
+        bye[0].contains(&format!("tag={tag}")),
+        "in the dialog: {}",
+        bye[0]
+    );
+}
+
+#[test]
+fn shutdown_sends_bye_refuses_new_calls_and_gives_up_after_its_grace() {
+    let mut h = Harness::new(config());
+    established(&mut h);
+    h.engine.begin_shutdown(h.now);
+    h.drain();
+    assert_eq!(h.sent_starting("BYE").len(), 1);
+    assert!(
+        !h.engine.is_stopped(h.now),
+        "waits for the BYE to be answered"
+    );
+    h.advance(Duration::from_secs(1));
+    assert!(!h.engine.is_stopped(h.now));
+    let mut second = request("INVITE", "1 INVITE", None, &offer()).replace("call-1", "call-2");
+    second = second.replace("branch=z9hG4bK-invite", "branch=z9hG4bK-second");
+    h.receive(&second);
+    assert_eq!(
+        h.sent_starting("SIP/2.0 503").len(),
+        1,
+        "no new calls while stopping"
+    );
+    h.advance(Duration::from_secs(2));
+    assert!(h.engine.is_stopped(h.now), "stopped after the 3 s grace");
+    h.engine.drop_calls();
+    assert_eq!(h.engine.call_count(), 0);
+}
