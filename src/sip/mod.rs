@@ -1,6 +1,6 @@
 //! SIP (RFC 3261): wire helpers over `rsip`, stream framing, the sans-IO transaction layer
 //! and the tokio transport driver. Dialog and call handling live with their users
-//! (`server::core` and `server::call` for the UAS, `dial` for the UAC).
+//! (`server::engine` and `server::call` for the UAS, `dial` for the UAC).
 
 pub mod framing;
 pub mod message;
