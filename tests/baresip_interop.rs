@@ -16,15 +16,6 @@ use tessera::server::ServerHandle;
 const WAIT: Duration = Duration::from_secs(20);
 const BARESIP_SECS: u32 = 7;
 
-fn baresip_available() -> bool {
-    std::process::Command::new("baresip")
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 /// A baresip configuration in `dir`: loopback only, a 440 Hz tone as microphone, what it hears
 /// dumped to `dump-*-dec.wav` (the `sndfile` filter), a still test picture as camera, decoded
 /// video discarded.
@@ -87,7 +78,7 @@ async fn baresip_member_decoded(server: &ServerHandle) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_and_tessera_dial_hear_and_see_each_other() {
     assert!(
-        baresip_available(),
+        tool_available("baresip", "-h"),
         "this test needs baresip (scripts/install-deps --test installs it)"
     );
     let mut config = test_config();

@@ -44,15 +44,6 @@ fn free_port_pair() -> u16 {
     panic!("no free UDP port pair on loopback");
 }
 
-fn ffmpeg_available() -> bool {
-    std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// What ffmpeg made of the stream, and what the relay saw of it.
 struct Recording {
     /// NAL type (first payload byte & 0x1f) and size of every RTP payload relayed.
@@ -225,7 +216,7 @@ fn coloured(server: &ServerHandle, room: &str, name: &str, colour: (u8, u8, u8))
 /// call in `packetization_mode`; asserts the recording's timing and colours.
 async fn record_room(width: u32, height: u32, room: &str, packetization_mode: u8) -> Recording {
     assert!(
-        ffmpeg_available(),
+        tool_available("ffmpeg", "-version"),
         "this test needs ffmpeg (scripts/install-deps --test installs it)"
     );
     let mut config = test_config();

@@ -12,15 +12,6 @@ use common::*;
 use std::process::Stdio;
 use std::time::Duration;
 
-fn sipp_available() -> bool {
-    std::process::Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 const HEADERS: &str = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>
@@ -131,7 +122,7 @@ async fn run_sipp(server: &tessera::server::ServerHandle, transport: &str) -> (b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_sees_every_malformed_invite_refused_over_udp_and_tcp() {
     assert!(
-        sipp_available(),
+        tool_available("sipp", "-v"),
         "this test needs SIPp (scripts/install-deps --test installs sip-tester)"
     );
     let server = start(test_config()).await;

@@ -8,7 +8,7 @@ pub mod engine;
 pub mod media_setup;
 
 use crate::conference::canvas::LayoutChoice;
-use crate::conference::events::EventSink;
+use crate::conference::events::{EventSink, RoomEvent};
 use crate::conference::registry::RoomRegistry;
 use crate::conference::room::RoomSettings;
 use crate::conference::worker::MediaPool;
@@ -95,20 +95,27 @@ fn room_settings(
     })
 }
 
-/// The call engine with its media threads, codec threads and port pool, as
-/// [`ServerHandle::start`] builds them, but without sockets for SIP: for driving the engine
-/// directly (tests on synthetic time). `sip_addr` is the address it advertises.
-pub fn standalone_engine(
-    config: Config,
-    sip_addr: SocketAddr,
-) -> Result<(engine::CallEngine, PortPool), ServerError> {
-    let (events, _) = EventSink::new();
+/// A call engine with its media threads, codec threads and port pool, and the room events
+/// it is to be fed.
+pub struct EngineParts {
+    pub engine: engine::CallEngine,
+    pub ports: PortPool,
+    pub room_events: mpsc::UnboundedReceiver<RoomEvent>,
+}
+
+/// Builds the call engine as [`ServerHandle::start`] runs it, without any SIP socket: also
+/// for driving the engine directly (tests on synthetic time). `sip_addr` is the address it
+/// advertises.
+pub fn build_engine(config: Config, sip_addr: SocketAddr) -> Result<EngineParts, ServerError> {
+    let (events, room_events) = EventSink::new();
     let codec_pool =
         VideoCodecPool::start(config.video_threads()).map_err(ServerError::MediaThreads)?;
     let settings = room_settings(&config, codec_pool.clone())?;
     let pool = MediaPool::start(config.media_threads(), settings, events)
         .map_err(ServerError::MediaThreads)?;
     let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
+    info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(),
+          video_threads = codec_pool.threads(), "call engine ready");
     let engine = engine::CallEngine::new(
         config,
         sip_addr,
@@ -116,7 +123,11 @@ pub fn standalone_engine(
         ports.clone(),
         codec_pool,
     );
-    Ok((engine, ports))
+    Ok(EngineParts {
+        engine,
+        ports,
+        room_events,
+    })
 }
 
 /// A running server.
@@ -133,24 +144,14 @@ impl ServerHandle {
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let (transport, transport_rx) = Transport::bind(config.sip.listen, true).await?;
         let sip_addr = transport.local_addr();
-        let (events, room_events) = EventSink::new();
-        let codec_pool =
-            VideoCodecPool::start(config.video_threads()).map_err(ServerError::MediaThreads)?;
-        let settings = room_settings(&config, codec_pool.clone())?;
-        let pool = MediaPool::start(config.media_threads(), settings, events)
-            .map_err(ServerError::MediaThreads)?;
-        let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
+        let EngineParts {
+            engine,
+            ports,
+            room_events,
+        } = build_engine(config, sip_addr)?;
         let (control_tx, control_rx) = mpsc::channel(64);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
-        info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(), video_threads = codec_pool.threads(),
-              "tessera listening (UDP and TCP)");
-        let engine = engine::CallEngine::new(
-            config,
-            sip_addr,
-            RoomRegistry::new(pool),
-            ports.clone(),
-            codec_pool,
-        );
+        info!(sip = %sip_addr, "tessera listening (UDP and TCP)");
         let inputs = driver::DriverInputs {
             transport: transport_rx,
             room_events,

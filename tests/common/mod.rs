@@ -80,6 +80,17 @@ pub fn heard(report: &DialReport, hz: f32) -> f64 {
     tone_ratio(&rec[start..end], hz, 48_000)
 }
 
+/// Whether the third-party program `program` runs here (`arg` makes it print and exit).
+/// The tests that need one assert it with a hint at `scripts/install-deps --test`.
+pub fn tool_available(program: &str, arg: &str) -> bool {
+    std::process::Command::new(program)
+        .arg(arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
 /// Polls `check` until it holds or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where

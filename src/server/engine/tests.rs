@@ -42,8 +42,9 @@ struct Harness {
 
 impl Harness {
     fn new(config: Config) -> Self {
-        let (engine, ports) =
-            super::super::standalone_engine(config, SERVER.parse().expect("addr")).expect("engine");
+        let parts =
+            super::super::build_engine(config, SERVER.parse().expect("addr")).expect("engine");
+        let (engine, ports) = (parts.engine, parts.ports);
         Self {
             engine,
             ports,
