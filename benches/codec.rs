@@ -55,6 +55,41 @@ fn config(w: u32, h: u32, bitrate_bps: u32) -> EncoderConfig {
     }
 }
 
+/// Times P-frames of `frames` (cycled) with an encoder built from `config`.
+fn bench_p_frames(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    name: &str,
+    config: EncoderConfig,
+    frames: &[I420Frame],
+    out: &mut Vec<u8>,
+) {
+    let mut enc = VideoEncoder::new(config).expect("encoder");
+    let mut t = 0usize;
+    let (mut coded, mut skipped, mut bytes) = (0u64, 0u64, 0usize);
+    // Prime with the initial IDR so only P-frames are measured.
+    enc.encode(&frames[0], false, out).expect("encode");
+    group.bench_function(BenchmarkId::new(id, name), |b| {
+        b.iter(|| {
+            t += 1;
+            let info = enc
+                .encode(&frames[t % frames.len()], false, out)
+                .expect("encode");
+            if info.bytes == 0 {
+                skipped += 1;
+            } else {
+                coded += 1;
+                bytes += info.bytes;
+            }
+            black_box(info)
+        })
+    });
+    let mean = bytes / coded.max(1) as usize;
+    eprintln!(
+        "encode/{id}/{name}: {coded} coded (mean {mean} B), {skipped} skipped by rate control"
+    );
+}
+
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode");
     group
@@ -65,26 +100,29 @@ fn encode(c: &mut Criterion) {
         let frames: Vec<I420Frame> = (0..CYCLE).map(|t| frame(w, h, t)).collect();
         let mut out = Vec::with_capacity(1 << 20);
 
-        let mut enc = VideoEncoder::new(config(w, h, bps)).expect("encoder");
+        bench_p_frames(
+            &mut group,
+            "p_frame",
+            name,
+            config(w, h, bps),
+            &frames,
+            &mut out,
+        );
+        // Size-limited slices (NALs of at most one MTU), as a packetization-mode=0 view
+        // encodes: the price of serving a mode-0 watcher.
+        let sliced = EncoderConfig {
+            max_nal_bytes: Some(1200),
+            ..config(w, h, bps)
+        };
+        bench_p_frames(
+            &mut group,
+            "p_frame_sliced",
+            name,
+            sliced,
+            &frames,
+            &mut out,
+        );
         let mut t = 0usize;
-        let (mut coded, mut skipped) = (0u64, 0u64);
-        // Prime with the initial IDR so only P-frames are measured.
-        enc.encode(&frames[0], false, &mut out).expect("encode");
-        group.bench_function(BenchmarkId::new("p_frame", name), |b| {
-            b.iter(|| {
-                t += 1;
-                let info = enc
-                    .encode(&frames[t % frames.len()], false, &mut out)
-                    .expect("encode");
-                if info.bytes == 0 {
-                    skipped += 1;
-                } else {
-                    coded += 1;
-                }
-                black_box(info)
-            })
-        });
-        eprintln!("encode/p_frame/{name}: {coded} coded, {skipped} skipped by rate control");
 
         // Forced IDRs, each after a few untimed P-frames so that the rate
         // control has budget and codes (rather than skips) the keyframe.
