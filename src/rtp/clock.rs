@@ -55,7 +55,8 @@ impl MediaClock {
 #[derive(Debug, Clone)]
 pub struct FrameClock {
     clock: MediaClock,
-    frame: Duration,
+    /// One frame's length in nanoseconds (u64 arithmetic on the per-packet path).
+    frame_ns: u64,
     frame_ticks: u32,
     last_frame: Option<u64>,
 }
@@ -63,11 +64,11 @@ pub struct FrameClock {
 impl FrameClock {
     /// Frames of `frame_ticks` clock ticks (960 for 20 ms of Opus, 160 for 20 ms of G.711).
     pub fn new(clock: MediaClock, frame_ticks: u32) -> Self {
-        let frame =
-            Duration::from_nanos(u64::from(frame_ticks) * 1_000_000_000 / u64::from(clock.rate));
+        let frame_ns =
+            (u64::from(frame_ticks) * 1_000_000_000 / u64::from(clock.rate.max(1))).max(1);
         Self {
             clock,
-            frame,
+            frame_ns,
             frame_ticks,
             last_frame: None,
         }
@@ -79,9 +80,9 @@ impl FrameClock {
 
     /// The timestamp of a frame sent at `t`.
     pub fn next_timestamp(&mut self, t: Instant) -> u32 {
-        let elapsed = t.saturating_duration_since(self.clock.epoch).as_nanos();
-        let frame_ns = self.frame.as_nanos().max(1);
-        let nearest = ((elapsed + frame_ns / 2) / frame_ns) as u64;
+        // u64 nanoseconds last 584 years.
+        let elapsed = t.saturating_duration_since(self.clock.epoch).as_nanos() as u64;
+        let nearest = (elapsed + self.frame_ns / 2) / self.frame_ns;
         let index = match self.last_frame {
             Some(last) if nearest <= last => last + 1,
             _ => nearest,
