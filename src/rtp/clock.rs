@@ -7,7 +7,7 @@
 //! [`MediaClock::timestamp_at`] of the same instant (§6.4.1), so audio and video SRs map to
 //! one wall clock and a receiver can put them in sync. Sans-IO: the caller passes the time.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// One stream's clock: `base + (t − epoch) × rate`, wrapping at 2³².
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +97,7 @@ impl FrameClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const MS: Duration = Duration::from_millis(1);
 
