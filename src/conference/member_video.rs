@@ -197,6 +197,9 @@ impl MemberVideo {
         }
         if self.awaiting_keyframe && !keyframe {
             self.frames_before_keyframe += 1;
+            // Keep asking: the encoder's rate control may have skipped the forced IDR. The
+            // view rate-limits what it makes of it.
+            self.wants_keyframe.get_or_insert(KeyframeReason::NewWatcher);
             return;
         }
         self.awaiting_keyframe = false;
