@@ -2,6 +2,7 @@
 //! detector, outgoing stream header state, its private encoder (used only while it talks) and
 //! RTCP reporting (RFC 3550 §6.4).
 
+use super::member_control::{ControlState, MemberControl};
 use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
@@ -112,6 +113,8 @@ pub struct Member {
     /// This tick's private mix-minus payload (talkers), and whether it is to be sent.
     own_mix: Vec<u8>,
     pub(super) sends_own_mix: bool,
+    /// Operator controls (muted, deaf).
+    pub controls: ControlState,
 }
 
 impl Member {
@@ -151,6 +154,7 @@ impl Member {
             talk_change: None,
             own_mix: Vec::new(),
             sends_own_mix: false,
+            controls: ControlState::default(),
         }
     }
 
@@ -163,9 +167,19 @@ impl Member {
         self.audio.direction.sends()
     }
 
-    /// Whether we take this member's audio into the mix.
+    /// Whether we take this member's audio into the mix (not when muted, nor on hold).
     pub fn contributes(&self) -> bool {
-        self.audio.direction.receives()
+        self.audio.direction.receives() && !self.controls.muted
+    }
+
+    /// Applies operator controls; a member muted while talking stops talking at its next
+    /// receive. Returns whether anything changed.
+    pub fn apply_control(&mut self, change: MemberControl) -> bool {
+        let changed = self.controls.apply(change);
+        if self.controls.muted {
+            self.talk.reset();
+        }
+        changed
     }
 
     /// Applies a re-negotiation (the codecs themselves stay; payload types may be renumbered;
@@ -228,14 +242,25 @@ impl Member {
                 *last_rx = now;
             }
         });
-        let contributes = self.contributes();
+        if !self.contributes() {
+            // Muted or on hold: nothing of it is mixed, so nothing needs decoding; the
+            // jitter buffer is still drained.
+            let _ = self.inbound.next_frame(now, DecodeNeed::SpeechOnly);
+            if self.has_frame {
+                self.frame.iter_mut().for_each(|s| *s = 0);
+            }
+            self.has_frame = false;
+            self.level_dbfs = -120.0;
+            let stopped = std::mem::take(&mut self.talking);
+            return stopped.then_some(false);
+        }
         let need = if skip_inactive_decode && !self.talking {
             DecodeNeed::SpeechOnly
         } else {
             DecodeNeed::Everything
         };
         match self.inbound.next_frame(now, need) {
-            Some(frame) if contributes => {
+            Some(frame) => {
                 self.frame.copy_from_slice(frame);
                 self.has_frame = true;
             }
@@ -341,6 +366,8 @@ impl Member {
             name: self.name.clone(),
             codec: self.audio.codec.encoding_name().to_string(),
             talking: self.talking,
+            muted: self.controls.muted,
+            deaf: self.controls.deaf,
             rtp_port: self.endpoint.local_port(),
             counters: self.endpoint.counters(),
             jitter_ms: self.rx_stats.jitter_ms(),
@@ -366,6 +393,10 @@ pub struct MemberSnapshot {
     pub name: String,
     pub codec: String,
     pub talking: bool,
+    /// Not mixed (operator control).
+    pub muted: bool,
+    /// Sent silence (operator control).
+    pub deaf: bool,
     pub rtp_port: u16,
     pub counters: crate::rtp::endpoint::EndpointCounters,
     pub jitter_ms: f64,

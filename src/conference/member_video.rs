@@ -199,7 +199,8 @@ impl MemberVideo {
             self.frames_before_keyframe += 1;
             // Keep asking: the encoder's rate control may have skipped the forced IDR. The
             // view rate-limits what it makes of it.
-            self.wants_keyframe.get_or_insert(KeyframeReason::NewWatcher);
+            self.wants_keyframe
+                .get_or_insert(KeyframeReason::NewWatcher);
             return;
         }
         self.awaiting_keyframe = false;

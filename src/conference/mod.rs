@@ -5,6 +5,7 @@ pub mod canvas;
 pub mod events;
 pub mod fork_join;
 pub mod member;
+pub mod member_control;
 pub mod member_video;
 pub mod registry;
 pub mod room;

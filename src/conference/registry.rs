@@ -3,6 +3,7 @@
 //! last member leaves.
 
 use super::member::{MediaUpdate, MemberId, MemberSetup};
+use super::member_control::MemberControl;
 use super::room::{RoomId, RoomSnapshot, SharedEncoders};
 use super::worker::{MediaPool, RoomCommand};
 use std::collections::{BTreeSet, HashMap};
@@ -96,6 +97,20 @@ impl RoomRegistry {
                     room: room.to_string(),
                     member,
                     update,
+                },
+            );
+        }
+    }
+
+    /// Applies operator controls to a member of `room`.
+    pub fn control(&self, room: &str, member: MemberId, change: MemberControl) {
+        if let Some(entry) = self.rooms.get(room) {
+            self.pool.send(
+                entry.thread,
+                RoomCommand::ControlMember {
+                    room: room.to_string(),
+                    member,
+                    change,
                 },
             );
         }

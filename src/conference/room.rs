@@ -10,9 +10,11 @@ use super::canvas::CanvasConfig;
 use super::events::{EventSink, RoomEvent};
 use super::fork_join::for_each_split;
 use super::member::{MediaUpdate, Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
+use super::member_control::MemberControl;
 use super::room_video::RoomVideo;
 use crate::media::audio::codec::{AudioEncoder, FRAME_SAMPLES};
 use crate::media::audio::mixer::AudioMixer;
+use crate::media::audio::silence::silence_frame;
 use crate::media::audio::talk::TalkConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::layout_library::LayoutLibrary;
@@ -194,6 +196,18 @@ impl Room {
         true
     }
 
+    /// Applies operator controls to a member; false when it is not in this room.
+    pub fn control_member(&mut self, id: MemberId, change: MemberControl) -> bool {
+        let Some(m) = self.members.iter_mut().find(|m| m.id == id) else {
+            return false;
+        };
+        if m.apply_control(change) {
+            info!(room = %self.id, member = id, muted = m.controls.muted, deaf = m.controls.deaf,
+                  "member controls changed");
+        }
+        true
+    }
+
     /// Applies a re-negotiated media description to a member.
     pub fn update_member(&mut self, id: MemberId, update: MediaUpdate, t: TickTime) {
         if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
@@ -244,7 +258,9 @@ impl Room {
                 if !m.wants_audio() {
                     return;
                 }
-                if m.sends_own_mix {
+                if m.controls.deaf {
+                    m.send_audio(now, silence_frame(m.codec()));
+                } else if m.sends_own_mix {
                     m.send_own_mix(now);
                 } else {
                     let c = codec_index(m.codec());
@@ -284,8 +300,8 @@ impl Room {
         let mut encoders = 0;
         for m in &mut self.members {
             m.sends_own_mix = false;
-            if !m.wants_audio() {
-                continue;
+            if !m.wants_audio() || m.controls.deaf {
+                continue; // a deaf member is sent ready-made silence
             }
             if m.talking && m.has_frame {
                 self.mixer.write_mix_minus(&m.frame, &mut self.mix);

@@ -4,6 +4,7 @@
 
 use super::events::{EventSink, RoomEvent};
 use super::member::{MediaUpdate, MemberId, MemberSetup, TickTime};
+use super::member_control::MemberControl;
 use super::room::{Room, RoomId, RoomSettings, RoomSnapshot, SharedEncoders};
 use super::tick_stats::TickStats;
 use std::collections::HashMap;
@@ -36,6 +37,11 @@ pub enum RoomCommand {
     RemoveMember {
         room: RoomId,
         member: MemberId,
+    },
+    ControlMember {
+        room: RoomId,
+        member: MemberId,
+        change: MemberControl,
     },
     DestroyRoom {
         room: RoomId,
@@ -250,6 +256,19 @@ impl Worker {
             } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.update_member(member, update, tick_time());
+                }
+            }
+            RoomCommand::ControlMember {
+                room,
+                member,
+                change,
+            } => {
+                let applied = self
+                    .rooms
+                    .get_mut(&room)
+                    .is_some_and(|r| r.control_member(member, change));
+                if !applied {
+                    warn!(%room, member, "control for a member not in the room");
                 }
             }
             RoomCommand::RemoveMember { room, member } => {

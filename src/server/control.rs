@@ -1,7 +1,10 @@
 //! Typed requests into the SIP core from outside its task (tests today, the HTTP control API
 //! next): the core answers each over a oneshot channel.
 
+use crate::conference::member::MemberId;
+use crate::conference::member_control::MemberControl;
 use crate::conference::room::{RoomId, RoomSnapshot};
+use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 /// A question or command for the core.
@@ -10,6 +13,30 @@ pub enum ControlRequest {
     RoomIds(oneshot::Sender<Vec<RoomId>>),
     Snapshot(RoomId, oneshot::Sender<Option<RoomSnapshot>>),
     CallCount(oneshot::Sender<usize>),
+    /// Mute, unmute, deafen, undeafen a member.
+    ControlMember {
+        room: RoomId,
+        member: MemberId,
+        change: MemberControl,
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
+    /// Ends a member's call with BYE.
+    Kick {
+        room: RoomId,
+        member: MemberId,
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
+}
+
+/// Why a control request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ControlError {
+    #[error("no room {0}")]
+    UnknownRoom(RoomId),
+    #[error("no member {member} in room {room}")]
+    UnknownMember { room: RoomId, member: MemberId },
+    #[error("the server is not answering")]
+    Unavailable,
 }
 
 /// Cloneable client side of the control channel.
@@ -38,5 +65,33 @@ impl ControlClient {
     /// Calls the core is tracking (including ones still hanging up).
     pub async fn call_count(&self) -> usize {
         self.ask(ControlRequest::CallCount).await.unwrap_or(0)
+    }
+
+    /// Changes a member's controls (muted, deaf).
+    pub async fn control_member(
+        &self,
+        room: &str,
+        member: MemberId,
+        change: MemberControl,
+    ) -> Result<(), ControlError> {
+        self.ask(|reply| ControlRequest::ControlMember {
+            room: room.to_string(),
+            member,
+            change,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(ControlError::Unavailable))
+    }
+
+    /// Ends a member's call with BYE.
+    pub async fn kick(&self, room: &str, member: MemberId) -> Result<(), ControlError> {
+        self.ask(|reply| ControlRequest::Kick {
+            room: room.to_string(),
+            member,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(ControlError::Unavailable))
     }
 }

@@ -41,7 +41,7 @@ pub async fn run(mut engine: CallEngine, transport: Transport, mut inputs: Drive
                 None => break,
             },
             Some(event) = inputs.room_events.recv() => engine.handle_room_event(Instant::now(), event),
-            Some(request) = inputs.control.recv() => engine.handle_control(request),
+            Some(request) = inputs.control.recv() => engine.handle_control(Instant::now(), request),
             _ = tokio::time::sleep_until(deadline.into()) => engine.handle_timeout(Instant::now()),
             _ = &mut inputs.shutdown, if !shutdown_requested => {
                 shutdown_requested = true;

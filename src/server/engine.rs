@@ -9,7 +9,7 @@
 //! are reached over the media threads' channels.)
 
 use super::call::{Call, CallState, PendingOffer};
-use super::control::ControlRequest;
+use super::control::{ControlError, ControlRequest};
 use super::media_setup::{
     build_member, build_member_video, build_shared_encoders, remote_media, video_remote_media,
     MemberIdentity, VideoPlan,
@@ -118,9 +118,10 @@ impl CallEngine {
         self.process_outputs(now, None);
     }
 
-    /// A question from outside (tests, the control API).
-    pub fn handle_control(&mut self, request: ControlRequest) {
-        self.on_control(request);
+    /// A question or command from outside (tests, the control API).
+    pub fn handle_control(&mut self, now: Instant, request: ControlRequest) {
+        self.on_control(now, request);
+        self.process_outputs(now, None);
     }
 
     /// Timers that are due at `now` ([`poll_timeout`](Self::poll_timeout)): transaction
@@ -752,8 +753,51 @@ impl CallEngine {
         }
     }
 
-    fn on_control(&mut self, request: ControlRequest) {
+    /// The call of `member` in `room`, if it is in that room.
+    fn member_call(&self, room: &str, member: MemberId) -> Result<String, ControlError> {
+        if !self.registry.room_ids().iter().any(|r| r == room) {
+            return Err(ControlError::UnknownRoom(room.to_string()));
+        }
+        self.by_member
+            .get(&member)
+            .filter(|cid| {
+                self.calls
+                    .get(*cid)
+                    .is_some_and(|c| c.joined && c.room == room)
+            })
+            .cloned()
+            .ok_or_else(|| ControlError::UnknownMember {
+                room: room.to_string(),
+                member,
+            })
+    }
+
+    fn on_control(&mut self, now: Instant, request: ControlRequest) {
         match request {
+            ControlRequest::ControlMember {
+                room,
+                member,
+                change,
+                reply,
+            } => {
+                let found = self.member_call(&room, member).map(|_| ());
+                if found.is_ok() {
+                    self.registry.control(&room, member, change);
+                }
+                let _ = reply.send(found);
+            }
+            ControlRequest::Kick {
+                room,
+                member,
+                reply,
+            } => {
+                let found = self.member_call(&room, member);
+                if let Ok(cid) = &found {
+                    info!(call_id = %cid, %room, member, "kicked");
+                    self.hang_up(now, cid);
+                }
+                let _ = reply.send(found.map(|_| ()));
+            }
             ControlRequest::RoomIds(reply) => {
                 let _ = reply.send(self.registry.room_ids());
             }

@@ -7,5 +7,6 @@ pub mod inbound;
 pub mod mixer;
 pub mod opus_activity;
 pub mod resample;
+pub mod silence;
 pub mod talk;
 pub mod tone;

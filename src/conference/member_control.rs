@@ -1,0 +1,66 @@
+//! What an operator can change about a member while it is in a room, applied on the room's
+//! media thread: `muted` (its sound is not mixed and it cannot take the floor), `deaf` (it is
+//! sent silence). A patch: fields left `None` stay as they are. The control API translates
+//! HTTP into these; the room never sees HTTP.
+
+/// A change to a member's controls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberControl {
+    pub muted: Option<bool>,
+    pub deaf: Option<bool>,
+}
+
+/// A member's controls as they stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ControlState {
+    pub muted: bool,
+    pub deaf: bool,
+}
+
+impl ControlState {
+    /// Applies `change`; returns whether anything changed.
+    pub fn apply(&mut self, change: MemberControl) -> bool {
+        let before = *self;
+        if let Some(muted) = change.muted {
+            self.muted = muted;
+        }
+        if let Some(deaf) = change.deaf {
+            self.deaf = deaf;
+        }
+        *self != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let mut state = ControlState::default();
+        assert!(state.apply(MemberControl {
+            muted: Some(true),
+            deaf: None
+        }));
+        assert_eq!(
+            state,
+            ControlState {
+                muted: true,
+                deaf: false
+            }
+        );
+        assert!(
+            !state.apply(MemberControl::default()),
+            "an empty patch changes nothing"
+        );
+        assert!(!state.apply(MemberControl {
+            muted: Some(true),
+            deaf: Some(false)
+        }));
+        assert!(state.apply(MemberControl {
+            muted: None,
+            deaf: Some(true)
+        }));
+        assert!(state.muted && state.deaf);
+    }
+}
