@@ -252,6 +252,12 @@ async fn record_room(width: u32, height: u32, room: &str, packetization_mode: u8
     assert!(red.answered && blue.answered);
     let frames = rec.pts.len();
     let last_pts = rec.pts.iter().copied().fold(0.0, f64::max);
+    eprintln!(
+        "ffmpeg (mode {packetization_mode}): {frames} frames, last at {last_pts:.3} s of stream \
+time, {:.2} s of real time, {} payloads",
+        rec.took.as_secs_f64(),
+        rec.payloads.len()
+    );
     assert!(
         frames as f64 >= RECORD_SECS * FPS * 0.5,
         "ffmpeg decoded {frames} frames in {RECORD_SECS} s of stream time\n{}",

@@ -98,6 +98,12 @@ fn assert_follows_clock(what: &str, packets: &[RtpHead], rate: f64) {
     let mut sorted = offsets.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
+    let spread = sorted[sorted.len() - 1] - sorted[0];
+    eprintln!(
+        "{what}: {} packets, timestamps/arrivals {ratio:.4}, offsets spread {:.1} ms",
+        packets.len(),
+        spread * 1000.0
+    );
     for (p, offset) in packets.iter().zip(&offsets) {
         assert!(
             (offset - median).abs() < 0.2,
