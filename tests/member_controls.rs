@@ -70,7 +70,7 @@ fn window(report: &DialReport, from: f64, to: f64) -> &[i16] {
 fn mute(muted: bool) -> MemberControl {
     MemberControl {
         muted: Some(muted),
-        deaf: None,
+        ..MemberControl::default()
     }
 }
 
@@ -139,8 +139,8 @@ async fn a_deaf_member_hears_silence_while_the_others_hear_each_other() {
         sleep_until(start + Duration::from_millis(2000)).await;
         let b = id_of(&ids, "b880");
         let deaf = MemberControl {
-            muted: None,
             deaf: Some(true),
+            ..MemberControl::default()
         };
         server
             .control()
@@ -222,6 +222,78 @@ async fn a_kicked_member_gets_bye_and_unknown_targets_are_refused() {
     assert!(
         b.answered && b.ended_by.is_none(),
         "the other member stayed"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_muted_member_shows_its_placeholder_not_its_picture() {
+    let mut config = test_config();
+    config.video.canvas.width = 320;
+    config.video.canvas.height = 180;
+    config.video.canvas.fps = 15.0;
+    let server = start(config).await;
+    const RED: (u8, u8, u8) = (230, 20, 20);
+    const BLUE: (u8, u8, u8) = (20, 20, 230);
+    let coloured = |name: &str, colour| {
+        let mut o = caller(&server, "vmute", name, None, 7);
+        o.color = Some(colour);
+        o.video_size = (160, 90);
+        o
+    };
+    let operator = async {
+        let (start, ids) = joined(&server, "vmute", 2).await;
+        let red = id_of(&ids, "red");
+        sleep_until(start + Duration::from_millis(1500)).await;
+        let change = MemberControl {
+            video_muted: Some(true),
+            ..MemberControl::default()
+        };
+        server
+            .control()
+            .control_member("vmute", red, change)
+            .await
+            .expect("video mute");
+        // Tile rectangles of the canvas, once composed with both.
+        let end = Instant::now() + Duration::from_secs(10);
+        let tiles: Vec<(MemberId, (i32, i32, u32, u32))> = loop {
+            let room = server.control().room("vmute").await.expect("room");
+            let tiles: Vec<_> = room.canvases[0]
+                .tiles
+                .iter()
+                .map(|t| (t.member, (t.x, t.y, t.w, t.h)))
+                .collect();
+            if tiles.len() == 2 || Instant::now() > end {
+                break tiles;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let placed = tiles.len() == 2;
+        assert!(placed, "both on the canvas");
+        (ids, tiles)
+    };
+    let (red, blue, (ids, tiles)) = tokio::join!(
+        dial(coloured("red", RED)),
+        dial(coloured("blue", BLUE)),
+        operator
+    );
+    let (_red, blue) = (red.expect("red"), blue.expect("blue"));
+    let frame = blue.last_frame.as_ref().expect("blue received the canvas");
+    let tile_of = |name: &str| {
+        let id = id_of(&ids, name);
+        tiles
+            .iter()
+            .find(|(m, _)| *m == id)
+            .map(|(_, r)| *r)
+            .expect("tile")
+    };
+    assert!(
+        !tile_has(frame, tile_of("red"), RED),
+        "the video-muted member's tile shows no picture"
+    );
+    assert!(
+        tile_has(frame, tile_of("blue"), BLUE),
+        "the other tile is untouched"
     );
     server.shutdown().await;
 }

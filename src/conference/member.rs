@@ -368,6 +368,7 @@ impl Member {
             talking: self.talking,
             muted: self.controls.muted,
             deaf: self.controls.deaf,
+            video_muted: self.controls.video_muted,
             rtp_port: self.endpoint.local_port(),
             counters: self.endpoint.counters(),
             jitter_ms: self.rx_stats.jitter_ms(),
@@ -397,6 +398,8 @@ pub struct MemberSnapshot {
     pub muted: bool,
     /// Sent silence (operator control).
     pub deaf: bool,
+    /// Shown as its placeholder card (operator control).
+    pub video_muted: bool,
     pub rtp_port: u16,
     pub counters: crate::rtp::endpoint::EndpointCounters,
     pub jitter_ms: f64,

@@ -1,6 +1,6 @@
 //! What an operator can change about a member while it is in a room, applied on the room's
 //! media thread: `muted` (its sound is not mixed and it cannot take the floor), `deaf` (it is
-//! sent silence). A patch: fields left `None` stay as they are. The control API translates
+//! sent silence), `video_muted` (its tile shows its placeholder card, never a frozen frame). A patch: fields left `None` stay as they are. The control API translates
 //! HTTP into these; the room never sees HTTP.
 
 /// A change to a member's controls.
@@ -8,6 +8,7 @@
 pub struct MemberControl {
     pub muted: Option<bool>,
     pub deaf: Option<bool>,
+    pub video_muted: Option<bool>,
 }
 
 /// A member's controls as they stand.
@@ -15,6 +16,7 @@ pub struct MemberControl {
 pub struct ControlState {
     pub muted: bool,
     pub deaf: bool,
+    pub video_muted: bool,
 }
 
 impl ControlState {
@@ -26,6 +28,9 @@ impl ControlState {
         }
         if let Some(deaf) = change.deaf {
             self.deaf = deaf;
+        }
+        if let Some(video_muted) = change.video_muted {
+            self.video_muted = video_muted;
         }
         *self != before
     }
@@ -40,13 +45,13 @@ mod tests {
         let mut state = ControlState::default();
         assert!(state.apply(MemberControl {
             muted: Some(true),
-            deaf: None
+            ..MemberControl::default()
         }));
         assert_eq!(
             state,
             ControlState {
                 muted: true,
-                deaf: false
+                ..ControlState::default()
             }
         );
         assert!(
@@ -55,12 +60,14 @@ mod tests {
         );
         assert!(!state.apply(MemberControl {
             muted: Some(true),
-            deaf: Some(false)
+            deaf: Some(false),
+            video_muted: None,
         }));
         assert!(state.apply(MemberControl {
-            muted: None,
-            deaf: Some(true)
+            deaf: Some(true),
+            video_muted: Some(true),
+            ..MemberControl::default()
         }));
-        assert!(state.muted && state.deaf);
+        assert!(state.muted && state.deaf && state.video_muted);
     }
 }

@@ -203,7 +203,7 @@ impl Room {
         };
         if m.apply_control(change) {
             info!(room = %self.id, member = id, muted = m.controls.muted, deaf = m.controls.deaf,
-                  "member controls changed");
+                  video_muted = m.controls.video_muted, "member controls changed");
         }
         true
     }

@@ -262,13 +262,17 @@ fn encoder_config(canvas: &Canvas, key: &ViewKey) -> EncoderConfig {
     }
 }
 
-/// What `m` shows on canvas `index`: its picture, a placeholder (no picture yet, or an
-/// audio-only member), or nothing (not placed there).
+/// What `m` shows on canvas `index`: its picture, a placeholder (no picture yet, video muted,
+/// or an audio-only member), or nothing (not placed there).
 fn tile_source(m: &Member, index: usize, now: Instant) -> Option<TileSource<'_>> {
     if m.initial_canvas != Some(index) {
         return None;
     }
-    let picture = m.video.as_ref().and_then(|v| v.inbound.picture(now));
+    let picture = m
+        .video
+        .as_ref()
+        .filter(|_| !m.controls.video_muted)
+        .and_then(|v| v.inbound.picture(now));
     Some(match picture {
         Some((frame, generation)) => TileSource::Frame {
             member: m.id,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tessera::config::{Config, PortRange};
 use tessera::dial::{dial, DialOptions, DialReport, DialTransport};
 use tessera::media::audio::tone::tone_ratio;
+use tessera::media::video::frame::I420Frame;
 use tessera::sdp::AudioCodec;
 use tessera::server::ServerHandle;
 use tokio::net::UdpSocket;
@@ -89,6 +90,37 @@ pub fn tool_available(program: &str, arg: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok()
+}
+
+/// Whether two RGB colours are within 70 per channel (H.264 and scaling shift them).
+pub fn close(a: (u8, u8, u8), b: (u8, u8, u8)) -> bool {
+    let d = |x: u8, y: u8| (i32::from(x) - i32::from(y)).abs();
+    d(a.0, b.0) < 70 && d(a.1, b.1) < 70 && d(a.2, b.2) < 70
+}
+
+/// True when most of five points around the tile centre have `colour` (the moving marker may
+/// cover one or two of them).
+pub fn tile_has(frame: &I420Frame, tile: (i32, i32, u32, u32), colour: (u8, u8, u8)) -> bool {
+    let (x, y, w, h) = tile;
+    let (cx, cy) = (x + w as i32 / 2, y + h as i32 / 2);
+    let dx = w as i32 / 6;
+    let dy = h as i32 / 6;
+    let points = [
+        (cx, cy),
+        (cx - dx, cy),
+        (cx + dx, cy),
+        (cx, cy - dy),
+        (cx, cy + dy),
+    ];
+    points
+        .iter()
+        .filter(|(px, py)| {
+            frame
+                .pixel_rgb(*px as u32, *py as u32)
+                .is_some_and(|p| close(p, colour))
+        })
+        .count()
+        >= 3
 }
 
 /// Polls `check` until it holds or `limit` passes.
