@@ -32,15 +32,7 @@ fn caller(
 
 /// Waits until `n` members are in `room`; returns when, and their ids by name.
 async fn joined(server: &ServerHandle, room: &str, n: usize) -> (Instant, Vec<(String, MemberId)>) {
-    let ok = eventually(Duration::from_secs(20), || async {
-        server
-            .control()
-            .room(room)
-            .await
-            .is_some_and(|r| r.members.len() >= n)
-    })
-    .await;
-    assert!(ok, "{n} members joined {room}");
+    wait_members(server, room, n).await;
     let at = Instant::now();
     let room = server.control().room(room).await.expect("room");
     let ids = room

@@ -42,18 +42,6 @@ async fn dial_after(delay: Duration, o: DialOptions) -> DialReport {
     dial(o).await.expect("dial runs")
 }
 
-async fn wait_members(server: &ServerHandle, room: &str, n: usize) {
-    let joined = eventually(Duration::from_secs(20), || async {
-        server
-            .control()
-            .room(room)
-            .await
-            .is_some_and(|r| r.members.len() >= n)
-    })
-    .await;
-    assert!(joined, "{n} members joined {room}");
-}
-
 /// One packet per distinct timestamp (video: the first packet of each frame).
 fn per_timestamp(packets: &[RtpHead]) -> Vec<RtpHead> {
     let mut out: Vec<RtpHead> = Vec::new();

@@ -123,6 +123,19 @@ pub fn tile_has(frame: &I420Frame, tile: (i32, i32, u32, u32), colour: (u8, u8, 
         >= 3
 }
 
+/// Waits (up to 20 s) until `room` has at least `n` members; panics otherwise.
+pub async fn wait_members(server: &ServerHandle, room: &str, n: usize) {
+    let joined = eventually(Duration::from_secs(20), || async {
+        server
+            .control()
+            .room(room)
+            .await
+            .is_some_and(|r| r.members.len() >= n)
+    })
+    .await;
+    assert!(joined, "{n} members joined {room}");
+}
+
 /// Polls `check` until it holds or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
