@@ -658,13 +658,7 @@ impl CallEngine {
         self.layer.respond(now, &key, &resp);
         info!(call_id = %cid, "BYE received");
         // A BYE before our answer ends the pending INVITE with 487 (RFC 3261 §15.1.2).
-        if let Some(call) = self.calls.get_mut(&cid) {
-            if let Some((invite_key, invite)) = call.invite.take() {
-                let mut terminated = response_to(&invite, 487);
-                set_to_tag(&mut terminated, &call.local_tag);
-                self.layer.respond(now, &invite_key, &terminated);
-            }
-        }
+        self.fail_pending_invite(now, &cid, 487);
         self.end_call(&cid);
     }
 
@@ -678,15 +672,24 @@ impl CallEngine {
         if !self.layer.invite_pending(&branch) {
             return; // already answered: CANCEL has no effect (RFC 3261 §9.2)
         }
-        if let Some(call) = self.calls.get_mut(&cid) {
-            if let Some((invite_key, invite)) = call.invite.take() {
-                let mut terminated = response_to(&invite, 487);
-                set_to_tag(&mut terminated, &call.local_tag);
-                self.layer.respond(now, &invite_key, &terminated);
-            }
-        }
+        self.fail_pending_invite(now, &cid, 487);
         info!(call_id = %cid, "call cancelled before answer");
         self.end_call(&cid);
+    }
+
+    /// Answers a call's still-unanswered INVITE with `status` (with our To tag); false when
+    /// there was none.
+    fn fail_pending_invite(&mut self, now: Instant, cid: &str, status: u16) -> bool {
+        let Some(call) = self.calls.get_mut(cid) else {
+            return false;
+        };
+        let Some((key, invite)) = call.invite.take() else {
+            return false;
+        };
+        let mut resp = response_to(&invite, status);
+        set_to_tag(&mut resp, &call.local_tag);
+        self.layer.respond(now, &key, &resp);
+        true
     }
 
     fn on_response(&mut self, response: Response) {
@@ -842,15 +845,7 @@ impl CallEngine {
         self.shutdown_deadline = Some(now + SHUTDOWN_GRACE);
         let ids: Vec<String> = self.calls.keys().cloned().collect();
         for cid in ids {
-            let unanswered = self.calls.get(&cid).is_some_and(|c| c.invite.is_some());
-            if unanswered {
-                if let Some(call) = self.calls.get_mut(&cid) {
-                    if let Some((key, req)) = call.invite.take() {
-                        let mut resp = response_to(&req, 503);
-                        set_to_tag(&mut resp, &call.local_tag);
-                        self.layer.respond(now, &key, &resp);
-                    }
-                }
+            if self.fail_pending_invite(now, &cid, 503) {
                 self.end_call(&cid);
             } else {
                 self.hang_up(now, &cid);
