@@ -1,14 +1,25 @@
 //! What an operator can change about a member while it is in a room, applied on the room's
 //! media thread: `muted` (its sound is not mixed and it cannot take the floor), `deaf` (it is
-//! sent silence), `video_muted` (its tile shows its placeholder card, never a frozen frame). A patch: fields left `None` stay as they are. The control API translates
-//! HTTP into these; the room never sees HTTP.
+//! sent silence), `video_muted` (its tile shows its placeholder card, never a frozen frame).
+//! A patch: fields left `None` stay as they are. The control API translates HTTP into these;
+//! the room never sees HTTP.
 
-/// A change to a member's controls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A change to a member's controls (serialized with only the fields it sets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MemberControl {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub muted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deaf: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub video_muted: Option<bool>,
+}
+
+impl MemberControl {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// A member's controls as they stand.

@@ -40,6 +40,11 @@ impl RoomRegistry {
         }
     }
 
+    /// Whether `room`'s media is running (it has members).
+    pub fn contains(&self, room: &str) -> bool {
+        self.rooms.contains_key(room)
+    }
+
     pub fn room_count(&self) -> usize {
         self.rooms.len()
     }

@@ -1,6 +1,8 @@
 //! One call (a SIP dialog, RFC 3261 §12) as the UAS sees it: identifiers, the peer, the
 //! member it became, and how to build in-dialog requests (our BYE).
 
+use super::roster::MemberKind;
+use super::wall_clock::Timestamp;
 use crate::conference::member::{MemberId, MemberSetup};
 use crate::conference::room::RoomId;
 use crate::rtp::port_pool::RtpSocketPair;
@@ -40,6 +42,9 @@ pub struct Call {
     pub room: RoomId,
     pub member: MemberId,
     pub name: String,
+    /// The caller's From URI.
+    pub uri: String,
+    pub kind: MemberKind,
     pub state: CallState,
     pub peer: Peer,
     pub local_addr: SocketAddr,
@@ -63,6 +68,8 @@ pub struct Call {
     pub staged: Option<MemberSetup>,
     /// Whether the member was added to its room yet.
     pub joined: bool,
+    /// When it was added.
+    pub joined_at: Option<Timestamp>,
     /// The audio codec in use (kept across re-INVITEs).
     pub codec: Option<AudioCodec>,
     /// A re-INVITE without SDP got our offer in the 200; the answer comes in the ACK.

@@ -1,31 +1,69 @@
-//! Typed requests into the SIP core from outside its task (tests today, the HTTP control API
-//! next): the core answers each over a oneshot channel.
+//! Typed requests into the call engine from outside its task (the HTTP control API, tests):
+//! the engine answers each over a oneshot channel; nothing here knows HTTP.
 
+use super::roster::{CallInfo, RoomInfo, RoomPatch, RoomReport};
 use crate::conference::member::MemberId;
 use crate::conference::member_control::MemberControl;
 use crate::conference::room::{RoomId, RoomSnapshot};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
-/// A question or command for the core.
+/// A reply channel for a request that can be refused.
+pub type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
+
+/// A question or command for the engine.
 #[derive(Debug)]
 pub enum ControlRequest {
-    RoomIds(oneshot::Sender<Vec<RoomId>>),
-    Snapshot(RoomId, oneshot::Sender<Option<RoomSnapshot>>),
+    /// Every room, with its calls and a pending media snapshot.
+    Rooms(oneshot::Sender<Vec<RoomReport>>),
+    Room(RoomId, oneshot::Sender<Option<RoomReport>>),
     CallCount(oneshot::Sender<usize>),
+    /// Creates a room that stays until deleted (or updates one); answers whether it is new.
+    PutRoom {
+        room: RoomId,
+        patch: RoomPatch,
+        reply: Reply<bool>,
+    },
+    /// Changes a room's policy (locked, PIN, capacity).
+    PatchRoom {
+        room: RoomId,
+        patch: RoomPatch,
+        reply: Reply<RoomInfo>,
+    },
+    /// Ends every call of a room with BYE and forgets the room.
+    DeleteRoom {
+        room: RoomId,
+        reply: Reply<()>,
+    },
     /// Mute, unmute, deafen, undeafen a member.
     ControlMember {
         room: RoomId,
         member: MemberId,
         change: MemberControl,
-        reply: oneshot::Sender<Result<(), ControlError>>,
+        reply: Reply<()>,
     },
     /// Ends a member's call with BYE.
     Kick {
         room: RoomId,
         member: MemberId,
-        reply: oneshot::Sender<Result<(), ControlError>>,
+        reply: Reply<()>,
     },
+    /// Mutes or unmutes every participant but `except`; answers who was changed.
+    MuteAll {
+        room: RoomId,
+        muted: bool,
+        except: Vec<MemberId>,
+        reply: Reply<Vec<MemberId>>,
+    },
+}
+
+impl std::fmt::Debug for RoomReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomReport")
+            .field("room", &self.room)
+            .field("calls", &self.calls.len())
+            .finish()
+    }
 }
 
 /// Why a control request was refused.
@@ -35,8 +73,37 @@ pub enum ControlError {
     UnknownRoom(RoomId),
     #[error("no member {member} in room {room}")]
     UnknownMember { room: RoomId, member: MemberId },
+    #[error("room ids are [A-Za-z0-9_.-]{{1,64}}")]
+    InvalidRoomId,
+    #[error("{0}")]
+    Invalid(String),
     #[error("the server is not answering")]
     Unavailable,
+}
+
+/// A room with its media state collected.
+#[derive(Debug)]
+pub struct RoomState {
+    pub room: RoomId,
+    pub info: RoomInfo,
+    pub calls: Vec<CallInfo>,
+    /// The media thread's view (absent while the room has no media running).
+    pub live: Option<RoomSnapshot>,
+}
+
+impl RoomState {
+    async fn collect(report: RoomReport) -> Self {
+        let live = match report.live {
+            Some(rx) => rx.await.ok().flatten(),
+            None => None,
+        };
+        Self {
+            room: report.room,
+            info: report.info,
+            calls: report.calls,
+            live,
+        }
+    }
 }
 
 /// Cloneable client side of the control channel.
@@ -50,48 +117,126 @@ impl ControlClient {
         rx.await.ok()
     }
 
+    async fn command<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> ControlRequest,
+    ) -> Result<T, ControlError> {
+        self.ask(make)
+            .await
+            .unwrap_or(Err(ControlError::Unavailable))
+    }
+
+    /// Every room with its calls and media state.
+    pub async fn rooms(&self) -> Result<Vec<RoomState>, ControlError> {
+        let reports = self
+            .ask(ControlRequest::Rooms)
+            .await
+            .ok_or(ControlError::Unavailable)?;
+        let mut rooms = Vec::with_capacity(reports.len());
+        for report in reports {
+            rooms.push(RoomState::collect(report).await);
+        }
+        Ok(rooms)
+    }
+
+    /// One room with its calls and media state.
+    pub async fn room_state(&self, room: &str) -> Result<RoomState, ControlError> {
+        let report = self
+            .ask(|tx| ControlRequest::Room(room.to_string(), tx))
+            .await
+            .ok_or(ControlError::Unavailable)?
+            .ok_or_else(|| ControlError::UnknownRoom(room.to_string()))?;
+        Ok(RoomState::collect(report).await)
+    }
+
     /// Ids of the rooms that exist now.
     pub async fn room_ids(&self) -> Vec<RoomId> {
-        self.ask(ControlRequest::RoomIds).await.unwrap_or_default()
-    }
-
-    /// A room's members and counters, if it exists.
-    pub async fn room(&self, id: &str) -> Option<RoomSnapshot> {
-        self.ask(|tx| ControlRequest::Snapshot(id.to_string(), tx))
+        self.ask(ControlRequest::Rooms)
             .await
-            .flatten()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.room)
+            .collect()
     }
 
-    /// Calls the core is tracking (including ones still hanging up).
+    /// A room's members and counters, while its media runs.
+    pub async fn room(&self, id: &str) -> Option<RoomSnapshot> {
+        self.room_state(id).await.ok().and_then(|r| r.live)
+    }
+
+    /// Calls the engine is tracking (including ones still hanging up).
     pub async fn call_count(&self) -> usize {
         self.ask(ControlRequest::CallCount).await.unwrap_or(0)
     }
 
-    /// Changes a member's controls (muted, deaf).
+    /// Creates (or updates) a room that stays until deleted; true when it is new.
+    pub async fn put_room(&self, room: &str, patch: RoomPatch) -> Result<bool, ControlError> {
+        self.command(|reply| ControlRequest::PutRoom {
+            room: room.to_string(),
+            patch,
+            reply,
+        })
+        .await
+    }
+
+    /// Changes a room's policy.
+    pub async fn patch_room(&self, room: &str, patch: RoomPatch) -> Result<RoomInfo, ControlError> {
+        self.command(|reply| ControlRequest::PatchRoom {
+            room: room.to_string(),
+            patch,
+            reply,
+        })
+        .await
+    }
+
+    /// Ends a room's calls with BYE and forgets it.
+    pub async fn delete_room(&self, room: &str) -> Result<(), ControlError> {
+        self.command(|reply| ControlRequest::DeleteRoom {
+            room: room.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Changes a member's controls (muted, deaf, video_muted).
     pub async fn control_member(
         &self,
         room: &str,
         member: MemberId,
         change: MemberControl,
     ) -> Result<(), ControlError> {
-        self.ask(|reply| ControlRequest::ControlMember {
+        self.command(|reply| ControlRequest::ControlMember {
             room: room.to_string(),
             member,
             change,
             reply,
         })
         .await
-        .unwrap_or(Err(ControlError::Unavailable))
     }
 
     /// Ends a member's call with BYE.
     pub async fn kick(&self, room: &str, member: MemberId) -> Result<(), ControlError> {
-        self.ask(|reply| ControlRequest::Kick {
+        self.command(|reply| ControlRequest::Kick {
             room: room.to_string(),
             member,
             reply,
         })
         .await
-        .unwrap_or(Err(ControlError::Unavailable))
+    }
+
+    /// Mutes or unmutes every participant of `room` but `except`.
+    pub async fn mute_all(
+        &self,
+        room: &str,
+        muted: bool,
+        except: Vec<MemberId>,
+    ) -> Result<Vec<MemberId>, ControlError> {
+        self.command(|reply| ControlRequest::MuteAll {
+            room: room.to_string(),
+            muted,
+            except,
+            reply,
+        })
+        .await
     }
 }

@@ -3,13 +3,15 @@
 //! arrives (SIP messages, room events, control requests, the shutdown signal, timer expiry)
 //! with the time it arrived, and sends what the engine produced without ever waiting on a
 //! peer ([`Transport::try_send`]): a TCP peer that stops reading loses its connection and
-//! cannot stall everyone else's signalling.
+//! cannot stall everyone else's signalling. It stamps the engine's events with the wall
+//! clock and publishes them on the [`EventBus`].
 
 use super::control::ControlRequest;
 use super::engine::CallEngine;
+use super::event_bus::EventBus;
 use crate::conference::events::RoomEvent;
 use crate::sip::transport::{Transport, TransportEvent};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info_span, warn, Instrument};
 
@@ -26,7 +28,12 @@ pub struct DriverInputs {
 
 /// Runs `engine` until its shutdown completes (every call ended with BYE, or the grace time
 /// passed), then drops what calls remain.
-pub async fn run(mut engine: CallEngine, transport: Transport, mut inputs: DriverInputs) {
+pub async fn run(
+    mut engine: CallEngine,
+    transport: Transport,
+    mut inputs: DriverInputs,
+    events: EventBus,
+) {
     let mut shutdown_requested = false;
     loop {
         let deadline = engine
@@ -53,11 +60,17 @@ pub async fn run(mut engine: CallEngine, transport: Transport, mut inputs: Drive
                 warn!(error = %e, "sip send failed");
             }
         }
+        while let Some(event) = engine.poll_event() {
+            events.publish(event, SystemTime::now());
+        }
         if engine.is_stopped(Instant::now()) {
             break;
         }
     }
     engine.drop_calls();
+    while let Some(event) = engine.poll_event() {
+        events.publish(event, SystemTime::now());
+    }
 }
 
 /// Spawns [`run`] on its own task, inside a `sip` span.
@@ -65,6 +78,7 @@ pub fn spawn(
     engine: CallEngine,
     transport: Transport,
     inputs: DriverInputs,
+    events: EventBus,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(engine, transport, inputs).instrument(info_span!("sip_core")))
+    tokio::spawn(run(engine, transport, inputs, events).instrument(info_span!("sip_core")))
 }

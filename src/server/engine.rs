@@ -9,14 +9,18 @@
 //! are reached over the media threads' channels.)
 
 use super::call::{Call, CallState, PendingOffer};
-use super::control::{ControlError, ControlRequest};
+use super::control::ControlRequest;
 use super::media_setup::{
     build_member, build_member_video, build_shared_encoders, remote_media, video_remote_media,
     MemberIdentity, VideoPlan,
 };
+use super::roster::{MemberKind, RoomPolicy};
+use super::server_event::{LeaveReason, ServerEvent};
+use super::wall_clock::WallClock;
 use crate::conference::events::RoomEvent;
 use crate::conference::member::{MediaUpdate, MemberId, StreamUpdate};
 use crate::conference::registry::{is_valid_room_id, RoomRegistry};
+use crate::conference::room::RoomId;
 use crate::config::Config;
 use crate::media::audio::codec::EncoderSettings;
 use crate::media::video::codec_pool::VideoCodecPool;
@@ -62,17 +66,24 @@ pub struct CallEngine {
     next_member: MemberId,
     encoder_settings: EncoderSettings,
     shutdown_deadline: Option<Instant>,
+    /// Every room that exists: created by a first dial or by the API.
+    policies: HashMap<RoomId, RoomPolicy>,
+    /// Events for operators, until the driver takes them.
+    events: VecDeque<ServerEvent>,
+    clock: WallClock,
     /// Last field: dropped (threads joined) after the registry has stopped the rooms.
     codec_pool: Arc<VideoCodecPool>,
 }
 
 impl CallEngine {
+    /// `clock` maps the instants the engine is given to wall-clock time (for operators).
     pub fn new(
         config: Config,
         sip_addr: SocketAddr,
         registry: RoomRegistry,
         ports: PortPool,
         codec_pool: Arc<VideoCodecPool>,
+        clock: WallClock,
     ) -> Self {
         let timers = crate::sip::timers::TimerConfig {
             t1: Duration::from_millis(config.sip.t1_ms.max(1)),
@@ -93,6 +104,9 @@ impl CallEngine {
             next_member: 1,
             encoder_settings,
             shutdown_deadline: None,
+            policies: HashMap::new(),
+            events: VecDeque::new(),
+            clock,
             codec_pool,
         }
     }
@@ -143,6 +157,11 @@ impl CallEngine {
         self.transmits.pop_front()
     }
 
+    /// The next event for operators (the driver publishes it on the event bus).
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) is next due, if anything waits.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let ringing = self.calls.values().filter_map(|c| match c.state {
@@ -174,7 +193,7 @@ impl CallEngine {
         info!(remaining_calls = self.calls.len(), "signalling stopped");
         let leftover: Vec<String> = self.calls.keys().cloned().collect();
         for call_id in leftover {
-            self.end_call(&call_id);
+            self.end_call(&call_id, LeaveReason::Shutdown);
         }
     }
 
@@ -318,10 +337,13 @@ impl CallEngine {
         peer: Peer,
         local: SocketAddr,
     ) -> Result<Call, Reject> {
-        let room = req.uri.user().unwrap_or_default().to_string();
-        if !is_valid_room_id(&room) {
+        let user = req.uri.user().unwrap_or_default();
+        let (room, pin) = rooms::split_pin(user);
+        if !is_valid_room_id(room) {
             return Err(Reject::new(404, "room ids are [A-Za-z0-9_.-]{1,64}"));
         }
+        self.admit(room, pin)?;
+        let room = room.to_string();
         let cid = call_id(req).ok_or_else(|| Reject::new(400, "missing Call-ID"))?;
         if self.calls.contains_key(&cid) {
             return Err(Reject::new(482, "merged request"));
@@ -343,6 +365,7 @@ impl CallEngine {
         );
         let member = self.next_member;
         let name = caller_name(req);
+        let uri = remote_from.uri().map(|u| u.to_string()).unwrap_or_default();
         // Negotiate before binding: a rejected offer costs no ports. The answer is built with a
         // placeholder port, replaced below on the accepted (non-zero port) m-line.
         let mut local_media = self.local_media(local, PLACEHOLDER_PORT, default_codecs());
@@ -448,6 +471,8 @@ impl CallEngine {
             room,
             member,
             name,
+            uri,
+            kind: MemberKind::Member,
             state: CallState::AwaitingAck,
             peer,
             local_addr: advertised,
@@ -463,6 +488,7 @@ impl CallEngine {
             invite: None,
             staged,
             joined: false,
+            joined_at: None,
             codec,
             reoffer: None,
             rtp_port,
@@ -505,7 +531,7 @@ impl CallEngine {
         }
         if !self.layer.respond(now, &key, &ok) {
             info!("INVITE transaction gone before answer; dropping call");
-            self.end_call(cid);
+            self.end_call(cid, LeaveReason::Bye);
             return;
         }
         call.state = CallState::AwaitingAck;
@@ -515,10 +541,10 @@ impl CallEngine {
                 .registry
                 .join(&call.room, setup, || build_shared_encoders(settings))
             {
-                Ok(()) => call.joined = true,
+                Ok(()) => self.joined(now, cid),
                 Err(e) => {
                     warn!(error = %e, "cannot create room encoders; hanging up");
-                    self.hang_up(now, cid);
+                    self.hang_up(now, cid, LeaveReason::RoomEnded);
                 }
             }
         }
@@ -557,16 +583,16 @@ impl CallEngine {
                                 .join(&call.room, setup, || build_shared_encoders(settings))
                         });
                     match joined {
-                        Ok(()) => call.joined = true,
+                        Ok(()) => self.joined(now, &cid),
                         Err(e) => {
                             warn!(call_id = %cid, error = %e, "cannot set up media; hanging up");
-                            self.hang_up(now, &cid);
+                            self.hang_up(now, &cid, LeaveReason::RoomEnded);
                         }
                     }
                 }
                 Err(e) => {
                     warn!(call_id = %cid, error = %e, "ACK without a usable SDP answer; hanging up");
-                    self.hang_up(now, &cid);
+                    self.hang_up(now, &cid, LeaveReason::Bye);
                 }
             }
             return;
@@ -659,7 +685,7 @@ impl CallEngine {
         info!(call_id = %cid, "BYE received");
         // A BYE before our answer ends the pending INVITE with 487 (RFC 3261 §15.1.2).
         self.fail_pending_invite(now, &cid, 487);
-        self.end_call(&cid);
+        self.end_call(&cid, LeaveReason::Bye);
     }
 
     fn on_cancel(&mut self, now: Instant, key: TxKey, req: Request) {
@@ -674,7 +700,7 @@ impl CallEngine {
         }
         self.fail_pending_invite(now, &cid, 487);
         info!(call_id = %cid, "call cancelled before answer");
-        self.end_call(&cid);
+        self.end_call(&cid, LeaveReason::Bye);
     }
 
     /// Answers a call's still-unanswered INVITE with `status` (with our To tag); false when
@@ -715,7 +741,7 @@ impl CallEngine {
         match kind {
             TimeoutKind::SuccessNotAcknowledged => {
                 warn!(call_id = %cid, "200 OK never acknowledged; hanging up");
-                self.hang_up(now, &cid);
+                self.hang_up(now, &cid, LeaveReason::Timeout);
             }
             TimeoutKind::NoResponse => {
                 if self
@@ -735,14 +761,14 @@ impl CallEngine {
             RoomEvent::MediaTimeout { member, .. } => {
                 if let Some(cid) = self.by_member.get(&member).cloned() {
                     info!(call_id = %cid, "ending call after RTP timeout");
-                    self.hang_up(now, &cid);
+                    self.hang_up(now, &cid, LeaveReason::Timeout);
                 }
             }
             RoomEvent::RoomFailed { room, members } => {
                 warn!(%room, members = members.len(), "room failed; ending its calls");
                 for member in members {
                     if let Some(cid) = self.by_member.get(&member).cloned() {
-                        self.hang_up(now, &cid);
+                        self.hang_up(now, &cid, LeaveReason::RoomEnded);
                     }
                 }
             }
@@ -752,77 +778,20 @@ impl CallEngine {
                 talking,
             } => {
                 debug!(%room, member, talking, "talk state");
-            }
-        }
-    }
-
-    /// The call of `member` in `room`, if it is in that room.
-    fn member_call(&self, room: &str, member: MemberId) -> Result<String, ControlError> {
-        if !self.registry.room_ids().iter().any(|r| r == room) {
-            return Err(ControlError::UnknownRoom(room.to_string()));
-        }
-        self.by_member
-            .get(&member)
-            .filter(|cid| {
-                self.calls
-                    .get(*cid)
-                    .is_some_and(|c| c.joined && c.room == room)
-            })
-            .cloned()
-            .ok_or_else(|| ControlError::UnknownMember {
-                room: room.to_string(),
-                member,
-            })
-    }
-
-    fn on_control(&mut self, now: Instant, request: ControlRequest) {
-        match request {
-            ControlRequest::ControlMember {
-                room,
-                member,
-                change,
-                reply,
-            } => {
-                let found = self.member_call(&room, member).map(|_| ());
-                if found.is_ok() {
-                    self.registry.control(&room, member, change);
-                }
-                let _ = reply.send(found);
-            }
-            ControlRequest::Kick {
-                room,
-                member,
-                reply,
-            } => {
-                let found = self.member_call(&room, member);
-                if let Ok(cid) = &found {
-                    info!(call_id = %cid, %room, member, "kicked");
-                    self.hang_up(now, cid);
-                }
-                let _ = reply.send(found.map(|_| ()));
-            }
-            ControlRequest::RoomIds(reply) => {
-                let _ = reply.send(self.registry.room_ids());
-            }
-            ControlRequest::Snapshot(room, reply) => match self.registry.snapshot(&room) {
-                Some(rx) => {
-                    tokio::spawn(async move {
-                        let _ = reply.send(rx.await.ok().flatten());
+                if self.by_member.contains_key(&member) {
+                    self.events.push_back(if talking {
+                        ServerEvent::TalkingStarted { room, member }
+                    } else {
+                        ServerEvent::TalkingStopped { room, member }
                     });
                 }
-                None => {
-                    let _ = reply.send(None);
-                }
-            },
-            ControlRequest::CallCount(reply) => {
-                let _ = reply.send(self.calls.len());
             }
         }
     }
 
     /// Sends BYE and removes the member at once; the call record stays until the BYE completes.
-    fn hang_up(&mut self, now: Instant, cid: &str) {
-        self.leave_room(cid);
+    fn hang_up(&mut self, now: Instant, cid: &str, reason: LeaveReason) {
+        self.leave_room(cid, reason);
         let Some(call) = self.calls.get_mut(cid) else {
             return;
         };
@@ -846,28 +815,41 @@ impl CallEngine {
         let ids: Vec<String> = self.calls.keys().cloned().collect();
         for cid in ids {
             if self.fail_pending_invite(now, &cid, 503) {
-                self.end_call(&cid);
+                self.end_call(&cid, LeaveReason::Shutdown);
             } else {
-                self.hang_up(now, &cid);
+                self.hang_up(now, &cid, LeaveReason::Shutdown);
             }
         }
     }
 
-    fn leave_room(&mut self, cid: &str) {
-        if let Some(call) = self.calls.get_mut(cid) {
-            if call.joined {
-                call.joined = false;
-                self.registry.leave(&call.room, call.member);
-            }
-            call.pending_offer = None;
-            call.staged = None;
-            self.by_member.remove(&call.member);
+    /// Takes the call's member out of its room (announcing it, and the room's end when it
+    /// was the last member of a room nobody created by API).
+    fn leave_room(&mut self, cid: &str, reason: LeaveReason) {
+        let Some(call) = self.calls.get_mut(cid) else {
+            return;
+        };
+        let left = call.joined.then(|| (call.room.clone(), call.member));
+        if call.joined {
+            call.joined = false;
+            self.registry.leave(&call.room, call.member);
+        }
+        call.pending_offer = None;
+        call.staged = None;
+        self.by_member.remove(&call.member);
+        if let Some((room, member)) = left {
+            info!(%room, member, ?reason, "member left");
+            self.events.push_back(ServerEvent::MemberLeft {
+                room: room.clone(),
+                member,
+                reason,
+            });
+            self.forget_room_if_done(&room);
         }
     }
 
     /// Forgets a call entirely (its sockets return to the pool as they drop).
-    fn end_call(&mut self, cid: &str) {
-        self.leave_room(cid);
+    fn end_call(&mut self, cid: &str, reason: LeaveReason) {
+        self.leave_room(cid, reason);
         self.calls.remove(cid);
     }
 }
@@ -993,5 +975,7 @@ fn caller_name(req: &Request) -> String {
     .unwrap_or_else(|| "anonymous".to_string())
 }
 
+mod control;
+mod rooms;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,11 @@ pub mod call;
 pub mod control;
 pub mod driver;
 pub mod engine;
+pub mod event_bus;
 pub mod media_setup;
+pub mod roster;
+pub mod server_event;
+pub mod wall_clock;
 
 use crate::conference::canvas::LayoutChoice;
 use crate::conference::events::{EventSink, RoomEvent};
@@ -19,11 +23,14 @@ use crate::media::video::layout_library::LayoutLibrary;
 use crate::rtp::port_pool::PortPool;
 use crate::sip::transport::{Transport, TransportError};
 use control::ControlClient;
+use event_bus::EventBus;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
+use wall_clock::WallClock;
 
 /// Startup failures.
 #[derive(Debug, Error)]
@@ -122,6 +129,7 @@ pub fn build_engine(config: Config, sip_addr: SocketAddr) -> Result<EngineParts,
         RoomRegistry::new(pool),
         ports.clone(),
         codec_pool,
+        WallClock::new(Instant::now(), SystemTime::now()),
     );
     Ok(EngineParts {
         engine,
@@ -134,6 +142,7 @@ pub fn build_engine(config: Config, sip_addr: SocketAddr) -> Result<EngineParts,
 pub struct ServerHandle {
     sip_addr: SocketAddr,
     control: ControlClient,
+    events: EventBus,
     ports: PortPool,
     shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     stopped: watch::Receiver<bool>,
@@ -158,7 +167,8 @@ impl ServerHandle {
             control: control_rx,
             shutdown: shutdown_rx,
         };
-        let core = driver::spawn(engine, transport, inputs);
+        let events = EventBus::new();
+        let core = driver::spawn(engine, transport, inputs, events.clone());
         let (stopped_tx, stopped) = watch::channel(false);
         tokio::spawn(async move {
             let _ = core.await;
@@ -167,6 +177,7 @@ impl ServerHandle {
         Ok(Self {
             sip_addr,
             control: ControlClient(control_tx),
+            events,
             ports,
             shutdown: std::sync::Mutex::new(Some(shutdown_tx)),
             stopped,
@@ -181,6 +192,11 @@ impl ServerHandle {
     /// Client for questions to the running core.
     pub fn control(&self) -> &ControlClient {
         &self.control
+    }
+
+    /// The server's event stream.
+    pub fn events(&self) -> &EventBus {
+        &self.events
     }
 
     /// RTP port pairs currently leased.

@@ -7,6 +7,9 @@ use super::CallEngine;
 use crate::conference::events::RoomEvent;
 use crate::config::{Config, PortRange};
 use crate::rtp::port_pool::PortPool;
+use crate::server::control::{ControlError, ControlRequest};
+use crate::server::roster::RoomPatch;
+use crate::server::server_event::{LeaveReason, ServerEvent};
 use crate::sip::message::parse_message;
 use crate::sip::peer::Peer;
 use std::net::SocketAddr;
@@ -243,4 +246,176 @@ fn shutdown_sends_bye_refuses_new_calls_and_gives_up_after_its_grace() {
     assert!(h.engine.is_stopped(h.now), "stopped after the 3 s grace");
     h.engine.drop_calls();
     assert_eq!(h.engine.call_count(), 0);
+}
+
+impl Harness {
+    fn control<T>(
+        &mut self,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> ControlRequest,
+    ) -> T {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        self.engine.handle_control(self.now, make(tx));
+        self.drain();
+        rx.try_recv().expect("answered at once")
+    }
+
+    fn events(&mut self) -> Vec<ServerEvent> {
+        std::iter::from_fn(|| self.engine.poll_event()).collect()
+    }
+
+    /// The status line of the last final response sent.
+    fn last_final(&self) -> String {
+        self.sent
+            .iter()
+            .rev()
+            .find(|m| m.starts_with("SIP/2.0 ") && !m.starts_with("SIP/2.0 1"))
+            .and_then(|m| m.lines().next())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// An INVITE from another caller (its own Call-ID, tag and branch) to `user`.
+fn invite_from(n: u32, user: &str) -> String {
+    request("INVITE", "1 INVITE", None, &offer())
+        .replace("sip:3000@", &format!("sip:{user}@"))
+        .replace("Call-ID: call-1", &format!("Call-ID: call-{n}"))
+        .replace("tag=alice", &format!("tag=caller{n}"))
+        .replace(
+            "branch=z9hG4bK-invite",
+            &format!("branch=z9hG4bK-invite{n}"),
+        )
+}
+
+fn put_room(h: &mut Harness, patch: RoomPatch) -> Result<bool, ControlError> {
+    h.control(|reply| ControlRequest::PutRoom {
+        room: "3000".to_string(),
+        patch,
+        reply,
+    })
+}
+
+#[test]
+fn a_room_admits_by_lock_pin_and_capacity_before_allocating_anything() {
+    let mut h = Harness::new(config());
+    let created = put_room(
+        &mut h,
+        RoomPatch {
+            locked: Some(true),
+            ..RoomPatch::default()
+        },
+    );
+    assert_eq!(created, Ok(true));
+    h.receive(&invite_from(1, "3000"));
+    assert!(h.last_final().starts_with("SIP/2.0 403"), "locked");
+    let patch = RoomPatch {
+        locked: Some(false),
+        pin: Some(Some("1234".to_string())),
+        max_members: Some(Some(1)),
+    };
+    assert_eq!(put_room(&mut h, patch), Ok(false), "an update");
+    h.receive(&invite_from(2, "3000"));
+    assert!(h.last_final().contains("403"), "a PIN is needed");
+    h.receive(&invite_from(3, "3000*9999"));
+    assert!(h.last_final().contains("403"), "wrong PIN");
+    assert_eq!(h.ports.in_use(), 0, "refused calls hold no ports");
+    h.receive(&invite_from(4, "3000*1234"));
+    assert!(h.last_final().starts_with("SIP/2.0 200"), "right PIN");
+    h.receive(&invite_from(5, "3000*1234"));
+    assert!(h.last_final().starts_with("SIP/2.0 486"), "full");
+    let cleared = h.control(|reply| ControlRequest::PatchRoom {
+        room: "3000".to_string(),
+        patch: RoomPatch {
+            pin: Some(None),
+            max_members: Some(None),
+            ..RoomPatch::default()
+        },
+        reply,
+    });
+    assert!(!cleared.expect("patched").pin_required);
+    h.receive(&invite_from(6, "3000"));
+    assert!(h.last_final().starts_with("SIP/2.0 200"), "open again");
+    let invalid = put_room(
+        &mut h,
+        RoomPatch {
+            pin: Some(Some("12ab".to_string())),
+            ..RoomPatch::default()
+        },
+    );
+    assert!(matches!(invalid, Err(ControlError::Invalid(_))));
+}
+
+#[test]
+fn a_dialled_room_is_announced_and_ends_with_its_last_member() {
+    let mut h = Harness::new(config());
+    let tag = established(&mut h);
+    let types = |events: &[ServerEvent]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| serde_json::to_value(e).expect("json")["type"].to_string())
+            .collect()
+    };
+    let joined = h.events();
+    assert_eq!(
+        types(&joined),
+        vec!["\"room-created\"", "\"member-joined\""]
+    );
+    let ServerEvent::MemberJoined { member, .. } = &joined[1] else {
+        panic!("member-joined");
+    };
+    assert_eq!(member.name, "alice");
+    assert_eq!(member.uri, "sip:alice@127.0.0.1");
+    assert_eq!(member.audio_codec, "PCMU");
+    assert!(member.source.starts_with("udp:127.0.0.1"));
+    let id = member.id;
+    let report = h.control(|tx| ControlRequest::Room("3000".to_string(), tx));
+    assert_eq!(report.expect("room").calls.len(), 1);
+    let muted = h.control(|reply| ControlRequest::MuteAll {
+        room: "3000".to_string(),
+        muted: true,
+        except: vec![],
+        reply,
+    });
+    assert_eq!(muted, Ok(vec![id]));
+    assert_eq!(types(&h.events()), vec!["\"member-updated\""]);
+    h.receive(&request("BYE", "2 BYE", Some(&tag), ""));
+    let left = h.events();
+    assert_eq!(types(&left), vec!["\"member-left\"", "\"room-destroyed\""]);
+    assert!(matches!(
+        left[0],
+        ServerEvent::MemberLeft {
+            reason: LeaveReason::Bye,
+            ..
+        }
+    ));
+    let gone = h.control(|tx| ControlRequest::Room("3000".to_string(), tx));
+    assert!(gone.is_none());
+}
+
+#[test]
+fn deleting_a_room_ends_its_calls_with_bye() {
+    let mut h = Harness::new(config());
+    assert_eq!(put_room(&mut h, RoomPatch::default()), Ok(true));
+    established(&mut h);
+    h.events();
+    let deleted = h.control(|reply| ControlRequest::DeleteRoom {
+        room: "3000".to_string(),
+        reply,
+    });
+    assert_eq!(deleted, Ok(()));
+    assert_eq!(h.sent_starting("BYE").len(), 1);
+    let events = h.events();
+    assert!(matches!(
+        events[0],
+        ServerEvent::MemberLeft {
+            reason: LeaveReason::RoomEnded,
+            ..
+        }
+    ));
+    assert!(matches!(events[1], ServerEvent::RoomDestroyed { .. }));
+    let again = h.control(|reply| ControlRequest::DeleteRoom {
+        room: "3000".to_string(),
+        reply,
+    });
+    assert_eq!(again, Err(ControlError::UnknownRoom("3000".to_string())));
 }

@@ -1,0 +1,135 @@
+//! The engine's answers to control requests (the HTTP API, tests): member controls, kicks,
+//! mute-all, room administration and reports. Each request is answered at once over its
+//! oneshot; a media snapshot travels back as a receiver the caller awaits, so the engine
+//! never waits for a media thread.
+
+use super::CallEngine;
+use crate::conference::member::MemberId;
+use crate::conference::member_control::MemberControl;
+use crate::server::control::{ControlError, ControlRequest};
+use crate::server::roster::MemberKind;
+use crate::server::server_event::{ChangeSource, LeaveReason, ServerEvent};
+use std::time::Instant;
+use tracing::info;
+
+impl CallEngine {
+    /// The call of `member` in `room`, if it is in that room.
+    fn member_call(&self, room: &str, member: MemberId) -> Result<String, ControlError> {
+        if !self.policies.contains_key(room) {
+            return Err(ControlError::UnknownRoom(room.to_string()));
+        }
+        self.by_member
+            .get(&member)
+            .filter(|cid| {
+                self.calls
+                    .get(*cid)
+                    .is_some_and(|c| c.joined && c.room == room)
+            })
+            .cloned()
+            .ok_or_else(|| ControlError::UnknownMember {
+                room: room.to_string(),
+                member,
+            })
+    }
+
+    fn control_member(&mut self, room: &str, member: MemberId, change: MemberControl) {
+        if change.is_empty() {
+            return;
+        }
+        self.registry.control(room, member, change);
+        self.events.push_back(ServerEvent::MemberUpdated {
+            room: room.to_string(),
+            member,
+            changes: change,
+            by: ChangeSource::Api,
+        });
+    }
+
+    pub(super) fn on_control(&mut self, now: Instant, request: ControlRequest) {
+        match request {
+            ControlRequest::ControlMember {
+                room,
+                member,
+                change,
+                reply,
+            } => {
+                let found = self.member_call(&room, member).map(|_| ());
+                if found.is_ok() {
+                    self.control_member(&room, member, change);
+                }
+                let _ = reply.send(found);
+            }
+            ControlRequest::Kick {
+                room,
+                member,
+                reply,
+            } => {
+                let found = self.member_call(&room, member);
+                if let Ok(cid) = &found {
+                    info!(call_id = %cid, %room, member, "kicked");
+                    self.hang_up(now, cid, LeaveReason::Kicked);
+                }
+                let _ = reply.send(found.map(|_| ()));
+            }
+            ControlRequest::MuteAll {
+                room,
+                muted,
+                except,
+                reply,
+            } => {
+                let _ = reply.send(self.mute_all(&room, muted, &except));
+            }
+            ControlRequest::Rooms(reply) => {
+                let _ = reply.send(self.reports());
+            }
+            ControlRequest::Room(room, reply) => {
+                let _ = reply.send(self.report(&room));
+            }
+            ControlRequest::PutRoom { room, patch, reply } => {
+                let _ = reply.send(self.put_room(now, &room, patch));
+            }
+            ControlRequest::PatchRoom { room, patch, reply } => {
+                let _ = reply.send(self.patch_room(&room, patch));
+            }
+            ControlRequest::DeleteRoom { room, reply } => {
+                let _ = reply.send(self.delete_room(now, &room));
+            }
+            ControlRequest::CallCount(reply) => {
+                let _ = reply.send(self.calls.len());
+            }
+        }
+    }
+
+    /// Mutes or unmutes every participant (dialled-in or dialled-out) but `except`.
+    fn mute_all(
+        &mut self,
+        room: &str,
+        muted: bool,
+        except: &[MemberId],
+    ) -> Result<Vec<MemberId>, ControlError> {
+        if !self.policies.contains_key(room) {
+            return Err(ControlError::UnknownRoom(room.to_string()));
+        }
+        let mut targets: Vec<MemberId> = self
+            .calls
+            .values()
+            .filter(|c| {
+                c.joined
+                    && c.room == room
+                    && c.kind != MemberKind::Cascade
+                    && !except.contains(&c.member)
+            })
+            .map(|c| c.member)
+            .collect();
+        targets.sort_unstable();
+        let change = MemberControl {
+            muted: Some(muted),
+            ..MemberControl::default()
+        };
+        for &member in &targets {
+            self.control_member(room, member, change);
+        }
+        info!(%room, muted, members = targets.len(), "mute-all");
+        Ok(targets)
+    }
+}

@@ -1,0 +1,92 @@
+//! What happens on the server that operators follow: rooms created and destroyed, members
+//! joining, leaving, changing, talking. The call engine produces these; the
+//! [event bus](super::event_bus) numbers and broadcasts them (the API's event stream).
+
+use super::roster::{CallInfo, RoomInfo};
+use crate::conference::member::MemberId;
+use crate::conference::member_control::MemberControl;
+use crate::conference::room::RoomId;
+use serde::Serialize;
+
+/// Why a member left its room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaveReason {
+    /// The caller hung up.
+    Bye,
+    /// An operator ended the call.
+    Kicked,
+    /// No media (or no ACK) within the timeout.
+    Timeout,
+    /// The room was deleted or failed.
+    RoomEnded,
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// Who changed a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeSource {
+    Api,
+    Dtmf,
+    Server,
+}
+
+/// One event, without its sequence number and time (the bus adds those).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerEvent {
+    RoomCreated {
+        room: RoomId,
+        info: RoomInfo,
+    },
+    /// Locked, PIN or capacity changed.
+    RoomUpdated {
+        room: RoomId,
+        info: RoomInfo,
+    },
+    RoomDestroyed {
+        room: RoomId,
+    },
+    MemberJoined {
+        room: RoomId,
+        member: CallInfo,
+    },
+    MemberLeft {
+        room: RoomId,
+        member: MemberId,
+        reason: LeaveReason,
+    },
+    MemberUpdated {
+        room: RoomId,
+        member: MemberId,
+        /// The fields that changed, with their new values.
+        changes: MemberControl,
+        by: ChangeSource,
+    },
+    TalkingStarted {
+        room: RoomId,
+        member: MemberId,
+    },
+    TalkingStopped {
+        room: RoomId,
+        member: MemberId,
+    },
+}
+
+impl ServerEvent {
+    /// The room the event concerns.
+    pub fn room(&self) -> &str {
+        match self {
+            Self::RoomCreated { room, .. }
+            | Self::RoomUpdated { room, .. }
+            | Self::RoomDestroyed { room }
+            | Self::MemberJoined { room, .. }
+            | Self::MemberLeft { room, .. }
+            | Self::MemberUpdated { room, .. }
+            | Self::TalkingStarted { room, .. }
+            | Self::TalkingStopped { room, .. } => room,
+        }
+    }
+}
