@@ -68,6 +68,7 @@ impl RoomRig {
                 tessera::media::video::layout_library::LayoutLibrary::builtin(),
             ),
             video_codecs: None,
+            metrics: Default::default(),
         };
         let shared = build_shared_encoders(EncoderSettings::default()).expect("encoders");
         let mut room = Room::new("bench".into(), settings, shared, events);

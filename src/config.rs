@@ -98,11 +98,13 @@ pub struct SipConfig {
     pub t1_ms: u64,
 }
 
-/// Control API listener (served by a later issue; parsed now so configs stay stable).
+/// The HTTP control API (`docs/API.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
+    /// Bearer token every request must carry; required when `listen` is not loopback.
+    pub token: Option<String>,
 }
 
 /// RTP ports and liveness.
@@ -157,6 +159,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: None,
         }
     }
 }

@@ -85,6 +85,9 @@ struct ServeArgs {
     /// Control API listen address [default: 127.0.0.1:8080].
     #[arg(long)]
     api_listen: Option<SocketAddr>,
+    /// Bearer token for the control API (required when --api-listen is not loopback).
+    #[arg(long, env = "TESSERA_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
     /// RTP port range, LOW-HIGH [default: 20000-29999].
     #[arg(long)]
     rtp_ports: Option<PortRange>,
@@ -180,6 +183,9 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(v) = args.api_listen {
         config.api.listen = v;
+    }
+    if let Some(v) = &args.api_token {
+        config.api.token = Some(v.clone());
     }
     if let Some(v) = args.rtp_ports {
         config.rtp.ports = v;

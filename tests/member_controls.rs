@@ -1,17 +1,18 @@
-//! Operator controls on real calls, through the typed control plane the HTTP API will use:
-//! muting a talker takes its tone out of everyone's mix and unmuting brings it back; a deaf
-//! member hears silence while the others still hear each other; a kicked member gets a BYE
-//! and leaves the room; unknown rooms and members are refused.
+//! Operator controls on real calls, driven over the HTTP control API: muting a talker takes
+//! its tone out of everyone's mix and unmuting brings it back; mute-all leaves the excepted
+//! talker audible; a deaf member hears silence while the others still hear each other; a
+//! kicked member gets a BYE and leaves the member list; a video-muted member shows its
+//! placeholder; unknown rooms and members are 404s.
 
 mod common;
 
+use common::api::Api;
 use common::*;
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tessera::conference::member::MemberId;
-use tessera::conference::member_control::MemberControl;
 use tessera::dial::{dial, DialOptions, DialReport};
 use tessera::media::audio::tone::{tone_level_dbfs, tone_ratio};
-use tessera::server::control::ControlError;
 use tessera::server::ServerHandle;
 
 const RATE: usize = 48_000;
@@ -30,17 +31,42 @@ fn caller(
     o
 }
 
-/// Waits until `n` members are in `room`; returns when, and their ids by name.
+/// Waits until `n` members are in `room`; returns when, and their ids by name (as the API
+/// lists them).
 async fn joined(server: &ServerHandle, room: &str, n: usize) -> (Instant, Vec<(String, MemberId)>) {
     wait_members(server, room, n).await;
     let at = Instant::now();
-    let room = server.control().room(room).await.expect("room");
-    let ids = room
-        .members
+    let listed = Api::new(server)
+        .get(&format!("/v1/rooms/{room}/members"))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let ids = listed
+        .json()
+        .as_array()
+        .expect("a list")
         .iter()
-        .map(|m| (m.name.trim_matches('"').to_string(), m.id))
+        .map(|m| {
+            (
+                m["name"].as_str().expect("name").to_string(),
+                m["id"].as_u64().expect("id"),
+            )
+        })
         .collect();
     (at, ids)
+}
+
+/// `PATCH`es member `id` of `room` with `body`; returns the member as answered.
+async fn patch_member(
+    server: &ServerHandle,
+    room: &str,
+    id: MemberId,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let answer = Api::new(server)
+        .patch(&format!("/v1/rooms/{room}/members/{id}"), body)
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.json()
 }
 
 fn id_of(ids: &[(String, MemberId)], name: &str) -> MemberId {
@@ -59,13 +85,6 @@ fn window(report: &DialReport, from: f64, to: f64) -> &[i16] {
     &rec[a..b]
 }
 
-fn mute(muted: bool) -> MemberControl {
-    MemberControl {
-        muted: Some(muted),
-        ..MemberControl::default()
-    }
-}
-
 async fn sleep_until(at: Instant) {
     tokio::time::sleep_until(at.into()).await;
 }
@@ -73,33 +92,41 @@ async fn sleep_until(at: Instant) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn muting_a_talker_takes_it_out_of_the_mix_and_unmuting_brings_it_back() {
     let server = start(test_config()).await;
-    let a = dial(caller(&server, "mute", "a440", Some(440.0), 9));
-    let b = dial(caller(&server, "mute", "b880", Some(880.0), 9));
-    let c = dial(caller(&server, "mute", "listener", None, 9));
+    let a = dial(caller(&server, "mute", "a440", Some(440.0), 11));
+    let b = dial(caller(&server, "mute", "b880", Some(880.0), 11));
+    let c = dial(caller(&server, "mute", "listener", None, 11));
     let operator = async {
         let (start, ids) = joined(&server, "mute", 3).await;
-        let a = id_of(&ids, "a440");
-        let ctl = server.control();
+        let (a, b) = (id_of(&ids, "a440"), id_of(&ids, "b880"));
         sleep_until(start + Duration::from_millis(2000)).await;
-        ctl.control_member("mute", a, mute(true))
-            .await
-            .expect("mute");
-        let room = ctl.room("mute").await.expect("room");
-        assert!(
-            room.members.iter().any(|m| m.id == a && m.muted),
-            "snapshot says muted"
-        );
+        let answered = patch_member(&server, "mute", a, json!({"muted": true})).await;
+        assert_eq!(answered["muted"], true, "the answer shows the change");
+        assert_eq!(answered["talking"], false, "a muted member never talks");
         sleep_until(start + Duration::from_millis(4500)).await;
-        ctl.control_member("mute", a, mute(false))
-            .await
-            .expect("unmute");
+        patch_member(&server, "mute", a, json!({"muted": false})).await;
+        sleep_until(start + Duration::from_millis(7000)).await;
+        let all = Api::new(&server)
+            .post(
+                "/v1/rooms/mute/mute-all",
+                json!({"muted": true, "except": [b]}),
+            )
+            .await;
+        assert_eq!(all.status, 200, "{}", all.body);
+        let changed = all.json()["changed"].clone();
+        assert!(
+            changed
+                .as_array()
+                .is_some_and(|c| c.len() == 2 && !c.contains(&json!(b))),
+            "everyone but B: {changed}"
+        );
         start
     };
     let (a, b, c, _start) = tokio::join!(a, b, c, operator);
     let (_, _, c) = (a.expect("a"), b.expect("b"), c.expect("c"));
     let before = window(&c, 0.8, 2.0);
     let muted = window(&c, 2.6, 4.4);
-    let after = window(&c, 5.3, 7.0);
+    let after = window(&c, 5.3, 6.8);
+    let all_muted = window(&c, 7.8, 9.5);
     assert!(
         tone_ratio(before, 440.0, 48_000) > 0.2,
         "440 heard before the mute"
@@ -118,6 +145,16 @@ async fn muting_a_talker_takes_it_out_of_the_mix_and_unmuting_brings_it_back() {
         "440 back after unmute: {:.3}",
         tone_ratio(after, 440.0, 48_000)
     );
+    assert!(
+        tone_ratio(all_muted, 440.0, 48_000) < 0.02,
+        "440 gone after mute-all: {:.3}",
+        tone_ratio(all_muted, 440.0, 48_000)
+    );
+    assert!(
+        tone_ratio(all_muted, 880.0, 48_000) > 0.5,
+        "the excepted 880 still heard after mute-all: {:.3}",
+        tone_ratio(all_muted, 880.0, 48_000)
+    );
     server.shutdown().await;
 }
 
@@ -130,15 +167,8 @@ async fn a_deaf_member_hears_silence_while_the_others_hear_each_other() {
         let (start, ids) = joined(&server, "deaf", 2).await;
         sleep_until(start + Duration::from_millis(2000)).await;
         let b = id_of(&ids, "b880");
-        let deaf = MemberControl {
-            deaf: Some(true),
-            ..MemberControl::default()
-        };
-        server
-            .control()
-            .control_member("deaf", b, deaf)
-            .await
-            .expect("deafen");
+        let answered = patch_member(&server, "deaf", b, json!({"deaf": true})).await;
+        assert_eq!(answered["deaf"], true);
     };
     let (a, b, ()) = tokio::join!(a, b, operator);
     let (a, b) = (a.expect("a"), b.expect("b"));
@@ -174,34 +204,29 @@ async fn a_kicked_member_gets_bye_and_unknown_targets_are_refused() {
     let operator = async {
         let (_, ids) = joined(&server, "kick", 2).await;
         let victim = id_of(&ids, "victim");
-        let ctl = server.control();
+        let api = Api::new(&server);
+        let wrong_room = api
+            .delete(&format!("/v1/rooms/nosuchroom/members/{victim}"))
+            .await;
         assert_eq!(
-            ctl.kick("nosuchroom", victim).await,
-            Err(ControlError::UnknownRoom("nosuchroom".into()))
+            (wrong_room.status, wrong_room.error_code().as_str()),
+            (404, "not_found")
         );
-        assert_eq!(
-            ctl.control_member("kick", 999_999, mute(true)).await,
-            Err(ControlError::UnknownMember {
-                room: "kick".into(),
-                member: 999_999
-            })
+        let wrong_member = api
+            .patch("/v1/rooms/kick/members/999999", json!({"muted": true}))
+            .await;
+        assert_eq!(wrong_member.status, 404, "{}", wrong_member.body);
+        let path = format!("/v1/rooms/kick/members/{victim}");
+        assert_eq!(api.delete(&path).await.status, 204, "kicked");
+        let listed = api.get("/v1/rooms/kick/members").await.json();
+        assert!(
+            listed
+                .as_array()
+                .is_some_and(|l| l.iter().all(|m| m["id"] != victim)),
+            "the kicked member left the list: {listed}"
         );
-        ctl.kick("kick", victim).await.expect("kick");
-        let gone = eventually(Duration::from_secs(10), || async {
-            ctl.room("kick")
-                .await
-                .is_some_and(|r| r.members.iter().all(|m| m.id != victim))
-        })
-        .await;
-        assert!(gone, "the kicked member left the room");
-        assert_eq!(
-            ctl.kick("kick", victim).await,
-            Err(ControlError::UnknownMember {
-                room: "kick".into(),
-                member: victim
-            }),
-            "kicked once"
-        );
+        assert_eq!(api.get(&path).await.status, 404);
+        assert_eq!(api.delete(&path).await.status, 404, "kicked once");
     };
     let (a, b, ()) = tokio::join!(a, b, operator);
     let (a, b) = (a.expect("a"), b.expect("b"));
@@ -237,15 +262,7 @@ async fn a_video_muted_member_shows_its_placeholder_not_its_picture() {
         let (start, ids) = joined(&server, "vmute", 2).await;
         let red = id_of(&ids, "red");
         sleep_until(start + Duration::from_millis(1500)).await;
-        let change = MemberControl {
-            video_muted: Some(true),
-            ..MemberControl::default()
-        };
-        server
-            .control()
-            .control_member("vmute", red, change)
-            .await
-            .expect("video mute");
+        patch_member(&server, "vmute", red, json!({"video_muted": true})).await;
         // Tile rectangles of the canvas, once composed with both.
         let end = Instant::now() + Duration::from_secs(10);
         let tiles: Vec<(MemberId, (i32, i32, u32, u32))> = loop {

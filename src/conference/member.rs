@@ -7,6 +7,7 @@ use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
+use crate::metrics::RtpDelta;
 use crate::rtp::clock::{FrameClock, MediaClock};
 use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
 use crate::rtp::rtcp::{
@@ -115,6 +116,8 @@ pub struct Member {
     pub(super) sends_own_mix: bool,
     /// Operator controls (muted, deaf).
     pub controls: ControlState,
+    /// Cumulative RTP counts of audio and video at the last metrics report.
+    rtp_reported: [RtpDelta; 2],
 }
 
 impl Member {
@@ -148,6 +151,7 @@ impl Member {
             next_rtcp: now + RTCP_INTERVAL / 2,
             packet_buf: Vec::with_capacity(1500),
             ignored_packets: 0,
+            rtp_reported: [RtpDelta::default(); 2],
             level_dbfs: -120.0,
             video: setup.video.map(|video| MemberVideo::new(video, epoch)),
             initial_canvas: setup.initial_canvas,
@@ -156,6 +160,36 @@ impl Member {
             sends_own_mix: false,
             controls: ControlState::default(),
         }
+    }
+
+    /// Audio and video RTP counts since the last call (for the metrics).
+    pub fn take_rtp_deltas(&mut self) -> [RtpDelta; 2] {
+        let audio = self.endpoint.counters();
+        let lost = self.rx_stats.cumulative_lost().max(0) as u64;
+        let video = self
+            .video
+            .as_ref()
+            .map(|v| v.counters())
+            .unwrap_or_default();
+        let now = [
+            RtpDelta {
+                received: audio.rx_rtp,
+                sent: audio.tx_rtp,
+                lost,
+            },
+            RtpDelta {
+                received: video.rx_rtp,
+                sent: video.tx_rtp,
+                lost: 0,
+            },
+        ];
+        let before = std::mem::replace(&mut self.rtp_reported, now);
+        [0, 1].map(|i| RtpDelta {
+            received: now[i].received.saturating_sub(before[i].received),
+            sent: now[i].sent.saturating_sub(before[i].sent),
+            // The cumulative count can shrink (duplicates, a new SSRC).
+            lost: now[i].lost.saturating_sub(before[i].lost),
+        })
     }
 
     pub fn codec(&self) -> AudioCodec {
@@ -175,7 +209,14 @@ impl Member {
     /// Applies operator controls; a member muted while talking stops talking at its next
     /// receive. Returns whether anything changed.
     pub fn apply_control(&mut self, change: MemberControl) -> bool {
-        let changed = self.controls.apply(change);
+        let mut changed = self.controls.apply(change);
+        if let Some(canvas) = change.canvas {
+            changed |= self.initial_canvas != canvas;
+            self.initial_canvas = canvas;
+        }
+        if let (Some(canvas), Some(video)) = (change.watching_canvas, self.video.as_mut()) {
+            changed |= video.watch(canvas);
+        }
         if self.controls.muted {
             self.talk.reset();
         }
@@ -366,6 +407,8 @@ impl Member {
             name: self.name.clone(),
             codec: self.audio.codec.encoding_name().to_string(),
             talking: self.talking,
+            level_dbov: self.level_dbfs,
+            canvas: self.initial_canvas.map(|c| c + 1),
             muted: self.controls.muted,
             deaf: self.controls.deaf,
             video_muted: self.controls.video_muted,
@@ -394,6 +437,10 @@ pub struct MemberSnapshot {
     pub name: String,
     pub codec: String,
     pub talking: bool,
+    /// Level of its last audio frame, dB relative to a full-scale sine overload (dBov).
+    pub level_dbov: f32,
+    /// The canvas (1-based) showing it.
+    pub canvas: Option<usize>,
     /// Not mixed (operator control).
     pub muted: bool,
     /// Sent silence (operator control).

@@ -1,7 +1,8 @@
 //! What an operator can change about a member while it is in a room, applied on the room's
 //! media thread: `muted` (its sound is not mixed and it cannot take the floor), `deaf` (it is
-//! sent silence), `video_muted` (its tile shows its placeholder card, never a frozen frame).
-//! A patch: fields left `None` stay as they are. The control API translates HTTP into these;
+//! sent silence), `video_muted` (its tile shows its placeholder card, never a frozen frame),
+//! and where it appears and what it watches (`canvas`, `watching_canvas`). A patch: fields
+//! left `None` stay as they are. The control API translates HTTP into these;
 //! the room never sees HTTP.
 
 /// A change to a member's controls (serialized with only the fields it sets).
@@ -13,6 +14,33 @@ pub struct MemberControl {
     pub deaf: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub video_muted: Option<bool>,
+    /// The canvas (0-based) showing the member; `Some(None)`: on no canvas.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "one_based_placement"
+    )]
+    pub canvas: Option<Option<usize>>,
+    /// The canvas (0-based) the member watches (when it has video).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "one_based")]
+    pub watching_canvas: Option<usize>,
+}
+
+/// Canvas numbers leave the server 1-based, as in the SIP headers and the API.
+fn one_based<S: serde::Serializer>(canvas: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+    match canvas {
+        Some(c) => s.serialize_u64(*c as u64 + 1),
+        None => s.serialize_none(),
+    }
+}
+
+fn one_based_placement<S: serde::Serializer>(
+    canvas: &Option<Option<usize>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match canvas {
+        Some(Some(c)) => s.serialize_u64(*c as u64 + 1),
+        _ => s.serialize_none(),
+    }
 }
 
 impl MemberControl {
@@ -72,7 +100,7 @@ mod tests {
         assert!(!state.apply(MemberControl {
             muted: Some(true),
             deaf: Some(false),
-            video_muted: None,
+            ..MemberControl::default()
         }));
         assert!(state.apply(MemberControl {
             deaf: Some(true),
@@ -80,5 +108,24 @@ mod tests {
             ..MemberControl::default()
         }));
         assert!(state.muted && state.deaf && state.video_muted);
+    }
+}
+
+#[cfg(test)]
+mod serialization {
+    use super::*;
+
+    #[test]
+    fn a_patch_serializes_only_what_it_sets_with_canvases_one_based() {
+        let patch = MemberControl {
+            muted: Some(true),
+            watching_canvas: Some(1),
+            canvas: Some(None),
+            ..MemberControl::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&patch).unwrap(),
+            r#"{"muted":true,"canvas":null,"watching_canvas":2}"#
+        );
     }
 }

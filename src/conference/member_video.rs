@@ -124,6 +124,18 @@ impl MemberVideo {
         }
     }
 
+    /// Watches canvas `canvas` (0-based) from now on: like a new watcher, it gets nothing
+    /// until the new view's next keyframe, which it asks for. Returns whether it changed.
+    pub fn watch(&mut self, canvas: usize) -> bool {
+        if self.watching_canvas == canvas {
+            return false;
+        }
+        self.watching_canvas = canvas;
+        self.wants_keyframe = Some(KeyframeReason::NewWatcher);
+        self.awaiting_keyframe = true;
+        true
+    }
+
     /// Drains the video sockets; sends a PLI when the decoder needs a keyframe.
     pub fn receive(&mut self, now: Instant) {
         let payload_type = self.payload_type;

@@ -18,6 +18,7 @@ use crate::media::audio::silence::silence_frame;
 use crate::media::audio::talk::TalkConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::layout_library::LayoutLibrary;
+use crate::metrics::Metrics;
 use crate::sdp::AudioCodec;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub struct RoomSettings {
     pub layouts: Arc<LayoutLibrary>,
     /// Threads encoding the rooms' views (inline on the media thread when `None`).
     pub video_codecs: Option<Arc<VideoCodecPool>>,
+    /// Where the room reports its RTP counts and compose times.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The shared (non-talker) encoders, one per codec, built off the media thread.
@@ -106,6 +109,16 @@ pub struct TileSnapshot {
     pub y: i32,
     pub w: u32,
     pub h: u32,
+}
+
+/// Ticks between reports of the members' RTP counts to the metrics (one second).
+const METRICS_EVERY_TICKS: u64 = 50;
+
+/// Adds what `member` received and sent since its last report to the metrics.
+fn report_rtp(metrics: &Metrics, member: &mut Member) {
+    let [audio, video] = member.take_rtp_deltas();
+    metrics.add_rtp("audio", audio);
+    metrics.add_rtp("video", video);
 }
 
 /// One conference room.
@@ -190,7 +203,8 @@ impl Room {
         let Some(pos) = self.members.iter().position(|m| m.id == id) else {
             return false;
         };
-        let member = self.members.swap_remove(pos);
+        let mut member = self.members.swap_remove(pos);
+        report_rtp(&self.settings.metrics, &mut member);
         info!(room = %self.id, member = id, call_id = %member.call_id,
               members = self.members.len(), "member left");
         true
@@ -204,6 +218,14 @@ impl Room {
         if m.apply_control(change) {
             info!(room = %self.id, member = id, muted = m.controls.muted, deaf = m.controls.deaf,
                   video_muted = m.controls.video_muted, "member controls changed");
+        }
+        if m.controls.muted && std::mem::take(&mut m.talking) {
+            // A muted member stops talking now, not at the next tick.
+            self.events.send(RoomEvent::Talking {
+                room: self.id.clone(),
+                member: id,
+                talking: false,
+            });
         }
         true
     }
@@ -222,6 +244,11 @@ impl Room {
     pub fn tick(&mut self, t: TickTime) {
         let _span = info_span!("room", room = %self.id).entered();
         self.ticks += 1;
+        if self.ticks % METRICS_EVERY_TICKS == 0 {
+            for m in &mut self.members {
+                report_rtp(&self.settings.metrics, m);
+            }
+        }
         self.mixer.reset();
         let now = t.now;
         let skip_inactive = self.settings.skip_inactive_decode;

@@ -13,6 +13,7 @@ use crate::media::video::codec::EncoderConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::compositor::TileSource;
 use crate::media::video::layout_library::LayoutLibrary;
+use crate::metrics::Metrics;
 use crate::rtp::h264::DEFAULT_MTU;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub struct RoomVideo {
     dropped_keyframes: u64,
     /// Codec threads encoding the views (inline on the media thread when `None`).
     codecs: Option<Arc<VideoCodecPool>>,
+    metrics: Arc<Metrics>,
 }
 
 impl RoomVideo {
@@ -44,6 +46,7 @@ impl RoomVideo {
             floor_since: None,
             dropped_keyframes: 0,
             codecs: settings.video_codecs.clone(),
+            metrics: settings.metrics.clone(),
         }
     }
 
@@ -121,8 +124,10 @@ impl RoomVideo {
                     .filter(|m| !key.excluded.contains(&m.id))
                     .filter_map(|m| tile_source(m, index, now))
                     .collect();
+                let started = Instant::now(); // instrumentation only
                 let picture =
                     canvas.compose(&self.layouts, &sources, self.floor, key.excluded.is_empty());
+                Metrics::observe(&self.metrics.compose, started.elapsed());
                 if !self.views.contains_key(key) {
                     let view = match &self.codecs {
                         Some(pool) => View::pooled(pool, config),

@@ -7,6 +7,7 @@ use super::member::{MediaUpdate, MemberId, MemberSetup, TickTime};
 use super::member_control::MemberControl;
 use super::room::{Room, RoomId, RoomSettings, RoomSnapshot, SharedEncoders};
 use super::tick_stats::TickStats;
+use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -180,6 +181,7 @@ impl Worker {
             let t = tick_time();
             self.tick_rooms(t);
             let spent = t.now.elapsed();
+            Metrics::observe(&self.settings.metrics.media_tick, spent);
             let summary = self.tick_stats.record(t.now, spent);
             if let Some(sum) = summary.filter(|_| !self.rooms.is_empty()) {
                 let members: usize = self.rooms.values().map(Room::member_count).sum();

@@ -24,6 +24,7 @@ use crate::conference::room::RoomId;
 use crate::config::Config;
 use crate::media::audio::codec::EncoderSettings;
 use crate::media::video::codec_pool::VideoCodecPool;
+use crate::metrics::Metrics;
 use crate::rtp::port_pool::PortPool;
 use crate::sdp::{
     accept_answer, answer_offer, build_offer, AudioCodec, Direction, LocalMedia, NegotiatedAudio,
@@ -71,6 +72,7 @@ pub struct CallEngine {
     /// Events for operators, until the driver takes them.
     events: VecDeque<ServerEvent>,
     clock: WallClock,
+    metrics: Arc<Metrics>,
     /// Last field: dropped (threads joined) after the registry has stopped the rooms.
     codec_pool: Arc<VideoCodecPool>,
 }
@@ -84,6 +86,7 @@ impl CallEngine {
         ports: PortPool,
         codec_pool: Arc<VideoCodecPool>,
         clock: WallClock,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let timers = crate::sip::timers::TimerConfig {
             t1: Duration::from_millis(config.sip.t1_ms.max(1)),
@@ -107,6 +110,7 @@ impl CallEngine {
             policies: HashMap::new(),
             events: VecDeque::new(),
             clock,
+            metrics,
             codec_pool,
         }
     }
@@ -200,7 +204,12 @@ impl CallEngine {
     fn process_outputs(&mut self, now: Instant, local: Option<SocketAddr>) {
         while let Some(output) = self.layer.poll_output() {
             match output {
-                TxOutput::Transmit { peer, data } => self.transmits.push_back((peer, data)),
+                TxOutput::Transmit { peer, data } => {
+                    if let Some(code) = response_code(&data) {
+                        self.metrics.sip_response(code);
+                    }
+                    self.transmits.push_back((peer, data));
+                }
                 TxOutput::Request { key, request, peer } => {
                     let local = local.unwrap_or(self.sip_addr);
                     let span = info_span!(
@@ -305,6 +314,7 @@ impl CallEngine {
             Ok(call) => call,
             Err(reject) => {
                 info!(status = reject.status, reason = %reject.warning, "INVITE rejected");
+                self.metrics.call("rejected");
                 return self.reply(now, &key, &req, reject.status, Some(&reject.warning));
             }
         };
@@ -535,6 +545,7 @@ impl CallEngine {
             return;
         }
         call.state = CallState::AwaitingAck;
+        self.metrics.call("answered");
         if let Some(setup) = call.staged.take() {
             let settings = self.encoder_settings;
             match self
@@ -943,6 +954,12 @@ fn silent_audio() -> NegotiatedAudio {
         ptime_ms: None,
         opus_inband_fec: false,
     }
+}
+
+/// The status code of an encoded SIP response (`SIP/2.0 200 OK…`).
+fn response_code(data: &[u8]) -> Option<u16> {
+    let rest = data.strip_prefix(b"SIP/2.0 ")?;
+    std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()
 }
 
 fn default_codecs() -> Vec<AudioCodec> {

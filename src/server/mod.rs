@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::media::audio::talk::TalkConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::layout_library::LayoutLibrary;
+use crate::metrics::Metrics;
 use crate::rtp::port_pool::PortPool;
 use crate::sip::transport::{Transport, TransportError};
 use control::ControlClient;
@@ -43,6 +44,8 @@ pub enum ServerError {
     Layouts(#[from] crate::media::video::layout::LayoutError),
     #[error("invalid video config: {0}")]
     Canvas(String),
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiStartError),
 }
 
 /// The built-in layouts, or the configured directory's; every canvas's layout must exist.
@@ -87,6 +90,7 @@ fn load_layouts(config: &Config) -> Result<LayoutLibrary, ServerError> {
 fn room_settings(
     config: &Config,
     codec_pool: Arc<VideoCodecPool>,
+    metrics: Arc<Metrics>,
 ) -> Result<RoomSettings, ServerError> {
     Ok(RoomSettings {
         talk: TalkConfig {
@@ -99,6 +103,7 @@ fn room_settings(
         canvases: config.video.canvas_configs(),
         layouts: Arc::new(load_layouts(config)?),
         video_codecs: Some(codec_pool),
+        metrics,
     })
 }
 
@@ -108,16 +113,23 @@ pub struct EngineParts {
     pub engine: engine::CallEngine,
     pub ports: PortPool,
     pub room_events: mpsc::UnboundedReceiver<RoomEvent>,
+    /// The layouts the rooms use.
+    pub layouts: Arc<LayoutLibrary>,
 }
 
 /// Builds the call engine as [`ServerHandle::start`] runs it, without any SIP socket: also
 /// for driving the engine directly (tests on synthetic time). `sip_addr` is the address it
 /// advertises.
-pub fn build_engine(config: Config, sip_addr: SocketAddr) -> Result<EngineParts, ServerError> {
+pub fn build_engine(
+    config: Config,
+    sip_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+) -> Result<EngineParts, ServerError> {
     let (events, room_events) = EventSink::new();
-    let codec_pool =
-        VideoCodecPool::start(config.video_threads()).map_err(ServerError::MediaThreads)?;
-    let settings = room_settings(&config, codec_pool.clone())?;
+    let codec_pool = VideoCodecPool::start(config.video_threads(), metrics.clone())
+        .map_err(ServerError::MediaThreads)?;
+    let settings = room_settings(&config, codec_pool.clone(), metrics.clone())?;
+    let layouts = settings.layouts.clone();
     let pool = MediaPool::start(config.media_threads(), settings, events)
         .map_err(ServerError::MediaThreads)?;
     let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
@@ -130,17 +142,21 @@ pub fn build_engine(config: Config, sip_addr: SocketAddr) -> Result<EngineParts,
         ports.clone(),
         codec_pool,
         WallClock::new(Instant::now(), SystemTime::now()),
+        metrics,
     );
     Ok(EngineParts {
         engine,
         ports,
         room_events,
+        layouts,
     })
 }
 
 /// A running server.
 pub struct ServerHandle {
     sip_addr: SocketAddr,
+    api_addr: SocketAddr,
+    metrics: Arc<Metrics>,
     control: ControlClient,
     events: EventBus,
     ports: PortPool,
@@ -149,16 +165,34 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Starts a server (binds SIP, starts media threads) and returns once it is listening.
+    /// Starts a server (binds SIP and the control API, starts media threads) and returns
+    /// once it is listening.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let api_config = config.api.clone();
+        let canvases = config.video.canvas_configs();
         let (transport, transport_rx) = Transport::bind(config.sip.listen, true).await?;
         let sip_addr = transport.local_addr();
+        let metrics = Arc::new(Metrics::new());
         let EngineParts {
             engine,
             ports,
             room_events,
-        } = build_engine(config, sip_addr)?;
+            layouts,
+        } = build_engine(config, sip_addr, metrics.clone())?;
         let (control_tx, control_rx) = mpsc::channel(64);
+        let control = ControlClient(control_tx);
+        let events = EventBus::new();
+        let (stopped_tx, stopped) = watch::channel(false);
+        let api_state = crate::api::ApiState {
+            control: control.clone(),
+            events: events.clone(),
+            metrics: metrics.clone(),
+            canvases,
+            layouts,
+            stopping: stopped.clone(),
+        };
+        let (api_addr, _api_task) =
+            crate::api::start(api_config.listen, api_config.token, api_state).await?;
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         info!(sip = %sip_addr, "tessera listening (UDP and TCP)");
         let inputs = driver::DriverInputs {
@@ -167,16 +201,16 @@ impl ServerHandle {
             control: control_rx,
             shutdown: shutdown_rx,
         };
-        let events = EventBus::new();
         let core = driver::spawn(engine, transport, inputs, events.clone());
-        let (stopped_tx, stopped) = watch::channel(false);
         tokio::spawn(async move {
             let _ = core.await;
             let _ = stopped_tx.send(true);
         });
         Ok(Self {
             sip_addr,
-            control: ControlClient(control_tx),
+            api_addr,
+            metrics,
+            control,
             events,
             ports,
             shutdown: std::sync::Mutex::new(Some(shutdown_tx)),
@@ -187,6 +221,16 @@ impl ServerHandle {
     /// The bound SIP address (UDP and TCP).
     pub fn sip_addr(&self) -> SocketAddr {
         self.sip_addr
+    }
+
+    /// The bound control API address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Client for questions to the running core.

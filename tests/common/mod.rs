@@ -13,6 +13,7 @@ use tessera::sdp::AudioCodec;
 use tessera::server::ServerHandle;
 use tokio::net::UdpSocket;
 
+pub mod api;
 pub mod media_peer;
 
 static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
@@ -25,6 +26,7 @@ pub fn test_config() -> Config {
     let pid_offset = (std::process::id() % 5) as u16 * 20;
     let low = 21000 + (slot + pid_offset) * 60;
     let mut c = Config::default();
+    c.api.listen = "127.0.0.1:0".parse().expect("addr");
     c.sip.listen = "127.0.0.1:0".parse().unwrap();
     c.rtp.ports = PortRange {
         low,

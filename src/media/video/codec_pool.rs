@@ -13,6 +13,7 @@
 
 use super::codec::{EncoderConfig, VideoCodecError, VideoDecoder, VideoEncoder};
 use super::frame::I420Frame;
+use crate::metrics::Metrics;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,6 +93,7 @@ const STATS_INTERVAL: Duration = Duration::from_secs(10);
 /// does not inflate it), summed over a logging window. The load benchmark divides the server's
 /// CPU by these costs: the video overhead ratio, measured in the same process and run.
 struct CodecCpu {
+    metrics: Arc<Metrics>,
     decode_ns: AtomicU64,
     decodes: AtomicU64,
     encode_ns: AtomicU64,
@@ -102,8 +104,9 @@ struct CodecCpu {
 }
 
 impl CodecCpu {
-    fn new() -> Self {
+    fn new(metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             decode_ns: AtomicU64::new(0),
             decodes: AtomicU64::new(0),
             encode_ns: AtomicU64::new(0),
@@ -183,14 +186,14 @@ pub struct VideoCodecPool {
 }
 
 impl VideoCodecPool {
-    /// Starts `threads` codec threads (at least one).
-    pub fn start(threads: usize) -> std::io::Result<Arc<Self>> {
+    /// Starts `threads` codec threads (at least one), reporting codec times to `metrics`.
+    pub fn start(threads: usize, metrics: Arc<Metrics>) -> std::io::Result<Arc<Self>> {
         let mut pool = Self {
             jobs: Vec::new(),
             handles: Vec::new(),
             next_key: AtomicU64::new(0),
         };
-        let cpu = Arc::new(CodecCpu::new());
+        let cpu = Arc::new(CodecCpu::new(metrics));
         for index in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
             let cpu = cpu.clone();
@@ -496,6 +499,7 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
                     let listening = decode(open, &annex_b);
                     let spent = thread_cpu_ns().saturating_sub(started);
                     cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
+                    Metrics::observe(&cpu.metrics.video_decode, Duration::from_nanos(spent));
                     if !listening {
                         codecs.remove(&key);
                     }
@@ -507,6 +511,7 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
                     let listening = encode(open, *job);
                     let spent = thread_cpu_ns().saturating_sub(started);
                     cpu.record(&cpu.encode_ns, &cpu.encodes, spent);
+                    Metrics::observe(&cpu.metrics.video_encode, Duration::from_nanos(spent));
                     if !listening {
                         codecs.remove(&key);
                     }
@@ -597,7 +602,7 @@ mod tests {
 
     #[test]
     fn frames_round_trip_through_pooled_encoder_and_decoder() {
-        let pool = VideoCodecPool::start(2).expect("pool");
+        let pool = VideoCodecPool::start(2, Default::default()).expect("pool");
         let config = EncoderConfig {
             width: 160,
             height: 96,
@@ -649,7 +654,7 @@ mod tests {
 
     #[test]
     fn a_backlogged_decoder_refuses_more_frames() {
-        let pool = VideoCodecPool::start(1).expect("pool");
+        let pool = VideoCodecPool::start(1, Default::default()).expect("pool");
         let mut decoder = pool
             .open_decoder(VideoDecoder::new().expect("decoder"))
             .expect("pooled decoder");

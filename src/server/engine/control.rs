@@ -32,6 +32,19 @@ impl CallEngine {
             })
     }
 
+    /// Canvas numbers of a change must name canvases of the room.
+    fn check_canvases(&self, change: &MemberControl) -> Result<(), ControlError> {
+        let canvases = self.config.video.canvas_configs().len();
+        let out_of_range = change.canvas.flatten().is_some_and(|c| c >= canvases)
+            || change.watching_canvas.is_some_and(|c| c >= canvases);
+        if out_of_range {
+            return Err(ControlError::Invalid(format!(
+                "canvas out of range: the room has canvases 1..={canvases}"
+            )));
+        }
+        Ok(())
+    }
+
     fn control_member(&mut self, room: &str, member: MemberId, change: MemberControl) {
         if change.is_empty() {
             return;
@@ -53,7 +66,9 @@ impl CallEngine {
                 change,
                 reply,
             } => {
-                let found = self.member_call(&room, member).map(|_| ());
+                let found = self
+                    .member_call(&room, member)
+                    .and_then(|_| self.check_canvases(&change));
                 if found.is_ok() {
                     self.control_member(&room, member, change);
                 }

@@ -46,7 +46,8 @@ struct Harness {
 impl Harness {
     fn new(config: Config) -> Self {
         let parts =
-            super::super::build_engine(config, SERVER.parse().expect("addr")).expect("engine");
+            super::super::build_engine(config, SERVER.parse().expect("addr"), Default::default())
+                .expect("engine");
         let (engine, ports) = (parts.engine, parts.ports);
         Self {
             engine,

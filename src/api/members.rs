@@ -1,0 +1,128 @@
+//! `/v1/rooms/{room}/members`: list and read members, change their controls and canvases
+//! (`PATCH`), kick them (`DELETE`, a BYE), and mute everyone at once (`POST …/mute-all`).
+
+use super::error::{ApiError, ApiResult};
+use super::json::Body;
+use super::rooms::nullable;
+use super::views::MemberView;
+use super::ApiState;
+use crate::conference::member::MemberId;
+use crate::conference::member_control::MemberControl;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The body of `PATCH /v1/rooms/{room}/members/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    muted: Option<bool>,
+    deaf: Option<bool>,
+    video_muted: Option<bool>,
+    /// The canvas showing the member (1-based); `null`: on no canvas.
+    #[serde(default, deserialize_with = "nullable")]
+    canvas: Option<Option<usize>>,
+    /// The canvas it watches (1-based).
+    watching_canvas: Option<usize>,
+}
+
+/// 1-based canvas numbers from the API to 0-based ones.
+fn zero_based(n: usize, field: &str) -> ApiResult<usize> {
+    n.checked_sub(1)
+        .ok_or_else(|| ApiError::invalid(format!("{field}: canvases are numbered from 1")))
+}
+
+impl MemberBody {
+    fn into_control(self) -> ApiResult<MemberControl> {
+        Ok(MemberControl {
+            muted: self.muted,
+            deaf: self.deaf,
+            video_muted: self.video_muted,
+            canvas: match self.canvas {
+                Some(Some(n)) => Some(Some(zero_based(n, "canvas")?)),
+                Some(None) => Some(None),
+                None => None,
+            },
+            watching_canvas: self
+                .watching_canvas
+                .map(|n| zero_based(n, "watching_canvas"))
+                .transpose()?,
+        })
+    }
+}
+
+/// The body of `POST /v1/rooms/{room}/mute-all`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuteAllBody {
+    muted: bool,
+    #[serde(default)]
+    except: Vec<MemberId>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MuteAllAnswer {
+    /// The members it applied to.
+    changed: Vec<MemberId>,
+}
+
+fn member_id(room: &str, id: &str) -> ApiResult<MemberId> {
+    id.parse()
+        .map_err(|_| ApiError::not_found(format!("no member {id:?} in room {room}")))
+}
+
+async fn member_view(api: &ApiState, room: &str, id: MemberId) -> ApiResult<MemberView> {
+    let state = api.control.room_state(room).await?;
+    MemberView::all(&state)
+        .into_iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no member {id} in room {room}")))
+}
+
+pub async fn list(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    let state = api.control.room_state(&room).await?;
+    Ok(Json(MemberView::all(&state)))
+}
+
+pub async fn get(
+    State(api): State<Arc<ApiState>>,
+    Path((room, id)): Path<(String, String)>,
+) -> ApiResult<Json<MemberView>> {
+    let id = member_id(&room, &id)?;
+    Ok(Json(member_view(&api, &room, id).await?))
+}
+
+pub async fn patch(
+    State(api): State<Arc<ApiState>>,
+    Path((room, id)): Path<(String, String)>,
+    Body(body): Body<MemberBody>,
+) -> ApiResult<Json<MemberView>> {
+    let id = member_id(&room, &id)?;
+    let change = body.into_control()?;
+    api.control.control_member(&room, id, change).await?;
+    // The room applies the change before it answers the snapshot asked for after it.
+    Ok(Json(member_view(&api, &room, id).await?))
+}
+
+pub async fn delete(
+    State(api): State<Arc<ApiState>>,
+    Path((room, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = member_id(&room, &id)?;
+    api.control.kick(&room, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn mute_all(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+    Body(body): Body<MuteAllBody>,
+) -> ApiResult<Json<MuteAllAnswer>> {
+    let changed = api.control.mute_all(&room, body.muted, body.except).await?;
+    Ok(Json(MuteAllAnswer { changed }))
+}

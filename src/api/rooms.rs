@@ -1,0 +1,102 @@
+//! `/v1/rooms`: list, read, create ahead of the first dial (`PUT`), change (`PATCH`: locked,
+//! PIN, capacity) and end (`DELETE`: every call gets a BYE) rooms; and their canvases.
+
+use super::error::ApiResult;
+use super::json::Body;
+use super::views::{CanvasView, RoomView};
+use super::ApiState;
+use crate::server::roster::RoomPatch;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Deserializer};
+use std::sync::Arc;
+
+/// Tells a field that is absent (`None`) from one that is `null` (`Some(None)`).
+pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The body of `PUT` and `PATCH /v1/rooms/{room}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomBody {
+    locked: Option<bool>,
+    /// Digits; `null` clears.
+    #[serde(default, deserialize_with = "nullable")]
+    pin: Option<Option<String>>,
+    /// `null` clears.
+    #[serde(default, deserialize_with = "nullable")]
+    max_members: Option<Option<usize>>,
+}
+
+impl From<RoomBody> for RoomPatch {
+    fn from(b: RoomBody) -> Self {
+        RoomPatch {
+            locked: b.locked,
+            pin: b.pin,
+            max_members: b.max_members,
+        }
+    }
+}
+
+pub async fn list(State(api): State<Arc<ApiState>>) -> ApiResult<Json<Vec<RoomView>>> {
+    let rooms = api.control.rooms().await?;
+    Ok(Json(
+        rooms
+            .iter()
+            .map(|r| RoomView::new(r, api.canvases.len()))
+            .collect(),
+    ))
+}
+
+pub async fn get(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+) -> ApiResult<Json<RoomView>> {
+    let state = api.control.room_state(&room).await?;
+    Ok(Json(RoomView::new(&state, api.canvases.len())))
+}
+
+pub async fn put(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+    Body(body): Body<RoomBody>,
+) -> ApiResult<(StatusCode, Json<RoomView>)> {
+    let created = api.control.put_room(&room, body.into()).await?;
+    let state = api.control.room_state(&room).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(RoomView::new(&state, api.canvases.len()))))
+}
+
+pub async fn patch(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+    Body(body): Body<RoomBody>,
+) -> ApiResult<Json<RoomView>> {
+    api.control.patch_room(&room, body.into()).await?;
+    let state = api.control.room_state(&room).await?;
+    Ok(Json(RoomView::new(&state, api.canvases.len())))
+}
+
+pub async fn delete(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+) -> ApiResult<StatusCode> {
+    api.control.delete_room(&room).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn canvases(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+) -> ApiResult<Json<Vec<CanvasView>>> {
+    let state = api.control.room_state(&room).await?;
+    Ok(Json(CanvasView::all(&state, &api.canvases)))
+}

@@ -1,0 +1,182 @@
+//! The JSON the API answers with: rooms, members and canvases as operators see them, merged
+//! from what signalling knows (names, URIs, policy) and what the room's media thread reports
+//! (talking, levels, controls, tiles). Canvas numbers are 1-based, as in the SIP headers.
+
+use crate::conference::canvas::CanvasConfig;
+use crate::conference::member::{MemberId, MemberSnapshot};
+use crate::server::control::RoomState;
+use crate::server::roster::{CallInfo, MemberKind};
+use crate::server::wall_clock::Timestamp;
+use serde::Serialize;
+
+/// A room in `GET /v1/rooms`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomView {
+    pub room: String,
+    /// People in the room (cascade legs not counted).
+    pub members: usize,
+    pub canvases: usize,
+    pub locked: bool,
+    pub pin_required: bool,
+    pub max_members: Option<usize>,
+    pub created_at: Timestamp,
+    /// Created by the API (stays until deleted).
+    pub persistent: bool,
+    /// Members talking now.
+    pub talkers: usize,
+    /// The member holding the video floor.
+    pub floor: Option<MemberId>,
+}
+
+impl RoomView {
+    pub fn new(state: &RoomState, canvases: usize) -> Self {
+        Self {
+            room: state.room.clone(),
+            members: state
+                .calls
+                .iter()
+                .filter(|c| c.kind != MemberKind::Cascade)
+                .count(),
+            canvases,
+            locked: state.info.locked,
+            pin_required: state.info.pin_required,
+            max_members: state.info.max_members,
+            created_at: state.info.created_at,
+            persistent: state.info.persistent,
+            talkers: state.live.as_ref().map_or(0, |l| l.talkers),
+            floor: state.live.as_ref().and_then(|l| l.floor),
+        }
+    }
+}
+
+/// A member in `GET /v1/rooms/{room}/members`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub id: MemberId,
+    pub name: String,
+    pub uri: String,
+    pub call_id: String,
+    pub kind: MemberKind,
+    pub role: &'static str,
+    pub audio_codec: String,
+    pub video: bool,
+    /// The canvas showing it (none: on no canvas).
+    pub canvas: Option<usize>,
+    /// The canvas it watches (none: no video).
+    pub watching_canvas: Option<usize>,
+    pub muted: bool,
+    pub deaf: bool,
+    pub video_muted: bool,
+    pub talking: bool,
+    pub level_dbov: f32,
+    /// Holds the floor of the room's canvases.
+    pub floor: bool,
+    pub slot: Option<usize>,
+    pub banner: Option<String>,
+    pub volume_in: i32,
+    pub volume_out: i32,
+    pub joined_at: Timestamp,
+    /// Where its signalling comes from (`udp:1.2.3.4:5060`).
+    pub source: String,
+}
+
+impl MemberView {
+    fn new(call: &CallInfo, live: Option<&MemberSnapshot>, floor: Option<MemberId>) -> Self {
+        Self {
+            id: call.id,
+            name: call.name.clone(),
+            uri: call.uri.clone(),
+            call_id: call.call_id.clone(),
+            kind: call.kind,
+            role: "participant",
+            audio_codec: call.audio_codec.clone(),
+            video: call.video,
+            canvas: live.and_then(|m| m.canvas),
+            watching_canvas: live.and_then(|m| m.video.as_ref().map(|v| v.watching_canvas)),
+            muted: live.is_some_and(|m| m.muted),
+            deaf: live.is_some_and(|m| m.deaf),
+            video_muted: live.is_some_and(|m| m.video_muted),
+            talking: live.is_some_and(|m| m.talking),
+            level_dbov: live.map_or(-120.0, |m| (m.level_dbov * 10.0).round() / 10.0),
+            floor: floor == Some(call.id),
+            slot: None,
+            banner: None,
+            volume_in: 0,
+            volume_out: 0,
+            joined_at: call.joined_at,
+            source: call.source.clone(),
+        }
+    }
+
+    /// Every member of `state`, ordered by id.
+    pub fn all(state: &RoomState) -> Vec<Self> {
+        let floor = state.live.as_ref().and_then(|l| l.floor);
+        state
+            .calls
+            .iter()
+            .map(|call| {
+                let live = state
+                    .live
+                    .as_ref()
+                    .and_then(|l| l.members.iter().find(|m| m.id == call.id));
+                Self::new(call, live, floor)
+            })
+            .collect()
+    }
+}
+
+/// A canvas in `GET /v1/rooms/{room}/canvases`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CanvasView {
+    pub id: usize,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f32,
+    pub bitrate: u32,
+    pub layout: String,
+    pub banners: bool,
+    /// Members placed on it, in the last composition.
+    pub members: Vec<MemberId>,
+    /// Members watching it.
+    pub watchers: Vec<MemberId>,
+    pub floor: Option<MemberId>,
+}
+
+impl CanvasView {
+    /// The room's canvases (configured) with what the last composition placed on them.
+    pub fn all(state: &RoomState, configs: &[CanvasConfig]) -> Vec<Self> {
+        configs
+            .iter()
+            .enumerate()
+            .map(|(i, config)| {
+                let id = i + 1;
+                let live = state.live.as_ref();
+                let members = live
+                    .and_then(|l| l.canvases.iter().find(|c| c.canvas == id))
+                    .map(|c| c.tiles.iter().map(|t| t.member).collect())
+                    .unwrap_or_default();
+                let watchers = live
+                    .map(|l| {
+                        l.members
+                            .iter()
+                            .filter(|m| m.video.as_ref().is_some_and(|v| v.watching_canvas == id))
+                            .map(|m| m.id)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Self {
+                    id,
+                    width: config.width,
+                    height: config.height,
+                    fps: config.fps,
+                    bitrate: config.bitrate_bps,
+                    layout: config.layout.clone(),
+                    banners: false,
+                    members,
+                    watchers,
+                    floor: live.and_then(|l| l.floor),
+                }
+            })
+            .collect()
+    }
+}
