@@ -22,6 +22,7 @@ use crate::server::control::ControlClient;
 use crate::server::event_bus::EventBus;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -90,6 +91,29 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
         .with_state(state)
 }
 
+/// Kernel send buffer of each API connection: what a client that stops reading can hold
+/// up (without a cap the kernel grows it to megabytes). Past it, its event stream stops being
+/// polled and it falls behind the broadcast, then resynchronises from a snapshot.
+const SEND_BUFFER_BYTES: libc::c_int = 64 * 1024;
+
+fn limit_send_buffer(stream: &mut tokio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    // SAFETY: setsockopt on a descriptor the stream owns, with a c_int it reads.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            &SEND_BUFFER_BYTES as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot cap the API send buffer");
+    }
+}
+
 /// Binds `listen` and serves the API until `stopping` turns true. A non-loopback address
 /// needs a token.
 pub async fn start(
@@ -111,6 +135,7 @@ pub async fn start(
     let mut stopping = state.stopping.clone();
     let app = router(Arc::new(state), token.map(Arc::from));
     info!(api = %addr, "control API listening");
+    let listener = listener.tap_io(limit_send_buffer);
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {

@@ -244,7 +244,7 @@ impl Room {
     pub fn tick(&mut self, t: TickTime) {
         let _span = info_span!("room", room = %self.id).entered();
         self.ticks += 1;
-        if self.ticks % METRICS_EVERY_TICKS == 0 {
+        if self.ticks.is_multiple_of(METRICS_EVERY_TICKS) {
             for m in &mut self.members {
                 report_rtp(&self.settings.metrics, m);
             }
