@@ -6,6 +6,7 @@
 pub mod api;
 pub mod conference;
 pub mod config;
+pub mod ctl;
 pub mod dial;
 pub mod loadgen;
 pub mod media;

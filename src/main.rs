@@ -27,6 +27,8 @@ enum Command {
     /// Place many real calls from one process and report what the server delivered
     /// (loopback targets only; bounded in members and time).
     Loadgen(LoadgenArgs),
+    /// Drive a running server over its control API (rooms, members, events).
+    Ctl(tessera::ctl::CtlArgs),
 }
 
 #[derive(clap::Args)]
@@ -154,6 +156,18 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let cli = match cli.command {
+        Command::Ctl(args) => {
+            return match tessera::ctl::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tessera ctl: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        other => Cli { command: other },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,6 +183,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Dial(args) => run_dial(args).await,
             Command::Loadgen(args) => run_loadgen(args).await,
+            Command::Ctl(_) => ExitCode::FAILURE, // handled above, without a runtime
         }
     })
 }
