@@ -140,7 +140,7 @@ impl Metrics {
         );
         registry.register(
             "sip_responses",
-            "Final SIP responses sent, by status code",
+            "SIP responses sent (provisional and retransmitted ones included), by status code",
             m.sip_responses.clone(),
         );
         registry.register(

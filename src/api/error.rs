@@ -1,6 +1,6 @@
 //! The API's errors: one JSON shape, `{"error": {"code": "...", "message": "..."}}`, with the
-//! HTTP status that says what went wrong (400 malformed, 401 no token, 404 unknown, 409
-//! conflict, 413 too large, 422 invalid value, 503 server stopping).
+//! HTTP status that says what went wrong (400 malformed, 401 no token, 404 unknown, 405 wrong
+//! method, 413 too large, 422 invalid value, 503 server stopping).
 
 use crate::server::control::ControlError;
 use axum::http::StatusCode;

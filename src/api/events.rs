@@ -21,7 +21,6 @@ use std::time::SystemTime;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Only this room's events (and only it in snapshots).
     room: Option<String>,

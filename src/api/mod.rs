@@ -83,6 +83,13 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
         )
         .route(&format!("{room}/mute-all"), post(members::mute_all))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(json::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             token,

@@ -40,7 +40,7 @@ use bytes::Bytes;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::prelude::*;
 use rsip::{Method, Request, Response};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,6 +71,8 @@ pub struct CallEngine {
     policies: HashMap<RoomId, RoomPolicy>,
     /// Events for operators, until the driver takes them.
     events: VecDeque<ServerEvent>,
+    /// Members talking now (so one that leaves while talking is announced as stopping).
+    talking: HashSet<MemberId>,
     clock: WallClock,
     metrics: Arc<Metrics>,
     /// Last field: dropped (threads joined) after the registry has stopped the rooms.
@@ -109,6 +111,7 @@ impl CallEngine {
             shutdown_deadline: None,
             policies: HashMap::new(),
             events: VecDeque::new(),
+            talking: HashSet::new(),
             clock,
             metrics,
             codec_pool,
@@ -216,7 +219,8 @@ impl CallEngine {
                         "sip",
                         call_id = %call_id(&request).unwrap_or_default(),
                         method = %request.method,
-                        room = request.uri.user().unwrap_or_default()
+                        // Never the PIN of `ROOM*PIN`.
+                        room = rooms::split_pin(request.uri.user().unwrap_or_default()).0
                     );
                     span.in_scope(|| self.on_request(now, key, request, peer, local));
                 }
@@ -789,7 +793,12 @@ impl CallEngine {
                 talking,
             } => {
                 debug!(%room, member, talking, "talk state");
-                if self.by_member.contains_key(&member) {
+                let known = if talking {
+                    self.talking.insert(member)
+                } else {
+                    self.talking.remove(&member)
+                };
+                if known && self.by_member.contains_key(&member) {
                     self.events.push_back(if talking {
                         ServerEvent::TalkingStarted { room, member }
                     } else {
@@ -848,6 +857,12 @@ impl CallEngine {
         call.staged = None;
         self.by_member.remove(&call.member);
         if let Some((room, member)) = left {
+            if self.talking.remove(&member) {
+                self.events.push_back(ServerEvent::TalkingStopped {
+                    room: room.clone(),
+                    member,
+                });
+            }
             info!(%room, member, ?reason, "member left");
             self.events.push_back(ServerEvent::MemberLeft {
                 room: room.clone(),

@@ -53,11 +53,26 @@ impl Default for EventBus {
 }
 
 impl EventBus {
+    /// A bus whose first event is number 1.
     pub fn new() -> Self {
+        Self::starting_after(0)
+    }
+
+    /// A bus for a server run that started at `started`: its numbers begin above every
+    /// number an earlier run can have issued (milliseconds since 1970, times 1000), so a
+    /// `Last-Event-ID` from before a restart gets a snapshot, never someone else's events.
+    pub fn for_run(started: SystemTime) -> Self {
+        let millis = started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self::starting_after(millis.saturating_mul(1000))
+    }
+
+    fn starting_after(last: u64) -> Self {
         let (sender, _) = broadcast::channel(RECENT_EVENTS);
         Self {
             ring: Arc::new(Mutex::new(Ring {
-                next_seq: 1,
+                next_seq: last + 1,
                 recent: VecDeque::with_capacity(RECENT_EVENTS),
             })),
             sender,
@@ -153,6 +168,22 @@ mod tests {
         );
         let from = (10 + RECENT_EVENTS - 5) as u64;
         assert_eq!(bus.subscribe(Some(from)).missed.unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_later_run_numbers_above_an_earlier_one() {
+        let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let earlier = EventBus::for_run(t0);
+        for _ in 0..5000 {
+            earlier.publish(destroyed("a"), t0);
+        }
+        let later = EventBus::for_run(t0 + std::time::Duration::from_secs(1));
+        later.publish(destroyed("b"), t0);
+        assert!(later.last_seq() > earlier.last_seq());
+        assert!(
+            later.subscribe(Some(earlier.last_seq())).missed.is_none(),
+            "an id of the earlier run gets a snapshot"
+        );
     }
 
     #[test]

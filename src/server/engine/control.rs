@@ -32,8 +32,15 @@ impl CallEngine {
             })
     }
 
-    /// Canvas numbers of a change must name canvases of the room.
-    fn check_canvases(&self, change: &MemberControl) -> Result<(), ControlError> {
+    /// Canvas numbers of a change must name canvases of the room, and only a member with
+    /// video watches one.
+    fn check_canvases(&self, cid: &str, change: &MemberControl) -> Result<(), ControlError> {
+        let has_video = self.calls.get(cid).is_some_and(|c| c.video_port.is_some());
+        if change.watching_canvas.is_some() && !has_video {
+            return Err(ControlError::Invalid(
+                "watching_canvas: the member has no video".to_string(),
+            ));
+        }
         let canvases = self.config.video.canvas_configs().len();
         let out_of_range = change.canvas.flatten().is_some_and(|c| c >= canvases)
             || change.watching_canvas.is_some_and(|c| c >= canvases);
@@ -68,7 +75,7 @@ impl CallEngine {
             } => {
                 let found = self
                     .member_call(&room, member)
-                    .and_then(|_| self.check_canvases(&change));
+                    .and_then(|cid| self.check_canvases(&cid, &change));
                 if found.is_ok() {
                     self.control_member(&room, member, change);
                 }
