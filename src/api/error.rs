@@ -50,9 +50,9 @@ impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
         let message = e.to_string();
         match e {
-            ControlError::UnknownRoom(_) | ControlError::UnknownMember { .. } => {
-                Self::not_found(message)
-            }
+            ControlError::UnknownRoom(_)
+            | ControlError::UnknownMember { .. }
+            | ControlError::UnknownDial(_) => Self::not_found(message),
             ControlError::InvalidRoomId | ControlError::Invalid(_) => Self::invalid(message),
             ControlError::Unavailable => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

@@ -4,6 +4,7 @@
 //! never slows a room. See `docs/API.md`.
 
 mod auth;
+mod dials;
 mod error;
 mod events;
 mod json;
@@ -82,6 +83,8 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
                 .delete(members::delete),
         )
         .route(&format!("{room}/mute-all"), post(members::mute_all))
+        .route(&format!("{room}/dial"), post(dials::dial))
+        .route("/v1/dials/{dial}", axum::routing::delete(dials::cancel))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

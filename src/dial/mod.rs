@@ -2,7 +2,6 @@
 //! tone, decodes and records what it receives, hangs up with BYE and reports one JSON line.
 //! Used to check deployments, by the integration tests, and as the basis of load generation.
 
-pub(crate) mod requests;
 mod session;
 mod video;
 

@@ -1,8 +1,6 @@
 //! The dial loop: signalling (through the shared transaction layer) and media (a 20 ms ticker
 //! that encodes the tone and records the decoded audio) in one task.
 
-use super::requests::UacDialog;
-use super::requests::{negotiated_from_answer, resolve_target};
 use super::video::DialVideo;
 use super::{DialError, DialOptions, DialReport, DialTransport};
 use crate::media::audio::codec::{
@@ -20,6 +18,8 @@ use crate::sip::peer::Peer;
 use crate::sip::timers::TimerConfig;
 use crate::sip::transaction::{TransactionLayer, TxOutput};
 use crate::sip::transport::{local_ip_towards, Transport, TransportEvent};
+use crate::sip::uac_dialog::UacDialog;
+use crate::sip::uac_dialog::{negotiated_from_answer, resolve_target};
 use rsip::{Method, SipMessage};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

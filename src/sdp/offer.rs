@@ -81,7 +81,9 @@ pub fn accept_answer(
     offer_sent: &SessionDescription,
     answer: &SessionDescription,
 ) -> Result<NegotiatedSession, NegotiationError> {
-    if offer_sent.media.len() != answer.media.len() {
+    // RFC 3264 §6 wants one answer m-line per offered one; some peers (SIPp's built-in UAS
+    // among them) leave out streams they do not support, which reads as rejecting them.
+    if answer.media.len() > offer_sent.media.len() || answer.media.is_empty() {
         return Err(NegotiationError::MediaCountMismatch {
             offered: offer_sent.media.len(),
             answered: answer.media.len(),

@@ -77,6 +77,9 @@ pub struct Call {
     pub rtp_port: u16,
     /// Our video RTP port, when the call negotiated video (kept for re-INVITEs).
     pub video_port: Option<u16>,
+    /// The ACK we sent for the 2xx of our own INVITE (dial-out), repeated for retransmitted
+    /// 2xx responses.
+    pub ack: Option<bytes::Bytes>,
 }
 
 impl Call {

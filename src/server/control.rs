@@ -1,6 +1,7 @@
 //! Typed requests into the call engine from outside its task (the HTTP control API, tests):
 //! the engine answers each over a oneshot channel; nothing here knows HTTP.
 
+pub use super::engine::dial_out::DialRequest;
 use super::roster::{CallInfo, RoomInfo, RoomPatch, RoomReport};
 use crate::conference::member::MemberId;
 use crate::conference::member_control::MemberControl;
@@ -48,6 +49,17 @@ pub enum ControlRequest {
         member: MemberId,
         reply: Reply<()>,
     },
+    /// Calls `request.uri` into `room`; answers the dial's id.
+    Dial {
+        room: RoomId,
+        request: DialRequest,
+        reply: Reply<String>,
+    },
+    /// CANCELs a dial not answered yet.
+    CancelDial {
+        dial: String,
+        reply: Reply<()>,
+    },
     /// Mutes or unmutes every participant but `except`; answers who was changed.
     MuteAll {
         room: RoomId,
@@ -75,6 +87,8 @@ pub enum ControlError {
     UnknownMember { room: RoomId, member: MemberId },
     #[error("room ids are [A-Za-z0-9_.-]{{1,64}}")]
     InvalidRoomId,
+    #[error("no pending dial {0}")]
+    UnknownDial(String),
     #[error("{0}")]
     Invalid(String),
     #[error("the server is not answering")]
@@ -219,6 +233,25 @@ impl ControlClient {
         self.command(|reply| ControlRequest::Kick {
             room: room.to_string(),
             member,
+            reply,
+        })
+        .await
+    }
+
+    /// Calls `request.uri` into `room`; progress arrives as `dial-progress` events.
+    pub async fn dial(&self, room: &str, request: DialRequest) -> Result<String, ControlError> {
+        self.command(|reply| ControlRequest::Dial {
+            room: room.to_string(),
+            request,
+            reply,
+        })
+        .await
+    }
+
+    /// CANCELs a dial that is not answered yet.
+    pub async fn cancel_dial(&self, dial: &str) -> Result<(), ControlError> {
+        self.command(|reply| ControlRequest::CancelDial {
+            dial: dial.to_string(),
             reply,
         })
         .await

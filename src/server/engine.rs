@@ -73,6 +73,9 @@ pub struct CallEngine {
     events: VecDeque<ServerEvent>,
     /// Members talking now (so one that leaves while talking is announced as stopping).
     talking: HashSet<MemberId>,
+    /// Outbound calls not answered yet, by Call-ID.
+    dials: HashMap<String, dial_out::PendingDial>,
+    next_dial: u64,
     clock: WallClock,
     metrics: Arc<Metrics>,
     /// Last field: dropped (threads joined) after the registry has stopped the rooms.
@@ -112,6 +115,8 @@ impl CallEngine {
             policies: HashMap::new(),
             events: VecDeque::new(),
             talking: HashSet::new(),
+            dials: HashMap::new(),
+            next_dial: 0,
             clock,
             metrics,
             codec_pool,
@@ -150,6 +155,7 @@ impl CallEngine {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
         self.answer_due_calls(now);
+        self.dial_timers(now);
         self.process_outputs(now, None);
     }
 
@@ -176,11 +182,13 @@ impl CallEngine {
             _ => None,
         });
         let shutdown = self.shutdown_deadline.into_iter();
+        let dials = self.dials.values().map(|d| d.deadline());
         self.layer
             .poll_timeout()
             .into_iter()
             .chain(ringing)
             .chain(shutdown)
+            .chain(dials)
             .min()
     }
 
@@ -225,7 +233,11 @@ impl CallEngine {
                     span.in_scope(|| self.on_request(now, key, request, peer, local));
                 }
                 TxOutput::AckForSuccess { request, .. } => self.on_ack(now, request),
-                TxOutput::Response { response, .. } => self.on_response(response),
+                TxOutput::Response { key, response } => {
+                    if key.method != Method::Invite || !self.on_dial_response(now, &response) {
+                        self.on_response(response);
+                    }
+                }
                 TxOutput::Timeout { kind, call_id, .. } => self.on_timeout(now, kind, call_id),
             }
         }
@@ -507,6 +519,7 @@ impl CallEngine {
             reoffer: None,
             rtp_port,
             video_port,
+            ack: None,
         })
     }
 
@@ -758,6 +771,7 @@ impl CallEngine {
                 warn!(call_id = %cid, "200 OK never acknowledged; hanging up");
                 self.hang_up(now, &cid, LeaveReason::Timeout);
             }
+            TimeoutKind::NoResponse if self.dials.contains_key(&cid) => self.fail_dial(&cid, 408),
             TimeoutKind::NoResponse => {
                 if self
                     .calls
@@ -832,6 +846,7 @@ impl CallEngine {
             "shutting down: ending every call with BYE"
         );
         self.shutdown_deadline = Some(now + SHUTDOWN_GRACE);
+        self.cancel_all_dials(now);
         let ids: Vec<String> = self.calls.keys().cloned().collect();
         for cid in ids {
             if self.fail_pending_invite(now, &cid, 503) {
@@ -907,26 +922,55 @@ impl CallEngine {
     /// Initial and watching canvas (0-based) from `X-Tessera-Canvas` /
     /// `X-Tessera-Watching-Canvas` (1-based; canvas 0 = on no canvas), else the config.
     fn canvas_placement(&self, req: &Request) -> Result<(Option<usize>, usize), Reject> {
-        let canvases = self.config.video.canvas_configs().len();
         let parse = |name: &str| -> Result<Option<usize>, Reject> {
             match other_header(req, name) {
                 None => Ok(None),
-                Some(v) => match v.trim().parse::<usize>() {
-                    Ok(n) if n <= canvases => Ok(Some(n)),
-                    _ => Err(Reject::new(400, &format!("{name} must be 0..={canvases}"))),
-                },
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .map(Some)
+                    .map_err(|_| Reject::new(400, &format!("{name} must be a number"))),
             }
         };
-        let initial =
-            parse("X-Tessera-Canvas")?.unwrap_or(self.config.video.initial_canvas.min(canvases));
-        let initial = initial.checked_sub(1);
-        let watching = match parse("X-Tessera-Watching-Canvas")? {
-            Some(0) => {
-                return Err(Reject::new(
-                    400,
-                    "X-Tessera-Watching-Canvas must be 1 or more",
-                ))
-            }
+        let (initial, watching) = (
+            parse("X-Tessera-Canvas")?,
+            parse("X-Tessera-Watching-Canvas")?,
+        );
+        self.placement(initial, watching).map_err(|e| {
+            let header = match e {
+                PlacementError::Initial => "X-Tessera-Canvas",
+                PlacementError::Watching => "X-Tessera-Watching-Canvas",
+            };
+            Reject::new(400, &self.placement_error_text(header, e))
+        })
+    }
+
+    /// Why a placement was refused, naming the field or header `what`.
+    fn placement_error_text(&self, what: &str, e: PlacementError) -> String {
+        let canvases = self.config.video.canvas_configs().len();
+        match e {
+            PlacementError::Initial => format!("{what} must be 0..={canvases}"),
+            PlacementError::Watching => format!("{what} must be 1..={canvases}"),
+        }
+    }
+
+    /// Initial and watching canvas (0-based) from requested 1-based numbers (initial 0 = on
+    /// no canvas), else the config's defaults.
+    fn placement(
+        &self,
+        initial: Option<usize>,
+        watching: Option<usize>,
+    ) -> Result<(Option<usize>, usize), PlacementError> {
+        let canvases = self.config.video.canvas_configs().len();
+        if initial.is_some_and(|n| n > canvases) {
+            return Err(PlacementError::Initial);
+        }
+        let initial = initial
+            .unwrap_or(self.config.video.initial_canvas.min(canvases))
+            .checked_sub(1);
+        let watching = match watching {
+            Some(0) => return Err(PlacementError::Watching),
+            Some(n) if n > canvases => return Err(PlacementError::Watching),
             Some(n) => n - 1,
             None => self
                 .config
@@ -938,6 +982,13 @@ impl CallEngine {
         };
         Ok((initial, watching))
     }
+}
+
+/// Which requested canvas number was out of range.
+#[derive(Debug, Clone, Copy)]
+enum PlacementError {
+    Initial,
+    Watching,
 }
 
 /// A refused INVITE: the status to answer with and a human-readable reason (sent as Warning).
@@ -1008,6 +1059,7 @@ fn caller_name(req: &Request) -> String {
 }
 
 mod control;
+pub mod dial_out;
 mod rooms;
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,16 @@ pub enum ChangeSource {
     Server,
 }
 
+/// Where a dial-out stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DialState {
+    Trying,
+    Ringing,
+    Answered,
+    Failed,
+}
+
 /// One event, without its sequence number and time (the bus adds those).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -73,6 +83,16 @@ pub enum ServerEvent {
         room: RoomId,
         member: MemberId,
     },
+    DialProgress {
+        room: RoomId,
+        dial_id: String,
+        uri: String,
+        state: DialState,
+        /// The SIP status (provisional for `ringing`, final for `answered` and `failed`).
+        status: Option<u16>,
+        /// The member an answered call became.
+        member: Option<MemberId>,
+    },
 }
 
 impl ServerEvent {
@@ -86,7 +106,8 @@ impl ServerEvent {
             | Self::MemberLeft { room, .. }
             | Self::MemberUpdated { room, .. }
             | Self::TalkingStarted { room, .. }
-            | Self::TalkingStopped { room, .. } => room,
+            | Self::TalkingStopped { room, .. }
+            | Self::DialProgress { room, .. } => room,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! SIP (RFC 3261): wire helpers over `rsip`, stream framing, the sans-IO transaction layer
-//! and the tokio transport driver. Dialog and call handling live with their users
-//! (`server::engine` and `server::call` for the UAS, `dial` for the UAC).
+//! and the tokio transport driver, and the UAC dialog that `tessera dial`, the load generator
+//! and the server's dial-out share. The UAS side of calls lives in `server::engine` and
+//! `server::call`.
 
 pub mod framing;
 pub mod message;
@@ -8,3 +9,4 @@ pub mod peer;
 pub mod timers;
 pub mod transaction;
 pub mod transport;
+pub mod uac_dialog;

@@ -213,3 +213,15 @@ fn reoffer_keeps_session_id_and_bumps_version() {
         first.origin.session_version + 1
     );
 }
+
+#[test]
+fn an_answer_leaving_out_trailing_streams_rejects_them() {
+    let mut with_video = local();
+    with_video.video_port = Some(30002);
+    let offer = build_offer(&with_video);
+    assert_eq!(offer.media.len(), 2);
+    let audio_only = peer_answer("m=audio 30000 RTP/AVP 0\n");
+    let negotiated = accept_answer(&offer, &audio_only).expect("audio accepted");
+    assert!(negotiated.audio.is_some());
+    assert!(negotiated.video.is_none(), "the left-out video is rejected");
+}

@@ -116,6 +116,16 @@ impl CallEngine {
             ControlRequest::DeleteRoom { room, reply } => {
                 let _ = reply.send(self.delete_room(now, &room));
             }
+            ControlRequest::Dial {
+                room,
+                request,
+                reply,
+            } => {
+                let _ = reply.send(self.start_dial(now, &room, request));
+            }
+            ControlRequest::CancelDial { dial, reply } => {
+                let _ = reply.send(self.cancel_dial(now, &dial));
+            }
             ControlRequest::CallCount(reply) => {
                 let _ = reply.send(self.calls.len());
             }

@@ -1,5 +1,6 @@
-//! Requests the dialling UAC sends: INVITE with an SDP offer, ACK for a 2xx, BYE
-//! (RFC 3261 §8.1.1, §13.2.2.4, §15.1.1).
+//! The calling side of a dialog (UAC): the INVITE with its SDP offer, ACK for a 2xx (again
+//! for each retransmitted 2xx), CANCEL of an unanswered INVITE, BYE (RFC 3261 §8.1.1, §9.1,
+//! §13.2.2.4, §15.1.1). Used by `tessera dial`, the load generator and the server's dial-out.
 
 use crate::sip::message::{new_branch, new_tag, random_token, set_body, PRODUCT};
 use crate::sip::peer::Peer;
@@ -122,6 +123,42 @@ impl UacDialog {
             .clone()
             .unwrap_or_else(|| self.target.clone());
         self.base(Method::Bye, self.cseq, uri)
+    }
+}
+
+/// CANCEL for `invite` (RFC 3261 §9.1): its Request-URI, Call-ID, From, To and top Via
+/// (the same branch), CSeq number with method CANCEL, no body.
+pub fn cancel_for(invite: &Request) -> Request {
+    let mut headers = rsip::Headers::default();
+    let mut via_done = false;
+    for h in invite.headers.iter() {
+        match h {
+            Header::Via(_) if !via_done => {
+                via_done = true;
+                headers.push(h.clone());
+            }
+            Header::From(_) | Header::To(_) | Header::CallId(_) | Header::MaxForwards(_) => {
+                headers.push(h.clone())
+            }
+            Header::CSeq(cseq) => {
+                let number = cseq.typed().map(|c| c.seq).unwrap_or(1);
+                headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
+                    "{number} CANCEL"
+                ))));
+            }
+            _ => {}
+        }
+    }
+    headers.push(Header::UserAgent(rsip::headers::UserAgent::new(PRODUCT)));
+    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
+        "0",
+    )));
+    Request {
+        method: Method::Cancel,
+        uri: invite.uri.clone(),
+        version: rsip::Version::V2,
+        headers,
+        body: Vec::new(),
     }
 }
 

@@ -1,0 +1,60 @@
+//! Dial-out: `POST /v1/rooms/{room}/dial` asks the server to call a URI into the room
+//! (`202` with the `dial_id`; progress arrives as `dial-progress` events) and
+//! `DELETE /v1/dials/{dial_id}` CANCELs one that is not answered yet.
+
+use super::error::ApiResult;
+use super::json::Body;
+use super::ApiState;
+use crate::server::control::DialRequest;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Ring time when the request names none.
+const DEFAULT_TIMEOUT_S: u64 = 30;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialBody {
+    /// `sip:user@IP[:port]`.
+    uri: String,
+    name: Option<String>,
+    /// 1-based canvas showing the member (0: on none).
+    canvas: Option<usize>,
+    /// 1-based canvas the member watches.
+    watching_canvas: Option<usize>,
+    /// Seconds to ring before giving up (CANCEL).
+    timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DialStarted {
+    dial_id: String,
+}
+
+pub async fn dial(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+    Body(body): Body<DialBody>,
+) -> ApiResult<(StatusCode, Json<DialStarted>)> {
+    let request = DialRequest {
+        uri: body.uri,
+        name: body.name,
+        canvas: body.canvas,
+        watching_canvas: body.watching_canvas,
+        timeout: Duration::from_secs(body.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
+    };
+    let dial_id = api.control.dial(&room, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(DialStarted { dial_id })))
+}
+
+pub async fn cancel(
+    State(api): State<Arc<ApiState>>,
+    Path(dial): Path<String>,
+) -> ApiResult<StatusCode> {
+    api.control.cancel_dial(&dial).await?;
+    Ok(StatusCode::ACCEPTED)
+}
