@@ -176,6 +176,19 @@ fn drive(api: &str) {
     );
     let (success, _, stderr) = ctl("http://127.0.0.1:9", &["rooms"]);
     assert!(!success && stderr.contains("cannot reach"), "{stderr}");
+    let dialling = ok(
+        api,
+        &[
+            "dial",
+            "ctlroom",
+            "sip:nobody@127.0.0.1:9",
+            "--timeout",
+            "1",
+        ],
+    );
+    assert!(dialling.starts_with("dialling: dial-"), "{dialling}");
+    let dial_id = dialling.trim().trim_start_matches("dialling: ").to_string();
+    assert!(ok(api, &["undial", &dial_id]).contains("cancelled"));
     assert!(ok(api, &["kick", "ctlroom", &id]).contains("kicked"));
 }
 

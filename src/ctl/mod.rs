@@ -77,6 +77,19 @@ pub enum CtlCommand {
     },
     /// End every call of a room and remove it.
     Delete { room: String },
+    /// Call a SIP URI into a room (progress: `events`).
+    Dial {
+        room: String,
+        uri: String,
+        /// Name shown for the member.
+        #[arg(long)]
+        name: Option<String>,
+        /// Seconds to ring before giving up.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Cancel a dial that is not answered yet.
+    Undial { dial_id: String },
     /// Follow the event stream (one line per event) until the server stops.
     Events { room: Option<String> },
 }
@@ -99,6 +112,12 @@ impl Output {
         print!("{text}");
         let _ = std::io::stdout().flush();
     }
+}
+
+fn table_cell(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string)
 }
 
 fn list(value: &Value) -> Vec<Value> {
@@ -214,6 +233,27 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             client.call("DELETE", &format!("/v1/rooms/{room}"), None)?;
             out.print(&json!({"deleted": room}), |_| {
                 format!("room {room} deleted\n")
+            });
+        }
+        CtlCommand::Dial {
+            room,
+            uri,
+            name,
+            timeout,
+        } => {
+            let answer = client.call(
+                "POST",
+                &format!("/v1/rooms/{room}/dial"),
+                Some(json!({"uri": uri, "name": name, "timeout_s": timeout})),
+            )?;
+            out.print(&answer, |v| {
+                format!("dialling: {}\n", table_cell(&v["dial_id"]))
+            });
+        }
+        CtlCommand::Undial { dial_id } => {
+            client.call("DELETE", &format!("/v1/dials/{dial_id}"), None)?;
+            out.print(&json!({"cancelled": dial_id}), |_| {
+                format!("dial {dial_id} cancelled\n")
             });
         }
         CtlCommand::Events { room } => client.follow(room.as_deref(), |event| {

@@ -86,6 +86,13 @@ pub fn event_line(e: &Value) -> String {
             cell(&e["by"])
         ),
         "talking-started" | "talking-stopped" => format!("member {}", cell(&e["member"])),
+        "dial-progress" => format!(
+            "{} {} {} {}",
+            cell(&e["dial_id"]),
+            cell(&e["uri"]),
+            cell(&e["state"]),
+            cell(&e["status"])
+        ),
         _ => String::new(),
     };
     format!(
