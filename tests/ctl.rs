@@ -176,6 +176,18 @@ fn drive(api: &str) {
     );
     let (success, _, stderr) = ctl("http://127.0.0.1:9", &["rooms"]);
     assert!(!success && stderr.contains("cannot reach"), "{stderr}");
+    let layout = ok(api, &["layout", "ctlroom", "1", "1x1"]);
+    assert!(layout.contains("layout 1x1"), "{layout}");
+    let held = ok(api, &["floor", "ctlroom", "1", &id]);
+    assert!(held.contains(&format!("floor {id} (held)")), "{held}");
+    let auto = ok_json(api, &["floor", "ctlroom", "1", "auto"]);
+    assert_eq!(auto["floor_forced"], false);
+    let png = std::env::temp_dir().join(format!("tessera-ctl-{}.png", std::process::id()));
+    let saved = ok(api, &["snapshot", "ctlroom", "1", png.to_str().unwrap()]);
+    assert!(saved.contains("saved"), "{saved}");
+    let picture = image::open(&png).expect("a PNG file");
+    assert_eq!((picture.width(), picture.height()), (1280, 720));
+    let _ = std::fs::remove_file(&png);
     let dialling = ok(
         api,
         &[

@@ -37,6 +37,10 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -52,8 +56,10 @@ impl From<ControlError> for ApiError {
         match e {
             ControlError::UnknownRoom(_)
             | ControlError::UnknownMember { .. }
-            | ControlError::UnknownDial(_) => Self::not_found(message),
+            | ControlError::UnknownDial(_)
+            | ControlError::UnknownCanvas { .. } => Self::not_found(message),
             ControlError::InvalidRoomId | ControlError::Invalid(_) => Self::invalid(message),
+            ControlError::NoMedia(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             ControlError::Unavailable => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }

@@ -4,6 +4,7 @@
 //! never slows a room. See `docs/API.md`.
 
 mod auth;
+mod canvases;
 mod dials;
 mod error;
 mod events;
@@ -74,7 +75,19 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
                 .patch(rooms::patch)
                 .delete(rooms::delete),
         )
-        .route(&format!("{room}/canvases"), get(rooms::canvases))
+        .route(&format!("{room}/canvases"), get(canvases::list))
+        .route(
+            &format!("{room}/canvases/{{n}}"),
+            axum::routing::patch(canvases::patch),
+        )
+        .route(
+            &format!("{room}/canvases/{{n}}/floor"),
+            axum::routing::put(canvases::put_floor).delete(canvases::delete_floor),
+        )
+        .route(
+            &format!("{room}/canvases/{{n}}/snapshot.png"),
+            get(canvases::snapshot_png),
+        )
         .route(&format!("{room}/members"), get(members::list))
         .route(
             &format!("{room}/members/{{id}}"),

@@ -1,9 +1,9 @@
 //! `/v1/rooms`: list, read, create ahead of the first dial (`PUT`), change (`PATCH`: locked,
-//! PIN, capacity) and end (`DELETE`: every call gets a BYE) rooms; and their canvases.
+//! PIN, capacity) and end (`DELETE`: every call gets a BYE) rooms.
 
 use super::error::ApiResult;
 use super::json::Body;
-use super::views::{CanvasView, RoomView};
+use super::views::RoomView;
 use super::ApiState;
 use crate::server::roster::RoomPatch;
 use axum::extract::{Path, State};
@@ -91,12 +91,4 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     api.control.delete_room(&room).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn canvases(
-    State(api): State<Arc<ApiState>>,
-    Path(room): Path<String>,
-) -> ApiResult<Json<Vec<CanvasView>>> {
-    let state = api.control.room_state(&room).await?;
-    Ok(Json(CanvasView::all(&state, &api.canvases)))
 }

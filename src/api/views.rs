@@ -4,6 +4,7 @@
 
 use crate::conference::canvas::CanvasConfig;
 use crate::conference::member::{MemberId, MemberSnapshot};
+use crate::conference::room::TileSnapshot;
 use crate::server::control::RoomState;
 use crate::server::roster::{CallInfo, MemberKind};
 use crate::server::wall_clock::Timestamp;
@@ -137,9 +138,13 @@ pub struct CanvasView {
     pub banners: bool,
     /// Members placed on it, in the last composition.
     pub members: Vec<MemberId>,
+    /// Where each was drawn (pixels).
+    pub tiles: Vec<TileSnapshot>,
     /// Members watching it.
     pub watchers: Vec<MemberId>,
     pub floor: Option<MemberId>,
+    /// An operator holds the floor member there.
+    pub floor_forced: bool,
 }
 
 impl CanvasView {
@@ -151,10 +156,9 @@ impl CanvasView {
             .map(|(i, config)| {
                 let id = i + 1;
                 let live = state.live.as_ref();
-                let members = live
-                    .and_then(|l| l.canvases.iter().find(|c| c.canvas == id))
-                    .map(|c| c.tiles.iter().map(|t| t.member).collect())
-                    .unwrap_or_default();
+                let composed = live.and_then(|l| l.canvases.iter().find(|c| c.canvas == id));
+                let tiles = composed.map(|c| c.tiles.clone()).unwrap_or_default();
+                let members = tiles.iter().map(|t| t.member).collect();
                 let watchers = live
                     .map(|l| {
                         l.members
@@ -170,11 +174,13 @@ impl CanvasView {
                     height: config.height,
                     fps: config.fps,
                     bitrate: config.bitrate_bps,
-                    layout: config.layout.clone(),
+                    layout: composed.map_or_else(|| config.layout.clone(), |c| c.layout.clone()),
                     banners: false,
                     members,
+                    tiles,
                     watchers,
-                    floor: live.and_then(|l| l.floor),
+                    floor: composed.and_then(|c| c.floor),
+                    floor_forced: composed.is_some_and(|c| c.floor_forced),
                 }
             })
             .collect()

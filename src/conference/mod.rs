@@ -2,6 +2,7 @@
 //! that creates rooms on first join and destroys them when the last member leaves.
 
 pub mod canvas;
+pub mod canvas_control;
 pub mod events;
 pub mod fork_join;
 pub mod member;

@@ -2,10 +2,12 @@
 //! Owned by the signalling task; rooms are created on first join and destroyed when their
 //! last member leaves.
 
+use super::canvas_control::CanvasControl;
 use super::member::{MediaUpdate, MemberId, MemberSetup};
 use super::member_control::MemberControl;
 use super::room::{RoomId, RoomSnapshot, SharedEncoders};
 use super::worker::{MediaPool, RoomCommand};
+use crate::media::video::frame::I420Frame;
 use std::collections::{BTreeSet, HashMap};
 use tokio::sync::oneshot;
 
@@ -119,6 +121,44 @@ impl RoomRegistry {
                 },
             );
         }
+    }
+
+    /// Applies an operator's change to canvas `canvas` (0-based) of `room`.
+    pub fn control_canvas(&self, room: &str, canvas: usize, change: CanvasControl) {
+        if let Some(entry) = self.rooms.get(room) {
+            self.pool.send(
+                entry.thread,
+                RoomCommand::ControlCanvas {
+                    room: room.to_string(),
+                    canvas,
+                    change,
+                },
+            );
+        }
+    }
+
+    /// Asks the owning thread to compose canvas `canvas` now.
+    pub fn canvas_picture(
+        &self,
+        room: &str,
+        canvas: usize,
+    ) -> Option<oneshot::Receiver<Option<I420Frame>>> {
+        let entry = self.rooms.get(room)?;
+        let (tx, rx) = oneshot::channel();
+        self.pool.send(
+            entry.thread,
+            RoomCommand::CanvasPicture {
+                room: room.to_string(),
+                canvas,
+                reply: tx,
+            },
+        );
+        Some(rx)
+    }
+
+    /// Members of `room` (0 when its media is not running).
+    pub fn member_count(&self, room: &str) -> usize {
+        self.rooms.get(room).map_or(0, |e| e.members.len())
     }
 
     /// Removes a member; destroys the room when it was the last one.

@@ -7,6 +7,7 @@
 //! number of encoders in use is therefore talkers + codecs-in-use, not members.
 
 use super::canvas::CanvasConfig;
+use super::canvas_control::CanvasControl;
 use super::events::{EventSink, RoomEvent};
 use super::fork_join::for_each_split;
 use super::member::{MediaUpdate, Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
@@ -17,11 +18,13 @@ use crate::media::audio::mixer::AudioMixer;
 use crate::media::audio::silence::silence_frame;
 use crate::media::audio::talk::TalkConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
+use crate::media::video::frame::I420Frame;
 use crate::media::video::layout_library::LayoutLibrary;
 use crate::metrics::Metrics;
 use crate::sdp::AudioCodec;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 use tracing::{info, info_span, warn};
 
 /// A room's per-member work is split over threads only in chunks of at least this many
@@ -98,6 +101,11 @@ pub struct CanvasSnapshot {
     pub canvas: usize,
     pub width: u32,
     pub height: u32,
+    /// The layout in use (a name or `group:NAME`).
+    pub layout: String,
+    /// Who holds its floor slot, and whether an operator put it there.
+    pub floor: Option<MemberId>,
+    pub floor_forced: bool,
     pub tiles: Vec<TileSnapshot>,
 }
 
@@ -208,6 +216,16 @@ impl Room {
         info!(room = %self.id, member = id, call_id = %member.call_id,
               members = self.members.len(), "member left");
         true
+    }
+
+    /// Applies an operator's change to canvas `index` (0-based); false when there is none.
+    pub fn control_canvas(&mut self, index: usize, change: CanvasControl) -> bool {
+        self.video.control_canvas(index, change)
+    }
+
+    /// Canvas `index` composed now, for a snapshot.
+    pub fn canvas_picture(&mut self, index: usize, now: Instant) -> Option<I420Frame> {
+        self.video.compose_now(index, &self.members, now)
     }
 
     /// Applies operator controls to a member; false when it is not in this room.

@@ -5,6 +5,7 @@
 //! encoder.
 
 use super::canvas::Canvas;
+use super::canvas_control::CanvasControl;
 use super::member::{Member, MemberId, TickTime};
 use super::member_video::MemberVideo;
 use super::room::{CanvasSnapshot, RoomSettings, TileSnapshot};
@@ -12,6 +13,7 @@ use super::view::{View, ViewKey};
 use crate::media::video::codec::EncoderConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
 use crate::media::video::compositor::TileSource;
+use crate::media::video::frame::I420Frame;
 use crate::media::video::layout_library::LayoutLibrary;
 use crate::metrics::Metrics;
 use crate::rtp::h264::DEFAULT_MTU;
@@ -34,6 +36,8 @@ pub struct RoomVideo {
     /// Codec threads encoding the views (inline on the media thread when `None`).
     codecs: Option<Arc<VideoCodecPool>>,
     metrics: Arc<Metrics>,
+    /// Per canvas: the member an operator holds in the floor slot.
+    forced_floor: Vec<Option<MemberId>>,
 }
 
 impl RoomVideo {
@@ -47,6 +51,7 @@ impl RoomVideo {
             dropped_keyframes: 0,
             codecs: settings.video_codecs.clone(),
             metrics: settings.metrics.clone(),
+            forced_floor: vec![None; settings.canvases.len()],
         }
     }
 
@@ -67,6 +72,50 @@ impl RoomVideo {
 
     pub fn floor(&self) -> Option<MemberId> {
         self.floor
+    }
+
+    /// The floor of canvas `index`: the forced member while it is in the room, else the
+    /// loudest talker's.
+    fn floor_of(&self, index: usize, members: &[Member]) -> Option<MemberId> {
+        self.forced_floor
+            .get(index)
+            .copied()
+            .flatten()
+            .filter(|f| members.iter().any(|m| m.id == *f))
+            .or(self.floor)
+    }
+
+    /// Applies an operator's change to canvas `index`; false when there is no such canvas.
+    pub fn control_canvas(&mut self, index: usize, change: CanvasControl) -> bool {
+        let Some(canvas) = self.canvases.get_mut(index) else {
+            return false;
+        };
+        if let Some(layout) = change.layout {
+            info!(canvas = index + 1, %layout, "canvas layout changed");
+            canvas.config.layout = layout;
+        }
+        if let (Some(floor), Some(slot)) = (change.floor, self.forced_floor.get_mut(index)) {
+            info!(canvas = index + 1, floor = ?floor, "canvas floor set");
+            *slot = floor;
+        }
+        true
+    }
+
+    /// Canvas `index` composed now from the members' latest pictures (also when nobody
+    /// watches it), for a snapshot.
+    pub fn compose_now(
+        &mut self,
+        index: usize,
+        members: &[Member],
+        now: Instant,
+    ) -> Option<I420Frame> {
+        let floor = self.floor_of(index, members);
+        let canvas = self.canvases.get_mut(index)?;
+        let sources: Vec<TileSource<'_>> = members
+            .iter()
+            .filter_map(|m| tile_source(m, index, now))
+            .collect();
+        Some(canvas.compose(&self.layouts, &sources, floor, true).clone())
     }
 
     /// A new member: nothing to build here (its view is created on its first frame), but
@@ -112,6 +161,9 @@ impl RoomVideo {
                 }
             }
         }
+        let floors: Vec<Option<MemberId>> = (0..self.canvases.len())
+            .map(|i| self.floor_of(i, members))
+            .collect();
         for (index, canvas) in self.canvases.iter_mut().enumerate() {
             let keys: Vec<&ViewKey> = wanted.iter().filter(|k| k.canvas == index).collect();
             if keys.is_empty() || !canvas.frame_due(now) {
@@ -125,8 +177,9 @@ impl RoomVideo {
                     .filter_map(|m| tile_source(m, index, now))
                     .collect();
                 let started = Instant::now(); // instrumentation only
+                let floor = floors[index];
                 let picture =
-                    canvas.compose(&self.layouts, &sources, self.floor, key.excluded.is_empty());
+                    canvas.compose(&self.layouts, &sources, floor, key.excluded.is_empty());
                 Metrics::observe(&self.metrics.compose, started.elapsed());
                 if !self.views.contains_key(key) {
                     let view = match &self.codecs {
@@ -225,6 +278,9 @@ impl RoomVideo {
                 canvas: i + 1,
                 width: c.config.width,
                 height: c.config.height,
+                layout: c.config.layout.clone(),
+                floor: self.forced_floor.get(i).copied().flatten().or(self.floor),
+                floor_forced: self.forced_floor.get(i).is_some_and(Option::is_some),
                 tiles: c
                     .placements
                     .iter()

@@ -2,11 +2,13 @@
 //! them (not once per room or per member); a room is only ever touched by its own thread, so
 //! room state needs no locks. Commands arrive over a channel and are applied between ticks.
 
+use super::canvas_control::CanvasControl;
 use super::events::{EventSink, RoomEvent};
 use super::member::{MediaUpdate, MemberId, MemberSetup, TickTime};
 use super::member_control::MemberControl;
 use super::room::{Room, RoomId, RoomSettings, RoomSnapshot, SharedEncoders};
 use super::tick_stats::TickStats;
+use crate::media::video::frame::I420Frame;
 use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +52,17 @@ pub enum RoomCommand {
     Snapshot {
         room: RoomId,
         reply: oneshot::Sender<Option<RoomSnapshot>>,
+    },
+    ControlCanvas {
+        room: RoomId,
+        canvas: usize,
+        change: CanvasControl,
+    },
+    /// Composes a canvas now and sends the picture.
+    CanvasPicture {
+        room: RoomId,
+        canvas: usize,
+        reply: oneshot::Sender<Option<I420Frame>>,
     },
     Shutdown,
 }
@@ -283,6 +296,27 @@ impl Worker {
             }
             RoomCommand::Snapshot { room, reply } => {
                 let _ = reply.send(self.rooms.get(&room).map(Room::snapshot));
+            }
+            RoomCommand::ControlCanvas {
+                room,
+                canvas,
+                change,
+            } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.control_canvas(canvas, change);
+                }
+            }
+            RoomCommand::CanvasPicture {
+                room,
+                canvas,
+                reply,
+            } => {
+                let now = Instant::now();
+                let picture = self
+                    .rooms
+                    .get_mut(&room)
+                    .and_then(|r| r.canvas_picture(canvas, now));
+                let _ = reply.send(picture);
             }
             RoomCommand::Shutdown => {}
         }

@@ -93,16 +93,32 @@ impl Client {
             serde_json::from_str(&text).map_err(|_| CtlError::NotJson(text.clone()))?
         };
         if status >= 400 {
-            return Err(CtlError::Api {
-                status,
-                code: json["error"]["code"].as_str().unwrap_or("").to_string(),
-                message: json["error"]["message"]
-                    .as_str()
-                    .unwrap_or("request failed")
-                    .to_string(),
-            });
+            return Err(api_error(status, &json));
         }
         Ok(json)
+    }
+
+    /// `GET path` answered with a binary body (a PNG).
+    pub fn bytes(&self, path: &str) -> Result<Vec<u8>, CtlError> {
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut response = with_auth(self.agent.get(&self.url(path)), &auth)
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| self.unreachable(e))?;
+        if status == 401 {
+            return Err(CtlError::Unauthorized);
+        }
+        if status >= 400 {
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            return Err(api_error(status, &json));
+        }
+        Ok(body)
     }
 
     /// Follows `/v1/events` (optionally one room's), calling `each` per event until the
@@ -137,6 +153,18 @@ impl Client {
             }
         }
         Ok(())
+    }
+}
+
+/// The API's `{"error": {...}}` answer as an error.
+fn api_error(status: u16, json: &Value) -> CtlError {
+    CtlError::Api {
+        status,
+        code: json["error"]["code"].as_str().unwrap_or("").to_string(),
+        message: json["error"]["message"]
+            .as_str()
+            .unwrap_or("request failed")
+            .to_string(),
     }
 }
 

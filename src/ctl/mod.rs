@@ -77,6 +77,24 @@ pub enum CtlCommand {
     },
     /// End every call of a room and remove it.
     Delete { room: String },
+    /// Set a canvas's layout (a name or group:NAME; see `GET /v1/layouts`).
+    Layout {
+        room: String,
+        canvas: usize,
+        layout: String,
+    },
+    /// Hold a member in a canvas's floor slot, or `auto` for the loudest talker.
+    Floor {
+        room: String,
+        canvas: usize,
+        target: String,
+    },
+    /// Save a canvas as composed now, as PNG.
+    Snapshot {
+        room: String,
+        canvas: usize,
+        file: std::path::PathBuf,
+    },
     /// Call a SIP URI into a room (progress: `events`).
     Dial {
         room: String,
@@ -233,6 +251,52 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             client.call("DELETE", &format!("/v1/rooms/{room}"), None)?;
             out.print(&json!({"deleted": room}), |_| {
                 format!("room {room} deleted\n")
+            });
+        }
+        CtlCommand::Layout {
+            room,
+            canvas,
+            layout,
+        } => {
+            let path = format!("/v1/rooms/{room}/canvases/{canvas}");
+            let answer = client.call("PATCH", &path, Some(json!({ "layout": layout })))?;
+            out.print(&answer, |v| {
+                format!("canvas {canvas}: layout {}\n", table_cell(&v["layout"]))
+            });
+        }
+        CtlCommand::Floor {
+            room,
+            canvas,
+            target,
+        } => {
+            let path = format!("/v1/rooms/{room}/canvases/{canvas}/floor");
+            let answer = if target == "auto" {
+                client.call("DELETE", &path, None)?
+            } else {
+                let member: u64 = target.parse().map_err(|_| {
+                    CtlError::Usage(format!("{target:?} is neither a member id nor `auto`"))
+                })?;
+                client.call("PUT", &path, Some(json!({ "member": member })))?
+            };
+            out.print(&answer, |v| {
+                format!(
+                    "canvas {canvas}: floor {}{}\n",
+                    table_cell(&v["floor"]),
+                    if v["floor_forced"] == true {
+                        " (held)"
+                    } else {
+                        ""
+                    }
+                )
+            });
+        }
+        CtlCommand::Snapshot { room, canvas, file } => {
+            let path = format!("/v1/rooms/{room}/canvases/{canvas}/snapshot.png");
+            let png = client.bytes(&path)?;
+            std::fs::write(file, &png)
+                .map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", file.display())))?;
+            out.print(&json!({"file": file, "bytes": png.len()}), |_| {
+                format!("saved {} ({} bytes)\n", file.display(), png.len())
             });
         }
         CtlCommand::Dial {

@@ -3,9 +3,11 @@
 
 pub use super::engine::dial_out::DialRequest;
 use super::roster::{CallInfo, RoomInfo, RoomPatch, RoomReport};
+use crate::conference::canvas_control::CanvasControl;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::MemberControl;
 use crate::conference::room::{RoomId, RoomSnapshot};
+use crate::media::video::frame::I420Frame;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,6 +51,19 @@ pub enum ControlRequest {
         member: MemberId,
         reply: Reply<()>,
     },
+    /// Changes a canvas (0-based) of a room: layout, forced floor.
+    ControlCanvas {
+        room: RoomId,
+        canvas: usize,
+        change: CanvasControl,
+        reply: Reply<()>,
+    },
+    /// Composes a canvas (0-based) now; answers a receiver for the picture.
+    CanvasPicture {
+        room: RoomId,
+        canvas: usize,
+        reply: Reply<oneshot::Receiver<Option<I420Frame>>>,
+    },
     /// Calls `request.uri` into `room`; answers the dial's id.
     Dial {
         room: RoomId,
@@ -87,6 +102,10 @@ pub enum ControlError {
     UnknownMember { room: RoomId, member: MemberId },
     #[error("room ids are [A-Za-z0-9_.-]{{1,64}}")]
     InvalidRoomId,
+    #[error("room {room} has no canvas {canvas}")]
+    UnknownCanvas { room: RoomId, canvas: usize },
+    #[error("room {0} has no media running (no members)")]
+    NoMedia(RoomId),
     #[error("no pending dial {0}")]
     UnknownDial(String),
     #[error("{0}")]
@@ -236,6 +255,41 @@ impl ControlClient {
             reply,
         })
         .await
+    }
+
+    /// Changes canvas `canvas` (0-based) of `room`.
+    pub async fn control_canvas(
+        &self,
+        room: &str,
+        canvas: usize,
+        change: CanvasControl,
+    ) -> Result<(), ControlError> {
+        self.command(|reply| ControlRequest::ControlCanvas {
+            room: room.to_string(),
+            canvas,
+            change,
+            reply,
+        })
+        .await
+    }
+
+    /// Canvas `canvas` (0-based) of `room` composed now.
+    pub async fn canvas_picture(
+        &self,
+        room: &str,
+        canvas: usize,
+    ) -> Result<I420Frame, ControlError> {
+        let rx = self
+            .command(|reply| ControlRequest::CanvasPicture {
+                room: room.to_string(),
+                canvas,
+                reply,
+            })
+            .await?;
+        rx.await
+            .ok()
+            .flatten()
+            .ok_or_else(|| ControlError::NoMedia(room.to_string()))
     }
 
     /// Calls `request.uri` into `room`; progress arrives as `dial-progress` events.

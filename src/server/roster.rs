@@ -48,6 +48,9 @@ pub struct RoomPolicy {
     pub created_at: Timestamp,
     /// Created by the API: stays until deleted, even when empty.
     pub persistent: bool,
+    /// Layouts an operator chose, by 0-based canvas (applied again when the room's media
+    /// restarts).
+    pub canvas_layouts: std::collections::BTreeMap<usize, String>,
 }
 
 impl RoomPolicy {
@@ -58,6 +61,7 @@ impl RoomPolicy {
             max_members: None,
             created_at,
             persistent,
+            canvas_layouts: Default::default(),
         }
     }
 

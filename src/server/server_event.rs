@@ -83,6 +83,17 @@ pub enum ServerEvent {
         room: RoomId,
         member: MemberId,
     },
+    /// An operator changed a canvas (layout, or the floor forced or returned to the talkers).
+    CanvasUpdated {
+        room: RoomId,
+        /// 1-based.
+        canvas: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        layout: Option<String>,
+        /// The forced floor (`null`: back to the loudest talker).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        floor: Option<Option<MemberId>>,
+    },
     DialProgress {
         room: RoomId,
         dial_id: String,
@@ -107,7 +118,8 @@ impl ServerEvent {
             | Self::MemberUpdated { room, .. }
             | Self::TalkingStarted { room, .. }
             | Self::TalkingStopped { room, .. }
-            | Self::DialProgress { room, .. } => room,
+            | Self::DialProgress { room, .. }
+            | Self::CanvasUpdated { room, .. } => room,
         }
     }
 }

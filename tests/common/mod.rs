@@ -103,6 +103,28 @@ pub fn close(a: (u8, u8, u8), b: (u8, u8, u8)) -> bool {
 /// True when most of five points around the tile centre have `colour` (the moving marker may
 /// cover one or two of them).
 pub fn tile_has(frame: &I420Frame, tile: (i32, i32, u32, u32), colour: (u8, u8, u8)) -> bool {
+    tile_has_by(|x, y| frame.pixel_rgb(x, y), tile, colour)
+}
+
+/// [`tile_has`] on a decoded RGB picture (a PNG snapshot).
+pub fn image_tile_has(
+    image: &image::RgbImage,
+    tile: (i32, i32, u32, u32),
+    colour: (u8, u8, u8),
+) -> bool {
+    let pixel = |x, y| {
+        image
+            .get_pixel_checked(x, y)
+            .map(|p| (p.0[0], p.0[1], p.0[2]))
+    };
+    tile_has_by(pixel, tile, colour)
+}
+
+fn tile_has_by(
+    pixel: impl Fn(u32, u32) -> Option<(u8, u8, u8)>,
+    tile: (i32, i32, u32, u32),
+    colour: (u8, u8, u8),
+) -> bool {
     let (x, y, w, h) = tile;
     let (cx, cy) = (x + w as i32 / 2, y + h as i32 / 2);
     let dx = w as i32 / 6;
@@ -116,11 +138,7 @@ pub fn tile_has(frame: &I420Frame, tile: (i32, i32, u32, u32), colour: (u8, u8, 
     ];
     points
         .iter()
-        .filter(|(px, py)| {
-            frame
-                .pixel_rgb(*px as u32, *py as u32)
-                .is_some_and(|p| close(p, colour))
-        })
+        .filter(|(px, py)| pixel(*px as u32, *py as u32).is_some_and(|p| close(p, colour)))
         .count()
         >= 3
 }

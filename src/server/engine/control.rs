@@ -4,6 +4,7 @@
 //! never waits for a media thread.
 
 use super::CallEngine;
+use crate::conference::canvas_control::CanvasControl;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::MemberControl;
 use crate::server::control::{ControlError, ControlRequest};
@@ -116,6 +117,26 @@ impl CallEngine {
             ControlRequest::DeleteRoom { room, reply } => {
                 let _ = reply.send(self.delete_room(now, &room));
             }
+            ControlRequest::ControlCanvas {
+                room,
+                canvas,
+                change,
+                reply,
+            } => {
+                let _ = reply.send(self.control_canvas(&room, canvas, change));
+            }
+            ControlRequest::CanvasPicture {
+                room,
+                canvas,
+                reply,
+            } => {
+                let picture = self.check_canvas(&room, canvas).and_then(|()| {
+                    self.registry
+                        .canvas_picture(&room, canvas)
+                        .ok_or_else(|| ControlError::NoMedia(room.clone()))
+                });
+                let _ = reply.send(picture);
+            }
             ControlRequest::Dial {
                 room,
                 request,
@@ -130,6 +151,45 @@ impl CallEngine {
                 let _ = reply.send(self.calls.len());
             }
         }
+    }
+
+    /// `room` exists and has canvas `canvas` (0-based).
+    fn check_canvas(&self, room: &str, canvas: usize) -> Result<(), ControlError> {
+        if !self.policies.contains_key(room) {
+            return Err(ControlError::UnknownRoom(room.to_string()));
+        }
+        let canvases = self.config.video.canvas_configs().len();
+        if canvas >= canvases {
+            return Err(ControlError::UnknownCanvas {
+                room: room.to_string(),
+                canvas: canvas + 1,
+            });
+        }
+        Ok(())
+    }
+
+    /// Changes a canvas; a layout is kept for when the room's media restarts.
+    fn control_canvas(
+        &mut self,
+        room: &str,
+        canvas: usize,
+        change: CanvasControl,
+    ) -> Result<(), ControlError> {
+        self.check_canvas(room, canvas)?;
+        if let Some(Some(member)) = change.floor {
+            self.member_call(room, member)?;
+        }
+        if let (Some(layout), Some(policy)) = (&change.layout, self.policies.get_mut(room)) {
+            policy.canvas_layouts.insert(canvas, layout.clone());
+        }
+        self.events.push_back(ServerEvent::CanvasUpdated {
+            room: room.to_string(),
+            canvas: canvas + 1,
+            layout: change.layout.clone(),
+            floor: change.floor,
+        });
+        self.registry.control_canvas(room, canvas, change);
+        Ok(())
     }
 
     /// Mutes or unmutes every participant (dialled-in or dialled-out) but `except`.

@@ -3,6 +3,7 @@
 //! by a first dial ends with its last member; one made by the API stays until deleted.
 
 use super::{CallEngine, Reject};
+use crate::conference::canvas_control::CanvasControl;
 use crate::conference::registry::is_valid_room_id;
 use crate::server::call::{Call, CallState};
 use crate::server::control::ControlError;
@@ -101,6 +102,21 @@ impl CallEngine {
             });
             self.policies.insert(room.clone(), policy);
             info!(%room, "room created");
+        }
+        if self.registry.member_count(&room) == 1 {
+            // The room's media just started: give it back the layouts chosen for it.
+            let layouts = self
+                .policies
+                .get(&room)
+                .map(|p| p.canvas_layouts.clone())
+                .unwrap_or_default();
+            for (canvas, layout) in layouts {
+                let change = CanvasControl {
+                    layout: Some(layout),
+                    floor: None,
+                };
+                self.registry.control_canvas(&room, canvas, change);
+            }
         }
         if let Some(member) = self.calls.get(cid).map(|c| self.call_info(c)) {
             info!(%room, member = member.id, name = %member.name, source = %member.source,
