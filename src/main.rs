@@ -136,6 +136,12 @@ struct DialArgs {
     /// Save the last received video frame as PNG (also offers video without sending any).
     #[arg(long)]
     save_frame: Option<PathBuf>,
+    /// Press these DTMF keys (RFC 4733), e.g. 1234#.
+    #[arg(long)]
+    dtmf: Option<String>,
+    /// Seconds after the answer to start pressing them.
+    #[arg(long, default_value_t = 1.0)]
+    dtmf_at: f64,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -288,6 +294,8 @@ async fn run_dial(args: DialArgs) -> ExitCode {
     options.color = args.color;
     options.video_size = args.video_size;
     options.save_frame = args.save_frame;
+    options.dtmf = args.dtmf;
+    options.dtmf_at = Duration::from_secs_f64(args.dtmf_at.max(0.0));
     for h in args.headers {
         match h.split_once(':') {
             Some((name, value)) => options

@@ -40,6 +40,7 @@ impl MemberBody {
             muted: self.muted,
             deaf: self.deaf,
             video_muted: self.video_muted,
+            awaiting_pin: None,
             canvas: match self.canvas {
                 Some(Some(n)) => Some(Some(zero_based(n, "canvas")?)),
                 Some(None) => Some(None),

@@ -68,6 +68,8 @@ pub struct MemberView {
     pub muted: bool,
     pub deaf: bool,
     pub video_muted: bool,
+    /// Typing the room's PIN: not in the mix yet.
+    pub awaiting_pin: bool,
     pub talking: bool,
     pub level_dbov: f32,
     /// Holds the floor of the room's canvases.
@@ -97,6 +99,7 @@ impl MemberView {
             muted: live.is_some_and(|m| m.muted),
             deaf: live.is_some_and(|m| m.deaf),
             video_muted: live.is_some_and(|m| m.video_muted),
+            awaiting_pin: live.is_some_and(|m| m.awaiting_pin),
             talking: live.is_some_and(|m| m.talking),
             level_dbov: live.map_or(-120.0, |m| (m.level_dbov * 10.0).round() / 10.0),
             floor: floor == Some(call.id),

@@ -13,6 +13,12 @@ pub enum RoomEvent {
         member: MemberId,
         talking: bool,
     },
+    /// A member pressed a key (RFC 4733 telephone event).
+    Dtmf {
+        room: RoomId,
+        member: MemberId,
+        digit: char,
+    },
     /// A member sent no RTP/RTCP within the configured timeout: its call should end.
     MediaTimeout { room: RoomId, member: MemberId },
     /// A room's media processing failed (a bug): its calls should end.

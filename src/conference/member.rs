@@ -7,6 +7,7 @@ use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
+use crate::media::audio::tone::ToneGenerator;
 use crate::metrics::RtpDelta;
 use crate::rtp::clock::{FrameClock, MediaClock};
 use crate::rtp::endpoint::{Inbound, RemoteMedia, RtpEndpoint};
@@ -15,6 +16,7 @@ use crate::rtp::rtcp::{
 };
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
+use crate::rtp::telephone_event::DtmfReceiver;
 use crate::sdp::{AudioCodec, Direction};
 use std::time::{Duration, Instant};
 use tracing::debug;
@@ -60,6 +62,9 @@ pub struct StreamUpdate {
     pub telephone_event_pt: Option<u8>,
 }
 
+/// Frequency of the PIN prompt beeps a caller in the lobby hears.
+pub const PROMPT_HZ: f32 = 425.0;
+
 /// Everything needed to put a member into a room, built off the media thread (sockets bound,
 /// decoder and encoder constructed) so that joining never stalls the mix.
 pub struct MemberSetup {
@@ -75,6 +80,8 @@ pub struct MemberSetup {
     /// Canvas (0-based) showing this member: its picture, or its placeholder card when it
     /// sends no video; `None` = on no canvas (watch-only, or audio kept off the screen).
     pub initial_canvas: Option<usize>,
+    /// Controls it starts with (a caller that must enter a PIN starts awaiting it).
+    pub controls: ControlState,
 }
 
 /// A member's media state, owned by its room's media thread.
@@ -118,6 +125,12 @@ pub struct Member {
     pub controls: ControlState,
     /// Cumulative RTP counts of audio and video at the last metrics report.
     rtp_reported: [RtpDelta; 2],
+    dtmf: DtmfReceiver,
+    /// Digits received this tick, for the room to report.
+    dtmf_digits: Vec<char>,
+    /// The PIN prompt tone and where in its cadence it is.
+    prompt: ToneGenerator,
+    prompt_ticks: u32,
 }
 
 impl Member {
@@ -152,13 +165,17 @@ impl Member {
             packet_buf: Vec::with_capacity(1500),
             ignored_packets: 0,
             rtp_reported: [RtpDelta::default(); 2],
+            dtmf: DtmfReceiver::default(),
+            dtmf_digits: Vec::new(),
+            prompt: ToneGenerator::new(PROMPT_HZ, 6000, 48_000),
+            prompt_ticks: 0,
             level_dbfs: -120.0,
             video: setup.video.map(|video| MemberVideo::new(video, epoch)),
             initial_canvas: setup.initial_canvas,
             talk_change: None,
             own_mix: Vec::new(),
             sends_own_mix: false,
-            controls: ControlState::default(),
+            controls: setup.controls,
         }
     }
 
@@ -203,7 +220,25 @@ impl Member {
 
     /// Whether we take this member's audio into the mix (not when muted, nor on hold).
     pub fn contributes(&self) -> bool {
-        self.audio.direction.receives() && !self.controls.muted
+        self.audio.direction.receives() && !self.controls.muted && !self.controls.awaiting_pin
+    }
+
+    /// Digits received since the last call (RFC 4733 events).
+    pub fn take_dtmf(&mut self) -> Vec<char> {
+        std::mem::take(&mut self.dtmf_digits)
+    }
+
+    /// Fills `frame` with the PIN prompt: a short [`PROMPT_HZ`] beep every two seconds.
+    pub(super) fn prompt_frame(&mut self, frame: &mut [i16]) {
+        const BEEP_TICKS: u32 = 10;
+        const PERIOD_TICKS: u32 = 100;
+        let tick = self.prompt_ticks;
+        self.prompt_ticks = self.prompt_ticks.wrapping_add(1);
+        if tick % PERIOD_TICKS < BEEP_TICKS {
+            self.prompt.fill(frame);
+        } else {
+            frame.iter_mut().for_each(|s| *s = 0);
+        }
     }
 
     /// Applies operator controls; a member muted while talking stops talking at its next
@@ -255,10 +290,19 @@ impl Member {
             last_rx,
             audio,
             ignored_packets,
+            dtmf,
+            dtmf_digits,
             ..
         } = self;
         endpoint.drain(|packet| match packet {
             Inbound::Rtp(rtp) => {
+                if Some(rtp.payload_type()) == audio.telephone_event_pt {
+                    if let Some(digit) = dtmf.on_packet(rtp.timestamp(), rtp.payload()) {
+                        dtmf_digits.push(digit);
+                    }
+                    *last_rx = now;
+                    return;
+                }
                 if rtp.payload_type() != audio.payload_type {
                     // telephone-event and anything unexpected are not mixed.
                     *ignored_packets += 1;
@@ -412,6 +456,7 @@ impl Member {
             muted: self.controls.muted,
             deaf: self.controls.deaf,
             video_muted: self.controls.video_muted,
+            awaiting_pin: self.controls.awaiting_pin,
             rtp_port: self.endpoint.local_port(),
             counters: self.endpoint.counters(),
             jitter_ms: self.rx_stats.jitter_ms(),
@@ -447,6 +492,8 @@ pub struct MemberSnapshot {
     pub deaf: bool,
     /// Shown as its placeholder card (operator control).
     pub video_muted: bool,
+    /// In the PIN lobby (not mixed, hearing the prompt).
+    pub awaiting_pin: bool,
     pub rtp_port: u16,
     pub counters: crate::rtp::endpoint::EndpointCounters,
     pub jitter_ms: f64,

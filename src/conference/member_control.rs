@@ -14,6 +14,9 @@ pub struct MemberControl {
     pub deaf: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub video_muted: Option<bool>,
+    /// Held in the PIN lobby: not mixed, hearing only the prompt tone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_pin: Option<bool>,
     /// The canvas (0-based) showing the member; `Some(None)`: on no canvas.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -56,6 +59,7 @@ pub struct ControlState {
     pub muted: bool,
     pub deaf: bool,
     pub video_muted: bool,
+    pub awaiting_pin: bool,
 }
 
 impl ControlState {
@@ -70,6 +74,9 @@ impl ControlState {
         }
         if let Some(video_muted) = change.video_muted {
             self.video_muted = video_muted;
+        }
+        if let Some(awaiting_pin) = change.awaiting_pin {
+            self.awaiting_pin = awaiting_pin;
         }
         *self != before
     }

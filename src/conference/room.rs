@@ -213,6 +213,7 @@ impl Room {
         };
         let mut member = self.members.swap_remove(pos);
         report_rtp(&self.settings.metrics, &mut member);
+        self.video.member_left(id);
         info!(room = %self.id, member = id, call_id = %member.call_id,
               members = self.members.len(), "member left");
         true
@@ -280,6 +281,13 @@ impl Room {
         );
         let mut talkers = 0;
         for m in &mut self.members {
+            for digit in m.take_dtmf() {
+                self.events.send(RoomEvent::Dtmf {
+                    room: self.id.clone(),
+                    member: m.id,
+                    digit,
+                });
+            }
             if let Some(talking) = m.talk_change.take() {
                 self.events.send(RoomEvent::Talking {
                     room: self.id.clone(),
@@ -347,6 +355,18 @@ impl Room {
             m.sends_own_mix = false;
             if !m.wants_audio() || m.controls.deaf {
                 continue; // a deaf member is sent ready-made silence
+            }
+            if m.controls.awaiting_pin {
+                // In the PIN lobby it hears the prompt, nothing of the room.
+                m.prompt_frame(&mut self.mix);
+                match m.encode_own_mix(&self.mix) {
+                    Ok(()) => {
+                        m.sends_own_mix = true;
+                        encoders += 1;
+                    }
+                    Err(e) => warn!(member = m.id, error = %e, "encode failed"),
+                }
+                continue;
             }
             if m.talking && m.has_frame {
                 self.mixer.write_mix_minus(&m.frame, &mut self.mix);

@@ -130,6 +130,15 @@ impl RoomVideo {
         }
     }
 
+    /// A member left: a floor held for it returns to the talkers.
+    pub fn member_left(&mut self, member: MemberId) {
+        for held in &mut self.forced_floor {
+            if *held == Some(member) {
+                *held = None;
+            }
+        }
+    }
+
     /// One tick of video work.
     pub fn tick(&mut self, t: TickTime, members: &mut [Member]) {
         let now = t.now;

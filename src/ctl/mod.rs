@@ -240,10 +240,18 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             pin,
             max_members,
         } => {
+            // Only what was given: PUT on an existing room keeps the rest.
+            let mut body = serde_json::Map::new();
+            if let Some(pin) = pin {
+                body.insert("pin".into(), json!(pin));
+            }
+            if let Some(max) = max_members {
+                body.insert("max_members".into(), json!(max));
+            }
             let answer = client.call(
                 "PUT",
                 &format!("/v1/rooms/{room}"),
-                Some(json!({"pin": pin, "max_members": max_members})),
+                Some(Value::Object(body)),
             )?;
             out.print(&answer, rooms);
         }

@@ -49,6 +49,9 @@ pub struct DialOptions {
     pub capture_frame_at: Option<Duration>,
     /// Test knob: drop every Nth received video packet (simulated loss).
     pub drop_every_nth_video_packet: Option<u32>,
+    /// DTMF digits to press (RFC 4733) once `dtmf_at` has passed after the answer.
+    pub dtmf: Option<String>,
+    pub dtmf_at: Duration,
 }
 
 impl DialOptions {
@@ -98,6 +101,8 @@ impl DialOptions {
             save_frame: None,
             capture_frame_at: None,
             drop_every_nth_video_packet: None,
+            dtmf: None,
+            dtmf_at: Duration::from_secs(1),
         }
     }
 }

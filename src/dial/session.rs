@@ -286,6 +286,12 @@ impl Uac {
             .tone_hz
             .map(|hz| ToneGenerator::new(hz, TONE_AMPLITUDE, 48_000));
         let mut sender = RtpSender::new(audio.payload_type);
+        let mut keys = options
+            .dtmf
+            .as_deref()
+            .zip(audio.telephone_event)
+            .map(|(digits, te)| KeyPresses::new(digits, te));
+        let answered_at = Instant::now();
         let ticks = rtp_ticks_per_frame(audio.codec);
         let mut frame = vec![0i16; FRAME_SAMPLES];
         let mut payload = Vec::with_capacity(1500);
@@ -312,6 +318,11 @@ impl Uac {
                         sender.packetize(&payload, ticks, &mut packet);
                         if rtp.send_to(&packet, audio.remote_rtp).await.is_ok() {
                             report.tx_packets += 1;
+                        }
+                        let due = now >= answered_at + options.dtmf_at;
+                        if let Some(event) = keys.as_mut().filter(|_| due).and_then(|k| k.next(sender.last_timestamp())) {
+                            sender.packetize_event(event.payload_type, &event.payload, event.timestamp, event.marker, &mut packet);
+                            let _ = rtp.send_to(&packet, audio.remote_rtp).await;
                         }
                     }
                     if let (Some(v), Some(at)) = (video.as_deref_mut(), options.capture_frame_at) {
@@ -415,4 +426,70 @@ fn write_wav(path: &std::path::Path, samples: &[i16]) -> Result<(), DialError> {
         writer.write_sample(*s).map_err(wav_err)?;
     }
     writer.finalize().map_err(wav_err)
+}
+
+/// One RFC 4733 packet to send this tick.
+struct KeyEvent {
+    payload_type: u8,
+    payload: [u8; 4],
+    timestamp: u32,
+    marker: bool,
+}
+
+/// Key presses of `tessera dial --dtmf`: one packet per 20 ms tick, each digit 200 ms long
+/// (its end packet three times), then 100 ms of pause before the next.
+struct KeyPresses {
+    te: crate::sdp::codec::TelephoneEvent,
+    digits: std::collections::VecDeque<u8>,
+    /// Packets of the digit being pressed, and its timestamp.
+    current: std::collections::VecDeque<[u8; 4]>,
+    started: Option<u32>,
+    first: bool,
+    pause: u32,
+}
+
+/// Pause between key presses, in 20 ms ticks.
+const KEY_GAP_TICKS: u32 = 5;
+
+impl KeyPresses {
+    fn new(digits: &str, te: crate::sdp::codec::TelephoneEvent) -> Self {
+        Self {
+            te,
+            digits: digits
+                .chars()
+                .filter_map(crate::rtp::telephone_event::event_code)
+                .collect(),
+            current: Default::default(),
+            started: None,
+            first: false,
+            pause: 0,
+        }
+    }
+
+    fn next(&mut self, audio_timestamp: u32) -> Option<KeyEvent> {
+        if self.current.is_empty() {
+            if self.pause > 0 {
+                self.pause -= 1;
+                return None;
+            }
+            let code = self.digits.pop_front()?;
+            let rate = self.te.clock_rate;
+            let duration = (rate / 5).min(u16::MAX as u32) as u16; // 200 ms
+            let step = (rate / 50) as u16; // 20 ms
+            self.current = crate::rtp::telephone_event::digit_payloads(code, duration, step).into();
+            self.started = Some(audio_timestamp);
+            self.first = true;
+        }
+        let payload = self.current.pop_front()?;
+        if self.current.is_empty() {
+            self.pause = KEY_GAP_TICKS;
+        }
+        let marker = std::mem::take(&mut self.first);
+        Some(KeyEvent {
+            payload_type: self.te.payload_type,
+            payload,
+            timestamp: self.started.unwrap_or(audio_timestamp),
+            marker,
+        })
+    }
 }

@@ -12,3 +12,4 @@ pub mod rtcp;
 pub mod sender;
 pub mod seq;
 pub mod stats;
+pub mod telephone_event;

@@ -99,6 +99,32 @@ impl RtpSender {
         self.octets = self.octets.wrapping_add(payload.len() as u32);
     }
 
+    /// Writes one RFC 4733 event packet into the stream (its own payload type, the stream's
+    /// SSRC and sequence, the event's `timestamp`), leaving the media timestamps as they are.
+    pub fn packetize_event(
+        &mut self,
+        payload_type: u8,
+        payload: &[u8],
+        timestamp: u32,
+        marker: bool,
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        out.resize(12 + payload.len(), 0);
+        let builder = RtpPacketBuilder::new()
+            .payload_type(payload_type)
+            .ssrc(self.ssrc)
+            .sequence(Seq::from(self.next_seq))
+            .timestamp(timestamp)
+            .marked(marker)
+            .payload(payload);
+        let n = builder.build_into_unchecked(out);
+        out.truncate(n);
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload.len() as u32);
+    }
+
     /// The initial (random) timestamp: a fixed base for streams that count frames themselves.
     pub fn initial_timestamp(&self) -> u32 {
         self.initial_timestamp

@@ -66,6 +66,8 @@ pub struct Call {
     pub invite: Option<(TxKey, Request)>,
     /// The member, built and waiting for the answer to be sent.
     pub staged: Option<MemberSetup>,
+    /// Must enter the room's PIN by DTMF before it is mixed.
+    pub awaiting_pin: bool,
     /// Whether the member was added to its room yet.
     pub joined: bool,
     /// When it was added.

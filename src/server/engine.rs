@@ -73,6 +73,8 @@ pub struct CallEngine {
     events: VecDeque<ServerEvent>,
     /// Members talking now (so one that leaves while talking is announced as stopping).
     talking: HashSet<MemberId>,
+    /// Callers typing a room's PIN.
+    pin_entries: HashMap<MemberId, pin_entry::PinEntry>,
     /// Outbound calls not answered yet, by Call-ID.
     dials: HashMap<String, dial_out::PendingDial>,
     next_dial: u64,
@@ -116,6 +118,7 @@ impl CallEngine {
             events: VecDeque::new(),
             talking: HashSet::new(),
             dials: HashMap::new(),
+            pin_entries: HashMap::new(),
             next_dial: 0,
             clock,
             metrics,
@@ -156,6 +159,7 @@ impl CallEngine {
         self.layer.handle_timeout(now);
         self.answer_due_calls(now);
         self.dial_timers(now);
+        self.pin_timers(now);
         self.process_outputs(now, None);
     }
 
@@ -183,12 +187,14 @@ impl CallEngine {
         });
         let shutdown = self.shutdown_deadline.into_iter();
         let dials = self.dials.values().map(|d| d.deadline());
+        let pins = self.pin_entries.values().map(|p| p.deadline());
         self.layer
             .poll_timeout()
             .into_iter()
             .chain(ringing)
             .chain(shutdown)
             .chain(dials)
+            .chain(pins)
             .min()
     }
 
@@ -368,7 +374,7 @@ impl CallEngine {
         if !is_valid_room_id(room) {
             return Err(Reject::new(404, "room ids are [A-Za-z0-9_.-]{1,64}"));
         }
-        self.admit(room, pin)?;
+        let awaiting_pin = self.admit(room, pin)?;
         let room = room.to_string();
         let cid = call_id(req).ok_or_else(|| Reject::new(400, "missing Call-ID"))?;
         if self.calls.contains_key(&cid) {
@@ -459,6 +465,7 @@ impl CallEngine {
                         warn!(error = %e, "cannot build member media");
                         Reject::new(500, "media setup failed")
                     })?;
+                setup.controls.awaiting_pin = awaiting_pin;
                 if let (Some(negotiated), Some(sockets)) = (video.as_ref(), video_sockets) {
                     let plan = VideoPlan {
                         sockets,
@@ -513,6 +520,7 @@ impl CallEngine {
             pending_offer,
             invite: None,
             staged,
+            awaiting_pin,
             joined: false,
             joined_at: None,
             codec,
@@ -605,11 +613,14 @@ impl CallEngine {
                     };
                     let settings = self.encoder_settings;
                     call.codec = Some(audio.codec);
-                    let joined =
-                        build_member(who, pending.sockets, &audio, settings).and_then(|setup| {
+                    let awaiting_pin = call.awaiting_pin;
+                    let joined = build_member(who, pending.sockets, &audio, settings).and_then(
+                        |mut setup| {
+                            setup.controls.awaiting_pin = awaiting_pin;
                             self.registry
                                 .join(&call.room, setup, || build_shared_encoders(settings))
-                        });
+                        },
+                    );
                     match joined {
                         Ok(()) => self.joined(now, &cid),
                         Err(e) => {
@@ -787,6 +798,25 @@ impl CallEngine {
 
     fn on_room_event(&mut self, now: Instant, event: RoomEvent) {
         match event {
+            RoomEvent::Dtmf {
+                room,
+                member,
+                digit,
+            } => {
+                if !self.by_member.contains_key(&member) {
+                    return;
+                }
+                // A lobby member's digits are its PIN: never published.
+                if self.pin_entries.contains_key(&member) {
+                    self.on_pin_digit(now, member, digit);
+                } else {
+                    self.events.push_back(ServerEvent::Dtmf {
+                        room,
+                        member,
+                        digit,
+                    });
+                }
+            }
             RoomEvent::MediaTimeout { member, .. } => {
                 if let Some(cid) = self.by_member.get(&member).cloned() {
                     info!(call_id = %cid, "ending call after RTP timeout");
@@ -1060,6 +1090,7 @@ fn caller_name(req: &Request) -> String {
 
 mod control;
 pub mod dial_out;
+mod pin_entry;
 mod rooms;
 #[cfg(test)]
 mod tests;

@@ -85,6 +85,7 @@ pub fn build_member(
 ) -> Result<MemberSetup, CodecError> {
     Ok(MemberSetup {
         video: None,
+        controls: Default::default(),
         initial_canvas: who.initial_canvas,
         id: who.id,
         call_id: who.call_id,

@@ -20,6 +20,8 @@ pub enum LeaveReason {
     Timeout,
     /// The room was deleted or failed.
     RoomEnded,
+    /// No right PIN by DTMF (three wrong tries, or none in time).
+    PinFailed,
     /// The server is stopping.
     Shutdown,
 }
@@ -94,6 +96,12 @@ pub enum ServerEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         floor: Option<Option<MemberId>>,
     },
+    /// A member pressed a key (RFC 4733).
+    Dtmf {
+        room: RoomId,
+        member: MemberId,
+        digit: char,
+    },
     DialProgress {
         room: RoomId,
         dial_id: String,
@@ -119,7 +127,8 @@ impl ServerEvent {
             | Self::TalkingStarted { room, .. }
             | Self::TalkingStopped { room, .. }
             | Self::DialProgress { room, .. }
-            | Self::CanvasUpdated { room, .. } => room,
+            | Self::CanvasUpdated { room, .. }
+            | Self::Dtmf { room, .. } => room,
         }
     }
 }

@@ -176,6 +176,9 @@ impl CallEngine {
         change: CanvasControl,
     ) -> Result<(), ControlError> {
         self.check_canvas(room, canvas)?;
+        if change == CanvasControl::default() {
+            return Ok(());
+        }
         if let Some(Some(member)) = change.floor {
             self.member_call(room, member)?;
         }

@@ -277,6 +277,20 @@ impl CallEngine {
         }
     }
 
+    /// Cancels the pending dials into `room` (the room is being deleted).
+    pub(super) fn cancel_dials_into(&mut self, now: Instant, room: &str) {
+        let pending: Vec<String> = self
+            .dials
+            .iter()
+            .filter(|(_, d)| d.label.room == room)
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        for cid in pending {
+            self.send_cancel(now, &cid);
+            self.fail_dial(&cid, 487);
+        }
+    }
+
     /// Cancels every pending dial (shutdown).
     pub(super) fn cancel_all_dials(&mut self, now: Instant) {
         let pending: Vec<String> = self.dials.keys().cloned().collect();
@@ -428,6 +442,7 @@ impl CallEngine {
             pending_offer: None,
             invite: None,
             staged: None,
+            awaiting_pin: false,
             joined: false,
             joined_at: None,
             codec: None,

@@ -2,6 +2,7 @@
 //! room begins and ends (announced as events), and reports for the control API. A room made
 //! by a first dial ends with its last member; one made by the API stays until deleted.
 
+use super::pin_entry::PinEntry;
 use super::{CallEngine, Reject};
 use crate::conference::canvas_control::CanvasControl;
 use crate::conference::registry::is_valid_room_id;
@@ -46,31 +47,37 @@ fn check_patch(patch: &RoomPatch) -> Result<(), ControlError> {
 }
 
 impl CallEngine {
-    /// Whether a new caller may enter `room` having dialled `pin`; checked before any port
-    /// or codec is allocated.
-    pub(super) fn admit(&self, room: &str, pin: Option<&str>) -> Result<(), Reject> {
+    /// Whether a new caller may enter `room` having dialled `pin`, checked before any port
+    /// or codec is allocated; `Ok(true)`: it must enter the PIN by DTMF first.
+    pub(super) fn admit(&self, room: &str, pin: Option<&str>) -> Result<bool, Reject> {
         // A PIN dialled into a room that has none is ignored.
         let Some(policy) = self.policies.get(room) else {
-            return Ok(());
+            return Ok(false);
         };
         if policy.locked {
             return Err(Reject::new(403, "room is locked"));
         }
-        match (&policy.pin, pin) {
-            (Some(expected), Some(dialled)) if pin_matches(dialled, expected) => {}
+        let needs_pin = match (&policy.pin, pin) {
+            (Some(expected), Some(dialled)) if pin_matches(dialled, expected) => false,
             (Some(_), Some(_)) => return Err(Reject::new(403, "wrong PIN")),
-            (Some(_), None) => {
-                return Err(Reject::new(403, "this room needs a PIN: dial ROOM*PIN"));
-            }
-            (None, _) => {}
-        }
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
         if policy
             .max_members
             .is_some_and(|max| self.people_in(room) >= max)
         {
             return Err(Reject::new(486, "room is full"));
         }
-        Ok(())
+        Ok(needs_pin)
+    }
+
+    /// Whether `typed` is `room`'s PIN.
+    pub(super) fn pin_is(&self, room: &str, typed: &str) -> bool {
+        self.policies
+            .get(room)
+            .and_then(|p| p.pin.as_deref())
+            .is_some_and(|pin| pin_matches(typed, pin))
     }
 
     /// People (not cascade legs) in or entering `room`.
@@ -94,6 +101,11 @@ impl CallEngine {
         call.joined = true;
         call.joined_at = Some(at);
         let room = call.room.clone();
+        if call.awaiting_pin {
+            self.pin_entries
+                .insert(call.member, PinEntry::new(&room, now));
+            info!(%room, member = call.member, "caller waits in the PIN lobby");
+        }
         if !self.policies.contains_key(&room) {
             let policy = RoomPolicy::new(at, false);
             self.events.push_back(ServerEvent::RoomCreated {
@@ -253,6 +265,7 @@ impl CallEngine {
             .map(|c| c.call_id.clone())
             .collect();
         info!(%room, calls = calls.len(), "room deleted by API");
+        self.cancel_dials_into(now, room);
         for cid in calls {
             if self.fail_pending_invite(now, &cid, 480) {
                 self.end_call(&cid, LeaveReason::RoomEnded);

@@ -9,7 +9,7 @@ use crate::config::{Config, PortRange};
 use crate::rtp::port_pool::PortPool;
 use crate::server::control::{ControlError, ControlRequest};
 use crate::server::roster::RoomPatch;
-use crate::server::server_event::{LeaveReason, ServerEvent};
+use crate::server::server_event::{ChangeSource, LeaveReason, ServerEvent};
 use crate::sip::message::parse_message;
 use crate::sip::peer::Peer;
 use std::net::SocketAddr;
@@ -309,17 +309,21 @@ fn a_room_admits_by_lock_pin_and_capacity_before_allocating_anything() {
     assert_eq!(created, Ok(true));
     h.receive(&invite_from(1, "3000"));
     assert!(h.last_final().starts_with("SIP/2.0 403"), "locked");
+    assert_eq!(h.ports.in_use(), 0, "refused calls hold no ports");
     let patch = RoomPatch {
         locked: Some(false),
         pin: Some(Some("1234".to_string())),
-        max_members: Some(Some(1)),
+        max_members: Some(Some(2)),
     };
     assert_eq!(put_room(&mut h, patch), Ok(false), "an update");
     h.receive(&invite_from(2, "3000"));
-    assert!(h.last_final().contains("403"), "a PIN is needed");
+    assert!(
+        h.last_final().starts_with("SIP/2.0 200"),
+        "no PIN dialled: admitted to the PIN lobby"
+    );
     h.receive(&invite_from(3, "3000*9999"));
     assert!(h.last_final().contains("403"), "wrong PIN");
-    assert_eq!(h.ports.in_use(), 0, "refused calls hold no ports");
+    assert_eq!(h.ports.in_use(), 1, "the refused call holds no ports");
     h.receive(&invite_from(4, "3000*1234"));
     assert!(h.last_final().starts_with("SIP/2.0 200"), "right PIN");
     h.receive(&invite_from(5, "3000*1234"));
@@ -419,4 +423,93 @@ fn deleting_a_room_ends_its_calls_with_bye() {
         reply,
     });
     assert_eq!(again, Err(ControlError::UnknownRoom("3000".to_string())));
+}
+
+/// Puts a PIN on room 3000 and places a call that dials no PIN; returns its member id.
+fn in_the_lobby(h: &mut Harness) -> u64 {
+    let patch = RoomPatch {
+        pin: Some(Some("2468".to_string())),
+        ..RoomPatch::default()
+    };
+    assert_eq!(put_room(h, patch), Ok(true));
+    established(h);
+    let joined = h.events();
+    joined
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::MemberJoined { member, .. } => Some(member.id),
+            _ => None,
+        })
+        .expect("joined the lobby")
+}
+
+fn press(h: &mut Harness, member: u64, keys: &str) {
+    for digit in keys.chars() {
+        h.engine.handle_room_event(
+            h.now,
+            RoomEvent::Dtmf {
+                room: "3000".to_string(),
+                member,
+                digit,
+            },
+        );
+        h.drain();
+    }
+}
+
+#[test]
+fn the_right_pin_by_dtmf_lets_a_lobby_caller_in_and_its_digits_stay_private() {
+    let mut h = Harness::new(config());
+    let member = in_the_lobby(&mut h);
+    press(&mut h, member, "1111#");
+    assert!(h.events().is_empty(), "a wrong try: nothing published");
+    press(&mut h, member, "2468#");
+    let events = h.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let ServerEvent::MemberUpdated { changes, by, .. } = &events[0] else {
+        panic!("member-updated: {events:?}");
+    };
+    assert_eq!(changes.awaiting_pin, Some(false));
+    assert_eq!(*by, ChangeSource::Dtmf);
+    press(&mut h, member, "5");
+    assert!(
+        matches!(h.events()[..], [ServerEvent::Dtmf { digit: '5', .. }]),
+        "inside the room, digits are events"
+    );
+    h.advance(Duration::from_secs(40));
+    assert!(
+        h.sent_starting("BYE").is_empty(),
+        "no PIN timeout once inside"
+    );
+}
+
+#[test]
+fn three_wrong_pins_or_thirty_seconds_end_the_call() {
+    let mut h = Harness::new(config());
+    let member = in_the_lobby(&mut h);
+    press(&mut h, member, "1#2#");
+    assert!(h.sent_starting("BYE").is_empty(), "two tries so far");
+    press(&mut h, member, "3#");
+    assert_eq!(
+        h.sent_starting("BYE").len(),
+        1,
+        "the third wrong PIN hangs up"
+    );
+    assert!(h.events().iter().any(|e| matches!(
+        e,
+        ServerEvent::MemberLeft {
+            reason: LeaveReason::PinFailed,
+            ..
+        }
+    )));
+
+    let mut h = Harness::new(config());
+    in_the_lobby(&mut h);
+    h.advance(Duration::from_secs(29));
+    assert!(h.sent_starting("BYE").is_empty());
+    h.advance(Duration::from_secs(2));
+    assert!(
+        !h.sent_starting("BYE").is_empty(),
+        "30 s without the PIN hangs up"
+    );
 }
