@@ -60,7 +60,7 @@ impl From<ControlError> for ApiError {
             | ControlError::UnknownCanvas { .. } => Self::not_found(message),
             ControlError::InvalidRoomId | ControlError::Invalid(_) => Self::invalid(message),
             ControlError::NoMedia(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            ControlError::Unavailable => {
+            ControlError::Unavailable | ControlError::NoPorts => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
         }

@@ -112,6 +112,8 @@ pub enum ControlError {
     Invalid(String),
     #[error("the server is not answering")]
     Unavailable,
+    #[error("no RTP ports free")]
+    NoPorts,
 }
 
 /// A room with its media state collected.

@@ -152,7 +152,7 @@ impl CallEngine {
         let local = SocketAddr::new(ip, self.sip_addr.port());
         let no_ports = |e| {
             warn!(error = %e, "cannot allocate RTP ports for dial-out");
-            ControlError::Invalid("no RTP ports free".to_string())
+            ControlError::NoPorts
         };
         let sockets = self.ports.allocate().map_err(no_ports)?;
         let video_sockets = match self.config.video.enabled {
