@@ -49,23 +49,11 @@ impl RtpSender {
     /// for senders that send every frame on time (test clients); the server's streams stamp
     /// their clock's time with [`packetize_at`](Self::packetize_at) instead.
     pub fn packetize(&mut self, payload: &[u8], ticks: u32, out: &mut Vec<u8>) {
-        out.clear();
-        out.resize(12 + payload.len(), 0);
-        let builder = RtpPacketBuilder::new()
-            .payload_type(self.payload_type)
-            .ssrc(self.ssrc)
-            .sequence(Seq::from(self.next_seq))
-            .timestamp(self.timestamp)
-            .marked(self.first)
-            .payload(payload);
-        let n = builder.build_into_unchecked(out);
-        out.truncate(n);
+        let timestamp = self.timestamp;
+        self.write(self.payload_type, payload, timestamp, self.first, out);
         self.first = false;
-        self.last_timestamp = self.timestamp;
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.timestamp = self.timestamp.wrapping_add(ticks);
-        self.packets = self.packets.wrapping_add(1);
-        self.octets = self.octets.wrapping_add(payload.len() as u32);
+        self.last_timestamp = timestamp;
+        self.timestamp = timestamp.wrapping_add(ticks);
     }
 
     /// Writes one packet with an explicit timestamp (from a [`MediaClock`]) and marker (video:
@@ -80,28 +68,27 @@ impl RtpSender {
         marker: bool,
         out: &mut Vec<u8>,
     ) {
-        out.clear();
-        out.resize(12 + payload.len(), 0);
-        let builder = RtpPacketBuilder::new()
-            .payload_type(self.payload_type)
-            .ssrc(self.ssrc)
-            .sequence(Seq::from(self.next_seq))
-            .timestamp(timestamp)
-            .marked(marker)
-            .payload(payload);
-        let n = builder.build_into_unchecked(out);
-        out.truncate(n);
+        self.write(self.payload_type, payload, timestamp, marker, out);
         self.first = false;
         self.last_timestamp = timestamp;
         self.timestamp = timestamp;
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.packets = self.packets.wrapping_add(1);
-        self.octets = self.octets.wrapping_add(payload.len() as u32);
     }
 
     /// Writes one RFC 4733 event packet into the stream (its own payload type, the stream's
     /// SSRC and sequence, the event's `timestamp`), leaving the media timestamps as they are.
     pub fn packetize_event(
+        &mut self,
+        payload_type: u8,
+        payload: &[u8],
+        timestamp: u32,
+        marker: bool,
+        out: &mut Vec<u8>,
+    ) {
+        self.write(payload_type, payload, timestamp, marker, out);
+    }
+
+    /// Writes one packet of the stream (its SSRC, next sequence number) and counts it.
+    fn write(
         &mut self,
         payload_type: u8,
         payload: &[u8],
