@@ -1,11 +1,13 @@
 //! Canvases over the API on real video calls: the snapshot PNG decodes and shows each
 //! member's colour where the layout put it; a layout change moves the tiles (in the snapshot
 //! and in the frame a member receives); a forced floor holds its member in the big slot while
-//! another member talks, and returning it hands the slot to the talker.
+//! another member talks, and returning it hands the slot to the talker. Banners show the
+//! names as the font draws them; a reserved slot holds; canvases are added, resized and
+//! removed (watchers move to canvas 1), with their events.
 
 mod common;
 
-use common::api::Api;
+use common::api::{kind, Api};
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -76,17 +78,10 @@ async fn layouts_floors_and_snapshots_over_the_api() {
     };
     let operator = async {
         wait_members(&server, "cv", 2).await;
-        let members = api.get("/v1/rooms/cv/members").await.json();
-        let id = |name: &str| {
-            members
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|m| m["name"] == name)
-                .and_then(|m| m["id"].as_u64())
-                .unwrap()
-        };
-        let (red, blue) = (id("red"), id("blue"));
+        let (red, blue) = (
+            api.member_id("cv", "red").await,
+            api.member_id("cv", "blue").await,
+        );
         let canvas = || async { api.get("/v1/rooms/cv/canvases").await.json()[0].clone() };
         let both = eventually(LIMIT, || async {
             canvas().await["members"]
@@ -185,5 +180,221 @@ async fn layouts_floors_and_snapshots_over_the_api() {
         tile_has(frame, red_tile, RED),
         "red small in the received frame"
     );
+    server.shutdown().await;
+}
+
+/// Whether `member`'s banner on `tile` shows `text` in `luma`: the rasterizer's inked pixels
+/// are much brighter than the ones it leaves dark.
+fn shows_banner(
+    luma: impl Fn(u32, u32) -> Option<u8>,
+    tile: (i32, i32, u32, u32),
+    text: &str,
+    margin: f64,
+) -> bool {
+    let (ink, background) = banner_contrast(luma, tile, text);
+    ink - background > margin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banners_slots_and_canvases_added_resized_and_removed() {
+    let mut config = test_config();
+    config.video.canvas.width = 320;
+    config.video.canvas.height = 180;
+    config.video.canvas.fps = 15.0;
+    let server = start(config).await;
+    let api = Api::new(&server);
+    let member = |name: &str, colour, tone| {
+        let mut o = DialOptions::new(uri(&server, "cvb"));
+        o.from = name.to_string();
+        o.color = Some(colour);
+        o.video_size = (160, 90);
+        o.tone_hz = tone;
+        o.duration = Duration::from_secs(22);
+        o
+    };
+    let mut events = api.events("?room=cvb", None);
+    let operator = async {
+        wait_members(&server, "cvb", 2).await;
+        let (red, blue) = (
+            api.member_id("cvb", "red").await,
+            api.member_id("cvb", "blue").await,
+        );
+        let canvas = || async { api.get("/v1/rooms/cvb/canvases").await.json()[0].clone() };
+        let placed = eventually(LIMIT, || async {
+            let c = canvas().await;
+            tile(&c, red).is_some() && tile(&c, blue).is_some()
+        })
+        .await;
+        assert!(placed, "both on canvas 1");
+        // Banners on: each tile's strip shows its member's name as the font draws it.
+        let on = api
+            .patch("/v1/rooms/cvb/canvases/1", json!({"banners": true}))
+            .await;
+        assert_eq!((on.status, &on.json()["banners"]), (200, &json!(true)));
+        let named = eventually(LIMIT, || async {
+            let c = canvas().await;
+            let shot = snapshot(&api, "cvb").await;
+            shows_banner(image_luma(&shot), tile(&c, red).unwrap(), "red", 120.0)
+                && shows_banner(image_luma(&shot), tile(&c, blue).unwrap(), "blue", 120.0)
+        })
+        .await;
+        assert!(named, "the names are drawn on the tiles");
+        // A member's own banner text replaces its name, and stays when the names go off.
+        let guest = api
+            .patch(
+                &format!("/v1/rooms/cvb/members/{blue}"),
+                json!({"banner": "Guest"}),
+            )
+            .await;
+        assert_eq!(guest.json()["banner"], "Guest", "{}", guest.body);
+        let off = api
+            .patch("/v1/rooms/cvb/canvases/1", json!({"banners": false}))
+            .await;
+        assert_eq!(off.json()["banners"], false);
+        let only_guest = eventually(LIMIT, || async {
+            let c = canvas().await;
+            let shot = snapshot(&api, "cvb").await;
+            !shows_banner(image_luma(&shot), tile(&c, red).unwrap(), "red", 30.0)
+                && image_tile_has(&shot, tile(&c, red).unwrap(), RED)
+                && shows_banner(image_luma(&shot), tile(&c, blue).unwrap(), "Guest", 120.0)
+        })
+        .await;
+        assert!(
+            only_guest,
+            "names off: red's strip is gone, blue's own text stays"
+        );
+        api.patch("/v1/rooms/cvb/canvases/1", json!({"banners": true}))
+            .await;
+
+        // A reserved slot holds red in the big slot while blue talks past the floor hold.
+        let layout = api
+            .patch(
+                "/v1/rooms/cvb/canvases/1",
+                json!({"layout": "1up_top_left+5"}),
+            )
+            .await;
+        assert_eq!(layout.status, 200, "{}", layout.body);
+        let slot = api
+            .patch(&format!("/v1/rooms/cvb/members/{red}"), json!({"slot": 1}))
+            .await;
+        assert_eq!(slot.json()["slot"], 1, "{}", slot.body);
+        let big = |t: Option<(i32, i32, u32, u32)>| t.is_some_and(|(_, _, w, _)| w > 150);
+        let red_big = eventually(LIMIT, || async { big(tile(&canvas().await, red)) }).await;
+        assert!(red_big, "the reserved slot is the big one");
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let c = canvas().await;
+        assert!(
+            big(tile(&c, red)) && !big(tile(&c, blue)),
+            "the reservation holds against the talker: {c}"
+        );
+
+        // Canvases added, watched, removed (watchers move to canvas 1) and resized.
+        let added = api
+            .post(
+                "/v1/rooms/cvb/canvases",
+                json!({"width": 160, "height": 90, "layout": "1x1"}),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{}", added.body);
+        assert_eq!(
+            (&added.json()["id"], &added.json()["width"]),
+            (&json!(2), &json!(160))
+        );
+        let third = api.post("/v1/rooms/cvb/canvases", json!({})).await;
+        assert_eq!(third.json()["id"], 3, "{}", third.body);
+        let blue_path = format!("/v1/rooms/cvb/members/{blue}");
+        let watch = |n: u64| api.patch(&blue_path, json!({ "watching_canvas": n }));
+        assert_eq!(watch(3).await.json()["watching_canvas"], 3);
+        assert_eq!(api.delete("/v1/rooms/cvb/canvases/3").await.status, 204);
+        let moved = api.get(&format!("/v1/rooms/cvb/members/{blue}")).await;
+        assert_eq!(moved.json()["watching_canvas"], 1, "{}", moved.body);
+        let listed = api.get("/v1/rooms/cvb/canvases").await.json();
+        assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+        assert_eq!(watch(2).await.json()["watching_canvas"], 2);
+        let resized = api
+            .patch(
+                "/v1/rooms/cvb/canvases/2",
+                json!({"width": 192, "height": 108}),
+            )
+            .await;
+        assert_eq!(resized.json()["width"], 192, "{}", resized.body);
+
+        // Bad values and conflicts.
+        for body in [
+            json!({"width": 191}),
+            json!({"fps": 0}),
+            json!({"bitrate": 1}),
+        ] {
+            let bad = api.patch("/v1/rooms/cvb/canvases/2", body).await;
+            assert_eq!((bad.status, bad.error_code().as_str()), (422, "invalid"));
+        }
+        let bad = api
+            .patch(
+                &format!("/v1/rooms/cvb/members/{red}"),
+                json!({"volume_in": 13}),
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{}", bad.body);
+        let busy = api
+            .put("/v1/rooms/cvb", json!({"canvases": [{"layout": "1x1"}]}))
+            .await;
+        assert_eq!((busy.status, busy.error_code().as_str()), (409, "conflict"));
+        let solo = api
+            .put(
+                "/v1/rooms/solo",
+                json!({"canvases": [{"width": 640, "height": 360}, {"layout": "1x1"}]}),
+            )
+            .await;
+        assert_eq!(
+            (solo.status, &solo.json()["canvases"]),
+            (201, &json!(2)),
+            "{}",
+            solo.body
+        );
+        let solo_canvases = api.get("/v1/rooms/solo/canvases").await.json();
+        assert_eq!(solo_canvases[0]["width"], 640);
+        assert_eq!(solo_canvases[1]["layout"], "1x1");
+        assert_eq!(api.delete("/v1/rooms/solo/canvases/1").await.status, 204);
+        let last = api.delete("/v1/rooms/solo/canvases/1").await;
+        assert_eq!((last.status, last.error_code().as_str()), (409, "conflict"));
+        tile(&canvas().await, red).unwrap()
+    };
+    let (red, blue, red_tile) = tokio::join!(
+        dial(member("red", RED, None)),
+        dial(member("blue", BLUE, Some(880.0))),
+        operator
+    );
+    let (red, blue) = (red.expect("red"), blue.expect("blue"));
+    // What red received at the end: itself big, with its name drawn by the font.
+    let frame = red.last_frame.as_ref().expect("red received canvas 1");
+    assert!(tile_has(frame, red_tile, RED), "red big in its frame");
+    assert!(
+        shows_banner(
+            |x, y| frame.pixel_yuv(x, y).map(|p| p.0),
+            red_tile,
+            "red",
+            60.0
+        ),
+        "red's banner in the decoded frame: {:?}",
+        banner_contrast(|x, y| frame.pixel_yuv(x, y).map(|p| p.0), red_tile, "red")
+    );
+    // Blue watched the resized canvas 2.
+    let frame = blue.last_frame.as_ref().expect("blue received canvas 2");
+    assert_eq!((frame.width, frame.height), (192, 108));
+    // The events told it all, in order.
+    let seen = events.until(LIMIT, |e| kind(e) == "canvas-removed").await;
+    let kinds: Vec<&str> = seen.iter().map(kind).collect();
+    assert!(
+        seen.iter()
+            .any(|e| kind(e) == "floor-changed" && e["member"].as_u64().is_some()),
+        "a floor-changed event: {kinds:?}"
+    );
+    let updated = seen
+        .iter()
+        .find(|e| kind(e) == "canvas-updated" && e["banners"] == true);
+    assert!(updated.is_some(), "banners on in canvas-updated: {kinds:?}");
+    let added = kinds.iter().position(|k| *k == "canvas-added");
+    let removed = kinds.iter().position(|k| *k == "canvas-removed");
+    assert!(added.is_some() && added < removed, "{kinds:?}");
     server.shutdown().await;
 }

@@ -307,16 +307,10 @@ async fn moving_a_member_between_canvases_changes_the_picture_it_receives() {
     let operator = async {
         wait_members(&server, "move", 3).await;
         let members = api.get("/v1/rooms/move/members").await.json();
-        let id = |name: &str| {
-            members
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|m| m["name"] == name)
-                .map(|m| m["id"].as_u64().unwrap())
-                .unwrap()
-        };
-        let (red, watcher) = (id("red"), id("watcher"));
+        let (red, watcher) = (
+            api.member_id("move", "red").await,
+            api.member_id("move", "watcher").await,
+        );
         assert_eq!(
             members
                 .as_array()
@@ -369,7 +363,7 @@ async fn moving_a_member_between_canvases_changes_the_picture_it_receives() {
                 .map(|t| (t.x, t.y, t.w, t.h))
                 .expect("tile")
         };
-        (rect(red), rect(id("blue")))
+        (rect(red), rect(api.member_id("move", "blue").await))
     };
     let (_red, _blue, watcher, (red_tile, blue_tile)) = tokio::join!(
         dial(coloured("red", RED, "1")),

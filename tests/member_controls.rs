@@ -2,7 +2,8 @@
 //! its tone out of everyone's mix and unmuting brings it back; mute-all leaves the excepted
 //! talker audible; a deaf member hears silence while the others still hear each other; a
 //! kicked member gets a BYE and leaves the member list; a video-muted member shows its
-//! placeholder; unknown rooms and members are 404s.
+//! placeholder; volumes scale a voice in the mix and what one member hears; mute-all spares
+//! moderators; unknown rooms and members are 404s.
 
 mod common;
 
@@ -153,6 +154,66 @@ async fn muting_a_talker_takes_it_out_of_the_mix_and_unmuting_brings_it_back() {
     assert!(
         tone_ratio(all_muted, 880.0, 48_000) > 0.5,
         "the excepted 880 still heard after mute-all: {:.3}",
+        tone_ratio(all_muted, 880.0, 48_000)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_scale_what_is_heard_and_mute_all_spares_moderators() {
+    let server = start(test_config()).await;
+    let a = dial(caller(&server, "vol", "a440", Some(440.0), 11));
+    let b = dial(caller(&server, "vol", "b880", Some(880.0), 11));
+    let c = dial(caller(&server, "vol", "listener", None, 11));
+    let operator = async {
+        let (start, ids) = joined(&server, "vol", 3).await;
+        let (a, b, c) = (
+            id_of(&ids, "a440"),
+            id_of(&ids, "b880"),
+            id_of(&ids, "listener"),
+        );
+        sleep_until(start + Duration::from_millis(2000)).await;
+        let quieter = patch_member(&server, "vol", a, json!({"volume_in": -12})).await;
+        assert_eq!(quieter["volume_in"], -12);
+        sleep_until(start + Duration::from_millis(4500)).await;
+        patch_member(&server, "vol", a, json!({"volume_in": 0})).await;
+        let hears_less = patch_member(&server, "vol", c, json!({"volume_out": -6})).await;
+        assert_eq!(hears_less["volume_out"], -6);
+        sleep_until(start + Duration::from_millis(7000)).await;
+        patch_member(&server, "vol", c, json!({"volume_out": 0})).await;
+        let moderator = patch_member(&server, "vol", b, json!({"role": "moderator"})).await;
+        assert_eq!(moderator["role"], "moderator");
+        let all = Api::new(&server)
+            .post("/v1/rooms/vol/mute-all", json!({"muted": true}))
+            .await;
+        let changed = all.json()["changed"].clone();
+        assert!(
+            changed
+                .as_array()
+                .is_some_and(|list| list.len() == 2 && !list.contains(&json!(b))),
+            "everyone but the moderator: {changed}"
+        );
+    };
+    let (a, b, c, ()) = tokio::join!(a, b, c, operator);
+    let (_, _, c) = (a.expect("a"), b.expect("b"), c.expect("c"));
+    let level = |from, to| tone_level_dbfs(window(&c, from, to), 440.0, 48_000);
+    let (normal, quieter, hears_less) = (level(0.8, 2.0), level(2.6, 4.4), level(5.1, 6.9));
+    assert!(
+        (normal - quieter - 12.0).abs() < 3.0,
+        "volume_in -12 dB: {normal:.1} → {quieter:.1} dBFS"
+    );
+    assert!(
+        (normal - hears_less - 6.0).abs() < 3.0,
+        "volume_out -6 dB: {normal:.1} → {hears_less:.1} dBFS"
+    );
+    let all_muted = window(&c, 7.8, 9.5);
+    assert!(
+        tone_ratio(all_muted, 440.0, 48_000) < 0.02,
+        "the participant is muted"
+    );
+    assert!(
+        tone_ratio(all_muted, 880.0, 48_000) > 0.5,
+        "the moderator is still heard: {:.3}",
         tone_ratio(all_muted, 880.0, 48_000)
     );
     server.shutdown().await;

@@ -1,27 +1,24 @@
-//! `/v1/rooms/{room}/canvases`: the room's canvases, a canvas's layout (`PATCH`), its floor
-//! forced to a member (`PUT …/floor`) or returned to the loudest talker (`DELETE …/floor`),
-//! and the composed picture as PNG (`GET …/snapshot.png`, composed on request, so also for a
-//! canvas nobody watches). Canvas numbers are 1-based.
+//! `/v1/rooms/{room}/canvases`: the room's canvases, adding one (`POST`), changing one
+//! (`PATCH`: layout, size, frame rate, bitrate, name banners), removing one (`DELETE`: its
+//! members and watchers move to canvas 1), its floor forced to a member (`PUT …/floor`) or
+//! returned to the loudest talker (`DELETE …/floor`), and the composed picture as PNG
+//! (`GET …/snapshot.png`, composed on request, so also for a canvas nobody watches). Canvas
+//! numbers are 1-based.
 
 use super::error::{ApiError, ApiResult};
 use super::json::Body;
 use super::views::CanvasView;
 use super::ApiState;
-use crate::conference::canvas_control::CanvasControl;
+use crate::conference::canvas::CanvasConfig;
+use crate::conference::canvas_control::{CanvasChange, CanvasControl, CanvasPatch};
 use crate::conference::member::MemberId;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CanvasBody {
-    /// A layout name or `group:NAME` (see `GET /v1/layouts`).
-    layout: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +36,7 @@ fn canvas_index(room: &str, n: &str) -> ApiResult<usize> {
 
 async fn canvas_view(api: &ApiState, room: &str, index: usize) -> ApiResult<CanvasView> {
     let state = api.control.room_state(room).await?;
-    CanvasView::all(&state, &api.canvases)
+    CanvasView::all(&state)
         .into_iter()
         .nth(index)
         .ok_or_else(|| ApiError::not_found(format!("room {room} has no canvas {}", index + 1)))
@@ -50,16 +47,13 @@ pub async fn list(
     Path(room): Path<String>,
 ) -> ApiResult<Json<Vec<CanvasView>>> {
     let state = api.control.room_state(&room).await?;
-    Ok(Json(CanvasView::all(&state, &api.canvases)))
+    Ok(Json(CanvasView::all(&state)))
 }
 
-pub async fn patch(
-    State(api): State<Arc<ApiState>>,
-    Path((room, n)): Path<(String, String)>,
-    Body(body): Body<CanvasBody>,
-) -> ApiResult<Json<CanvasView>> {
-    let index = canvas_index(&room, &n)?;
-    if let Some(layout) = &body.layout {
+/// Checks a canvas's settings: numbers in range, the layout one the library has.
+pub(super) fn check_settings(api: &ApiState, settings: &CanvasPatch) -> ApiResult<()> {
+    settings.validate().map_err(ApiError::invalid)?;
+    if let Some(layout) = &settings.layout {
         let known = match layout.strip_prefix("group:") {
             Some(group) => api.layouts.group(group).is_some(),
             None => api.layouts.get(layout).is_some(),
@@ -70,12 +64,68 @@ pub async fn patch(
             )));
         }
     }
+    Ok(())
+}
+
+/// A canvas's full settings from a body: the server's default canvas with the body's fields.
+pub(super) fn canvas_config(api: &ApiState, settings: &CanvasPatch) -> ApiResult<CanvasConfig> {
+    check_settings(api, settings)?;
+    let mut config = api.canvases.first().cloned().unwrap_or_default();
+    settings.apply(&mut config);
+    Ok(config)
+}
+
+pub async fn patch(
+    State(api): State<Arc<ApiState>>,
+    Path((room, n)): Path<(String, String)>,
+    Body(settings): Body<CanvasPatch>,
+) -> ApiResult<Json<CanvasView>> {
+    let index = canvas_index(&room, &n)?;
+    check_settings(&api, &settings)?;
     let change = CanvasControl {
-        layout: body.layout,
+        settings,
         floor: None,
     };
-    api.control.control_canvas(&room, index, change).await?;
-    Ok(Json(canvas_view(&api, &room, index).await?))
+    control(&api, &room, index, change).await
+}
+
+pub async fn add(
+    State(api): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+    Body(settings): Body<CanvasPatch>,
+) -> ApiResult<(StatusCode, Json<CanvasView>)> {
+    let config = canvas_config(&api, &settings)?;
+    let index = api
+        .control
+        .change_canvases(&room, CanvasChange::Add(config))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(canvas_view(&api, &room, index).await?),
+    ))
+}
+
+pub async fn delete(
+    State(api): State<Arc<ApiState>>,
+    Path((room, n)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let index = canvas_index(&room, &n)?;
+    api.control
+        .change_canvases(&room, CanvasChange::Remove(index))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn control(
+    api: &ApiState,
+    room: &str,
+    canvas: usize,
+    change: CanvasControl,
+) -> ApiResult<Json<CanvasView>> {
+    api.control
+        .change_canvases(room, CanvasChange::Control { canvas, change })
+        .await?;
+    Ok(Json(canvas_view(api, room, canvas).await?))
 }
 
 pub async fn put_floor(
@@ -85,11 +135,10 @@ pub async fn put_floor(
 ) -> ApiResult<Json<CanvasView>> {
     let index = canvas_index(&room, &n)?;
     let change = CanvasControl {
-        layout: None,
+        settings: CanvasPatch::default(),
         floor: Some(Some(body.member)),
     };
-    api.control.control_canvas(&room, index, change).await?;
-    Ok(Json(canvas_view(&api, &room, index).await?))
+    control(&api, &room, index, change).await
 }
 
 pub async fn delete_floor(
@@ -98,11 +147,10 @@ pub async fn delete_floor(
 ) -> ApiResult<Json<CanvasView>> {
     let index = canvas_index(&room, &n)?;
     let change = CanvasControl {
-        layout: None,
+        settings: CanvasPatch::default(),
         floor: Some(None),
     };
-    api.control.control_canvas(&room, index, change).await?;
-    Ok(Json(canvas_view(&api, &room, index).await?))
+    control(&api, &room, index, change).await
 }
 
 pub async fn snapshot_png(

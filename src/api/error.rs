@@ -59,7 +59,9 @@ impl From<ControlError> for ApiError {
             | ControlError::UnknownDial(_)
             | ControlError::UnknownCanvas { .. } => Self::not_found(message),
             ControlError::InvalidRoomId | ControlError::Invalid(_) => Self::invalid(message),
-            ControlError::NoMedia(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            ControlError::NoMedia(_) | ControlError::Conflict(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", message)
+            }
             ControlError::Unavailable | ControlError::NoPorts => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }

@@ -71,9 +71,9 @@ impl Feed {
             .filter(|r| self.room.as_deref().is_none_or(|want| want == r.room))
             .map(|r| SnapshotRoom {
                 room: r.room.clone(),
-                summary: RoomView::new(r, self.api.canvases.len()),
+                summary: RoomView::new(r),
                 members: MemberView::all(r),
-                canvases: CanvasView::all(r, &self.api.canvases),
+                canvases: CanvasView::all(r),
             })
             .collect();
         let snapshot = Snapshot {

@@ -1,5 +1,5 @@
-//! `/v1/rooms/{room}/members`: list and read members, change their controls and canvases
-//! (`PATCH`), kick them (`DELETE`, a BYE), and mute everyone at once (`POST …/mute-all`).
+//! `/v1/rooms/{room}/members`: list and read members, change their controls, canvases,
+//! volumes, role, banner and reserved slot (`PATCH`), kick them (`DELETE`, a BYE), and mute everyone at once (`POST …/mute-all`).
 
 use super::error::{ApiError, ApiResult};
 use super::json::Body;
@@ -7,7 +7,7 @@ use super::rooms::nullable;
 use super::views::MemberView;
 use super::ApiState;
 use crate::conference::member::MemberId;
-use crate::conference::member_control::MemberControl;
+use crate::conference::member_control::{MemberControl, Role, VOLUME_RANGE_DB};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -26,6 +26,49 @@ pub struct MemberBody {
     canvas: Option<Option<usize>>,
     /// The canvas it watches (1-based).
     watching_canvas: Option<usize>,
+    /// dB, −12…+12.
+    volume_in: Option<i64>,
+    volume_out: Option<i64>,
+    role: Option<Role>,
+    /// Text drawn on its tile; `null` or `""` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    banner: Option<Option<String>>,
+    /// The layout slot (1-based) reserved for it; `null` releases it.
+    #[serde(default, deserialize_with = "nullable")]
+    slot: Option<Option<usize>>,
+}
+
+/// The longest banner text accepted, in characters.
+const MAX_BANNER_CHARS: usize = 64;
+
+fn volume(db: Option<i64>, field: &str) -> ApiResult<Option<i8>> {
+    let Some(db) = db else { return Ok(None) };
+    i8::try_from(db)
+        .ok()
+        .filter(|db| VOLUME_RANGE_DB.contains(db))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{field}: {db} dB is out of range {}..={}",
+                VOLUME_RANGE_DB.start(),
+                VOLUME_RANGE_DB.end()
+            ))
+        })
+}
+
+fn banner(text: Option<Option<String>>) -> ApiResult<Option<Option<String>>> {
+    Ok(match text {
+        Some(Some(text)) if text.chars().count() > MAX_BANNER_CHARS => {
+            return Err(ApiError::invalid(format!(
+                "banner: at most {MAX_BANNER_CHARS} characters"
+            )))
+        }
+        Some(Some(text)) if text.trim().is_empty() => Some(None),
+        Some(Some(text)) if text.chars().any(char::is_control) => {
+            return Err(ApiError::invalid("banner: control characters"))
+        }
+        other => other,
+    })
 }
 
 /// 1-based canvas numbers from the API to 0-based ones.
@@ -50,6 +93,19 @@ impl MemberBody {
                 .watching_canvas
                 .map(|n| zero_based(n, "watching_canvas"))
                 .transpose()?,
+            volume_in: volume(self.volume_in, "volume_in")?,
+            volume_out: volume(self.volume_out, "volume_out")?,
+            slot: match self.slot {
+                Some(Some(n)) => {
+                    Some(Some(n.checked_sub(1).ok_or_else(|| {
+                        ApiError::invalid("slot: layout slots are numbered from 1")
+                    })?))
+                }
+                Some(None) => Some(None),
+                None => None,
+            },
+            banner: banner(self.banner)?,
+            role: self.role,
         })
     }
 }

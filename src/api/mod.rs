@@ -38,7 +38,7 @@ pub struct ApiState {
     pub control: ControlClient,
     pub events: EventBus,
     pub metrics: Arc<Metrics>,
-    /// The canvases every room has.
+    /// The canvases a room starts with (the first is the template of added ones).
     pub canvases: Vec<CanvasConfig>,
     pub layouts: Arc<LayoutLibrary>,
     /// Becomes true when the server stops (event streams end).
@@ -75,10 +75,13 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
                 .patch(rooms::patch)
                 .delete(rooms::delete),
         )
-        .route(&format!("{room}/canvases"), get(canvases::list))
+        .route(
+            &format!("{room}/canvases"),
+            get(canvases::list).post(canvases::add),
+        )
         .route(
             &format!("{room}/canvases/{{n}}"),
-            axum::routing::patch(canvases::patch),
+            axum::routing::patch(canvases::patch).delete(canvases::delete),
         )
         .route(
             &format!("{room}/canvases/{{n}}/floor"),

@@ -1,10 +1,12 @@
 //! `/v1/rooms`: list, read, create ahead of the first dial (`PUT`), change (`PATCH`: locked,
-//! PIN, capacity) and end (`DELETE`: every call gets a BYE) rooms.
+//! PIN, capacity; canvases while nobody is in) and end (`DELETE`: every call gets a BYE) rooms.
 
+use super::canvases::canvas_config;
 use super::error::ApiResult;
 use super::json::Body;
 use super::views::RoomView;
 use super::ApiState;
+use crate::conference::canvas_control::CanvasPatch;
 use crate::server::roster::RoomPatch;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,26 +32,32 @@ pub struct RoomBody {
     /// `null` clears.
     #[serde(default, deserialize_with = "nullable")]
     max_members: Option<Option<usize>>,
+    /// Each canvas's settings (the server's default canvas with these fields).
+    canvases: Option<Vec<CanvasPatch>>,
 }
 
-impl From<RoomBody> for RoomPatch {
-    fn from(b: RoomBody) -> Self {
-        RoomPatch {
-            locked: b.locked,
-            pin: b.pin,
-            max_members: b.max_members,
-        }
+impl RoomBody {
+    fn into_patch(self, api: &ApiState) -> ApiResult<RoomPatch> {
+        let canvases = self
+            .canvases
+            .map(|list| {
+                list.iter()
+                    .map(|settings| canvas_config(api, settings))
+                    .collect::<ApiResult<Vec<_>>>()
+            })
+            .transpose()?;
+        Ok(RoomPatch {
+            locked: self.locked,
+            pin: self.pin,
+            max_members: self.max_members,
+            canvases,
+        })
     }
 }
 
 pub async fn list(State(api): State<Arc<ApiState>>) -> ApiResult<Json<Vec<RoomView>>> {
     let rooms = api.control.rooms().await?;
-    Ok(Json(
-        rooms
-            .iter()
-            .map(|r| RoomView::new(r, api.canvases.len()))
-            .collect(),
-    ))
+    Ok(Json(rooms.iter().map(RoomView::new).collect()))
 }
 
 pub async fn get(
@@ -57,7 +65,7 @@ pub async fn get(
     Path(room): Path<String>,
 ) -> ApiResult<Json<RoomView>> {
     let state = api.control.room_state(&room).await?;
-    Ok(Json(RoomView::new(&state, api.canvases.len())))
+    Ok(Json(RoomView::new(&state)))
 }
 
 pub async fn put(
@@ -65,14 +73,14 @@ pub async fn put(
     Path(room): Path<String>,
     Body(body): Body<RoomBody>,
 ) -> ApiResult<(StatusCode, Json<RoomView>)> {
-    let created = api.control.put_room(&room, body.into()).await?;
+    let created = api.control.put_room(&room, body.into_patch(&api)?).await?;
     let state = api.control.room_state(&room).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(RoomView::new(&state, api.canvases.len()))))
+    Ok((status, Json(RoomView::new(&state))))
 }
 
 pub async fn patch(
@@ -80,9 +88,11 @@ pub async fn patch(
     Path(room): Path<String>,
     Body(body): Body<RoomBody>,
 ) -> ApiResult<Json<RoomView>> {
-    api.control.patch_room(&room, body.into()).await?;
+    api.control
+        .patch_room(&room, body.into_patch(&api)?)
+        .await?;
     let state = api.control.room_state(&room).await?;
-    Ok(Json(RoomView::new(&state, api.canvases.len())))
+    Ok(Json(RoomView::new(&state)))
 }
 
 pub async fn delete(

@@ -2,8 +2,8 @@
 //! from what signalling knows (names, URIs, policy) and what the room's media thread reports
 //! (talking, levels, controls, tiles). Canvas numbers are 1-based, as in the SIP headers.
 
-use crate::conference::canvas::CanvasConfig;
 use crate::conference::member::{MemberId, MemberSnapshot};
+use crate::conference::member_control::Role;
 use crate::conference::room::TileSnapshot;
 use crate::server::control::RoomState;
 use crate::server::roster::{CallInfo, MemberKind};
@@ -30,7 +30,7 @@ pub struct RoomView {
 }
 
 impl RoomView {
-    pub fn new(state: &RoomState, canvases: usize) -> Self {
+    pub fn new(state: &RoomState) -> Self {
         Self {
             room: state.room.clone(),
             members: state
@@ -38,7 +38,7 @@ impl RoomView {
                 .iter()
                 .filter(|c| c.kind != MemberKind::Cascade)
                 .count(),
-            canvases,
+            canvases: state.canvases.len(),
             locked: state.info.locked,
             pin_required: state.info.pin_required,
             max_members: state.info.max_members,
@@ -58,7 +58,7 @@ pub struct MemberView {
     pub uri: String,
     pub call_id: String,
     pub kind: MemberKind,
-    pub role: &'static str,
+    pub role: Role,
     pub audio_codec: String,
     pub video: bool,
     /// The canvas showing it (none: on no canvas).
@@ -74,10 +74,11 @@ pub struct MemberView {
     pub level_dbov: f32,
     /// Holds the floor of the room's canvases.
     pub floor: bool,
+    /// Its reserved layout slot (1-based).
     pub slot: Option<usize>,
     pub banner: Option<String>,
-    pub volume_in: i32,
-    pub volume_out: i32,
+    pub volume_in: i8,
+    pub volume_out: i8,
     pub joined_at: Timestamp,
     /// Where its signalling comes from (`udp:1.2.3.4:5060`).
     pub source: String,
@@ -91,7 +92,7 @@ impl MemberView {
             uri: call.uri.clone(),
             call_id: call.call_id.clone(),
             kind: call.kind,
-            role: "participant",
+            role: call.role,
             audio_codec: call.audio_codec.clone(),
             video: call.video,
             canvas: live.and_then(|m| m.canvas),
@@ -103,10 +104,10 @@ impl MemberView {
             talking: live.is_some_and(|m| m.talking),
             level_dbov: live.map_or(-120.0, |m| (m.level_dbov * 10.0).round() / 10.0),
             floor: floor == Some(call.id),
-            slot: None,
-            banner: None,
-            volume_in: 0,
-            volume_out: 0,
+            slot: live.and_then(|m| m.slot),
+            banner: live.and_then(|m| m.banner.clone()),
+            volume_in: live.map_or(0, |m| m.volume_in),
+            volume_out: live.map_or(0, |m| m.volume_out),
             joined_at: call.joined_at,
             source: call.source.clone(),
         }
@@ -152,8 +153,9 @@ pub struct CanvasView {
 
 impl CanvasView {
     /// The room's canvases (configured) with what the last composition placed on them.
-    pub fn all(state: &RoomState, configs: &[CanvasConfig]) -> Vec<Self> {
-        configs
+    pub fn all(state: &RoomState) -> Vec<Self> {
+        state
+            .canvases
             .iter()
             .enumerate()
             .map(|(i, config)| {
@@ -177,8 +179,8 @@ impl CanvasView {
                     height: config.height,
                     fps: config.fps,
                     bitrate: config.bitrate_bps,
-                    layout: composed.map_or_else(|| config.layout.clone(), |c| c.layout.clone()),
-                    banners: false,
+                    layout: config.layout.clone(),
+                    banners: config.banners,
                     members,
                     tiles,
                     watchers,

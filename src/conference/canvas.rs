@@ -2,7 +2,7 @@
 //! once per frame interval on the room's media thread; the encodes happen per view.
 
 use super::member::MemberId;
-use crate::media::video::compositor::{Compositor, TileSource};
+use crate::media::video::compositor::{Compositor, Placement, TileSource};
 use crate::media::video::frame::{I420Frame, Rect};
 use crate::media::video::layout_library::LayoutLibrary;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,8 @@ pub struct CanvasConfig {
     pub bitrate_bps: u32,
     /// Layout name, or `group:NAME` for automatic choice by member count.
     pub layout: String,
+    /// Draw each member's name (or its banner text) across the bottom of its tile.
+    pub banners: bool,
 }
 
 impl Default for CanvasConfig {
@@ -38,6 +40,7 @@ impl Default for CanvasConfig {
             fps: 30.0,
             bitrate_bps: 2_000_000,
             layout: "group:grid".to_string(),
+            banners: false,
         }
     }
 }
@@ -92,13 +95,14 @@ impl Canvas {
         }
     }
 
-    /// Composes the canvas from `sources` (in display order) with `floor` in the floor slot.
-    /// `record` keeps the placements for snapshots (the full view, not an exclusion view).
+    /// Composes the canvas from `sources` (in display order) placed by `placement` (floor,
+    /// reserved slots, banners). `record` keeps the placements for snapshots (the full view,
+    /// not an exclusion view).
     pub fn compose(
         &mut self,
         layouts: &LayoutLibrary,
         sources: &[TileSource<'_>],
-        floor: Option<MemberId>,
+        placement: &Placement<'_>,
         record: bool,
     ) -> &I420Frame {
         let layout = match self.config.layout_choice() {
@@ -107,7 +111,7 @@ impl Canvas {
         };
         match layout {
             Some(layout) => {
-                let placements = self.compositor.compose(layout, sources, floor);
+                let placements = self.compositor.compose_placed(layout, sources, placement);
                 if record {
                     self.placements = placements;
                 }

@@ -13,6 +13,11 @@ pub enum RoomEvent {
         member: MemberId,
         talking: bool,
     },
+    /// The loudest-talker floor went to `member` (`None`: its holder left).
+    FloorChanged {
+        room: RoomId,
+        member: Option<MemberId>,
+    },
     /// A member pressed a key (RFC 4733 telephone event).
     Dtmf {
         room: RoomId,

@@ -5,6 +5,7 @@
 use super::member_control::{ControlState, MemberControl};
 use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
+use crate::media::audio::gain::Gain;
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
 use crate::media::audio::talk::{TalkConfig, TalkDetector};
 use crate::media::audio::tone::ToneGenerator;
@@ -121,8 +122,11 @@ pub struct Member {
     /// This tick's private mix-minus payload (talkers), and whether it is to be sent.
     own_mix: Vec<u8>,
     pub(super) sends_own_mix: bool,
-    /// Operator controls (muted, deaf).
+    /// Operator controls (muted, deaf, volumes, slot, banner).
     pub controls: ControlState,
+    /// Its voice's gain in the mix and the gain of what it hears (from the controls).
+    pub(super) gain_in: Gain,
+    pub(super) gain_out: Gain,
     /// Cumulative RTP counts of audio and video at the last metrics report.
     rtp_reported: [RtpDelta; 2],
     dtmf: DtmfReceiver,
@@ -175,6 +179,8 @@ impl Member {
             talk_change: None,
             own_mix: Vec::new(),
             sends_own_mix: false,
+            gain_in: Gain::from_db(setup.controls.volume_in),
+            gain_out: Gain::from_db(setup.controls.volume_out),
             controls: setup.controls,
         }
     }
@@ -243,8 +249,10 @@ impl Member {
 
     /// Applies operator controls; a member muted while talking stops talking at its next
     /// receive. Returns whether anything changed.
-    pub fn apply_control(&mut self, change: MemberControl) -> bool {
+    pub fn apply_control(&mut self, change: &MemberControl) -> bool {
         let mut changed = self.controls.apply(change);
+        self.gain_in = Gain::from_db(self.controls.volume_in);
+        self.gain_out = Gain::from_db(self.controls.volume_out);
         if let Some(canvas) = change.canvas {
             changed |= self.initial_canvas != canvas;
             self.initial_canvas = canvas;
@@ -457,6 +465,10 @@ impl Member {
             deaf: self.controls.deaf,
             video_muted: self.controls.video_muted,
             awaiting_pin: self.controls.awaiting_pin,
+            volume_in: self.controls.volume_in,
+            volume_out: self.controls.volume_out,
+            slot: self.controls.slot.map(|s| s + 1),
+            banner: self.controls.banner.clone(),
             rtp_port: self.endpoint.local_port(),
             counters: self.endpoint.counters(),
             jitter_ms: self.rx_stats.jitter_ms(),
@@ -494,6 +506,12 @@ pub struct MemberSnapshot {
     pub video_muted: bool,
     /// In the PIN lobby (not mixed, hearing the prompt).
     pub awaiting_pin: bool,
+    /// Gains (dB) of its voice in the mix and of what it hears.
+    pub volume_in: i8,
+    pub volume_out: i8,
+    /// Its reserved layout slot (1-based).
+    pub slot: Option<usize>,
+    pub banner: Option<String>,
     pub rtp_port: u16,
     pub counters: crate::rtp::endpoint::EndpointCounters,
     pub jitter_ms: f64,

@@ -2,7 +2,8 @@
 //! Owned by the signalling task; rooms are created on first join and destroyed when their
 //! last member leaves.
 
-use super::canvas_control::CanvasControl;
+use super::canvas::CanvasConfig;
+use super::canvas_control::CanvasChange;
 use super::member::{MediaUpdate, MemberId, MemberSetup};
 use super::member_control::MemberControl;
 use super::room::{RoomId, RoomSnapshot, SharedEncoders};
@@ -61,6 +62,7 @@ impl RoomRegistry {
         &mut self,
         room: &str,
         setup: MemberSetup,
+        canvases: &[CanvasConfig],
         make_shared: impl FnOnce() -> Result<SharedEncoders, E>,
     ) -> Result<(), E> {
         let member = setup.id;
@@ -71,6 +73,7 @@ impl RoomRegistry {
                 thread,
                 RoomCommand::CreateRoom {
                     room: room.to_string(),
+                    canvases: canvases.to_vec(),
                     shared: Box::new(shared),
                 },
             );
@@ -123,14 +126,13 @@ impl RoomRegistry {
         }
     }
 
-    /// Applies an operator's change to canvas `canvas` (0-based) of `room`.
-    pub fn control_canvas(&self, room: &str, canvas: usize, change: CanvasControl) {
+    /// Applies an operator's change to the canvases of `room`.
+    pub fn change_canvases(&self, room: &str, change: CanvasChange) {
         if let Some(entry) = self.rooms.get(room) {
             self.pool.send(
                 entry.thread,
-                RoomCommand::ControlCanvas {
+                RoomCommand::ChangeCanvases {
                     room: room.to_string(),
-                    canvas,
                     change,
                 },
             );

@@ -7,7 +7,7 @@
 //! number of encoders in use is therefore talkers + codecs-in-use, not members.
 
 use super::canvas::CanvasConfig;
-use super::canvas_control::CanvasControl;
+use super::canvas_control::CanvasChange;
 use super::events::{EventSink, RoomEvent};
 use super::fork_join::for_each_split;
 use super::member::{MediaUpdate, Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
@@ -219,9 +219,17 @@ impl Room {
         true
     }
 
-    /// Applies an operator's change to canvas `index` (0-based); false when there is none.
-    pub fn control_canvas(&mut self, index: usize, change: CanvasControl) -> bool {
-        self.video.control_canvas(index, change)
+    /// Applies an operator's change to the canvases; false when it names no canvas (or
+    /// would remove the last one).
+    pub fn change_canvases(&mut self, change: CanvasChange) -> bool {
+        match change {
+            CanvasChange::Control { canvas, change } => self.video.control_canvas(canvas, change),
+            CanvasChange::Add(config) => {
+                self.video.add_canvas(config);
+                true
+            }
+            CanvasChange::Remove(canvas) => self.video.remove_canvas(canvas, &mut self.members),
+        }
     }
 
     /// Canvas `index` composed now, for a snapshot.
@@ -234,7 +242,7 @@ impl Room {
         let Some(m) = self.members.iter_mut().find(|m| m.id == id) else {
             return false;
         };
-        if m.apply_control(change) {
+        if m.apply_control(&change) {
             info!(room = %self.id, member = id, muted = m.controls.muted, deaf = m.controls.deaf,
                   video_muted = m.controls.video_muted, "member controls changed");
         }
@@ -296,6 +304,9 @@ impl Room {
                 });
             }
             if m.talking && m.has_frame {
+                if !m.gain_in.is_unity() {
+                    m.gain_in.apply(&mut m.frame);
+                }
                 self.mixer.add(&m.frame);
                 talkers += 1;
             }
@@ -324,6 +335,12 @@ impl Room {
             },
         );
         self.video.tick(t, &mut self.members);
+        if let Some(member) = self.video.take_floor_change() {
+            self.events.send(RoomEvent::FloorChanged {
+                room: self.id.clone(),
+                member,
+            });
+        }
         for m in &mut self.members {
             if m.check_timeout(t.now, self.settings.rtp_timeout) {
                 warn!(member = m.id, call_id = %m.call_id, "no RTP within the timeout");
@@ -346,8 +363,9 @@ impl Room {
         }
     }
 
-    /// Encodes this tick's audio: a private mix-minus for each talker that receives audio, and
-    /// the full mix once per codec used by the others. Returns the encoders run.
+    /// Encodes this tick's audio: a private mix-minus for each talker that receives audio (and
+    /// a private mix for a listener with its own volume), and the full mix once per codec used
+    /// by the others. Returns the encoders run.
     fn encode_audio(&mut self) -> usize {
         self.shared_ready = [false; 3];
         let mut encoders = 0;
@@ -356,20 +374,22 @@ impl Room {
             if !m.wants_audio() || m.controls.deaf {
                 continue; // a deaf member is sent ready-made silence
             }
-            if m.controls.awaiting_pin {
-                // In the PIN lobby it hears the prompt, nothing of the room.
-                m.prompt_frame(&mut self.mix);
-                match m.encode_own_mix(&self.mix) {
-                    Ok(()) => {
-                        m.sends_own_mix = true;
-                        encoders += 1;
+            let talks = m.talking && m.has_frame;
+            if m.controls.awaiting_pin || talks || !m.gain_out.is_unity() {
+                // Its own mix: the PIN prompt in the lobby, a talker's mix-minus, or a mix
+                // at its own volume.
+                if m.controls.awaiting_pin {
+                    m.prompt_frame(&mut self.mix);
+                } else {
+                    if talks {
+                        self.mixer.write_mix_minus(&m.frame, &mut self.mix);
+                    } else {
+                        self.mixer.write_full_mix(&mut self.mix);
                     }
-                    Err(e) => warn!(member = m.id, error = %e, "encode failed"),
+                    if !m.gain_out.is_unity() {
+                        m.gain_out.apply(&mut self.mix);
+                    }
                 }
-                continue;
-            }
-            if m.talking && m.has_frame {
-                self.mixer.write_mix_minus(&m.frame, &mut self.mix);
                 match m.encode_own_mix(&self.mix) {
                     Ok(()) => {
                         m.sends_own_mix = true;

@@ -5,14 +5,15 @@
 //! encoder.
 
 use super::canvas::Canvas;
-use super::canvas_control::CanvasControl;
+use super::canvas::CanvasConfig;
+use super::canvas_control::{changes_encoding, CanvasControl};
 use super::member::{Member, MemberId, TickTime};
 use super::member_video::MemberVideo;
 use super::room::{CanvasSnapshot, RoomSettings, TileSnapshot};
 use super::view::{View, ViewKey};
 use crate::media::video::codec::EncoderConfig;
 use crate::media::video::codec_pool::VideoCodecPool;
-use crate::media::video::compositor::TileSource;
+use crate::media::video::compositor::{Placement, TileSource};
 use crate::media::video::frame::I420Frame;
 use crate::media::video::layout_library::LayoutLibrary;
 use crate::metrics::Metrics;
@@ -32,6 +33,8 @@ pub struct RoomVideo {
     layouts: Arc<LayoutLibrary>,
     floor: Option<MemberId>,
     floor_since: Option<Instant>,
+    /// The floor changed hands since the last [`Self::take_floor_change`].
+    floor_changed: bool,
     dropped_keyframes: u64,
     /// Codec threads encoding the views (inline on the media thread when `None`).
     codecs: Option<Arc<VideoCodecPool>>,
@@ -48,6 +51,7 @@ impl RoomVideo {
             layouts: settings.layouts.clone(),
             floor: None,
             floor_since: None,
+            floor_changed: false,
             dropped_keyframes: 0,
             codecs: settings.video_codecs.clone(),
             metrics: settings.metrics.clone(),
@@ -74,6 +78,11 @@ impl RoomVideo {
         self.floor
     }
 
+    /// The floor's new holder if it changed hands since the last call.
+    pub fn take_floor_change(&mut self) -> Option<Option<MemberId>> {
+        std::mem::take(&mut self.floor_changed).then_some(self.floor)
+    }
+
     /// The floor of canvas `index`: the forced member while it is in the room, else the
     /// loudest talker's.
     fn floor_of(&self, index: usize, members: &[Member]) -> Option<MemberId> {
@@ -90,14 +99,79 @@ impl RoomVideo {
         let Some(canvas) = self.canvases.get_mut(index) else {
             return false;
         };
-        if let Some(layout) = change.layout {
-            info!(canvas = index + 1, %layout, "canvas layout changed");
-            canvas.config.layout = layout;
+        if !change.settings.is_empty() {
+            let mut config = canvas.config.clone();
+            change.settings.apply(&mut config);
+            info!(canvas = index + 1, layout = %config.layout, width = config.width,
+                  height = config.height, fps = config.fps, bitrate = config.bitrate_bps,
+                  banners = config.banners, "canvas settings changed");
+            if changes_encoding(&canvas.config, &config) {
+                *canvas = Canvas::new(config);
+                self.drop_views_of(index);
+            } else {
+                canvas.config = config;
+            }
         }
         if let (Some(floor), Some(slot)) = (change.floor, self.forced_floor.get_mut(index)) {
             info!(canvas = index + 1, floor = ?floor, "canvas floor set");
             *slot = floor;
         }
+        true
+    }
+
+    /// Drops the views of canvas `index` (their encoders); the next frame makes new ones.
+    fn drop_views_of(&mut self, index: usize) {
+        let dropped = &mut self.dropped_keyframes;
+        self.views.retain(|key, view| {
+            let keep = key.canvas != index;
+            if !keep {
+                *dropped += view.keyframes_sent;
+            }
+            keep
+        });
+    }
+
+    /// Adds a canvas after the others.
+    pub fn add_canvas(&mut self, config: CanvasConfig) {
+        info!(
+            canvas = self.canvases.len() + 1,
+            width = config.width,
+            height = config.height,
+            "canvas added"
+        );
+        self.canvases.push(Canvas::new(config));
+        self.forced_floor.push(None);
+    }
+
+    /// Removes canvas `index` (never the last one left): its members and watchers move to the
+    /// first canvas, and the canvases after it move down one number.
+    pub fn remove_canvas(&mut self, index: usize, members: &mut [Member]) -> bool {
+        if index >= self.canvases.len() || self.canvases.len() == 1 {
+            return false;
+        }
+        self.canvases.remove(index);
+        self.forced_floor.remove(index);
+        let renumber = |c: usize| match c.cmp(&index) {
+            std::cmp::Ordering::Less => c,
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => c - 1,
+        };
+        for m in members.iter_mut() {
+            m.initial_canvas = m.initial_canvas.map(renumber);
+            if let Some(v) = m.video.as_mut() {
+                let watching = renumber(v.watching_canvas);
+                v.watch(watching);
+            }
+        }
+        // Views are keyed by canvas number: let them all restart.
+        let dropped: u64 = self.views.values().map(|v| v.keyframes_sent).sum();
+        self.dropped_keyframes += dropped;
+        self.views.clear();
+        info!(
+            canvas = index + 1,
+            canvases = self.canvases.len(),
+            "canvas removed"
+        );
         true
     }
 
@@ -115,7 +189,13 @@ impl RoomVideo {
             .iter()
             .filter_map(|m| tile_source(m, index, now))
             .collect();
-        Some(canvas.compose(&self.layouts, &sources, floor, true).clone())
+        let marks = TileMarks::of(members, index, canvas.config.banners);
+        let placement = marks.placement(floor);
+        Some(
+            canvas
+                .compose(&self.layouts, &sources, &placement, true)
+                .clone(),
+        )
     }
 
     /// A new member: nothing to build here (its view is created on its first frame), but
@@ -178,6 +258,8 @@ impl RoomVideo {
             if keys.is_empty() || !canvas.frame_due(now) {
                 continue;
             }
+            let marks = TileMarks::of(members, index, canvas.config.banners);
+            let placement = marks.placement(floors[index]);
             for key in keys {
                 let config = encoder_config(canvas, key);
                 let sources: Vec<TileSource<'_>> = members
@@ -186,9 +268,8 @@ impl RoomVideo {
                     .filter_map(|m| tile_source(m, index, now))
                     .collect();
                 let started = Instant::now(); // instrumentation only
-                let floor = floors[index];
                 let picture =
-                    canvas.compose(&self.layouts, &sources, floor, key.excluded.is_empty());
+                    canvas.compose(&self.layouts, &sources, &placement, key.excluded.is_empty());
                 Metrics::observe(&self.metrics.compose, started.elapsed());
                 if !self.views.contains_key(key) {
                     let view = match &self.codecs {
@@ -259,6 +340,7 @@ impl RoomVideo {
             .is_some_and(|f| !members.iter().any(|m| m.id == f))
         {
             self.floor = None;
+            self.floor_changed = true;
         }
         let loudest = members
             .iter()
@@ -275,6 +357,7 @@ impl RoomVideo {
         if self.floor.is_none() || held_long_enough {
             self.floor = Some(candidate);
             self.floor_since = Some(now);
+            self.floor_changed = true;
         }
     }
 
@@ -354,4 +437,37 @@ fn tile_source(m: &Member, index: usize, now: Instant) -> Option<TileSource<'_>>
             name: &m.name,
         },
     })
+}
+
+/// The reserved slots and banner texts of the members on one canvas.
+struct TileMarks<'a> {
+    reserved: Vec<(MemberId, usize)>,
+    banners: Vec<(MemberId, &'a str)>,
+}
+
+impl<'a> TileMarks<'a> {
+    /// The marks of canvas `index`: every reservation, and a banner for each member with banner
+    /// text, or with its name when the canvas shows `names`.
+    fn of(members: &'a [Member], index: usize, names: bool) -> Self {
+        let on_canvas = || members.iter().filter(|m| m.initial_canvas == Some(index));
+        Self {
+            reserved: on_canvas()
+                .filter_map(|m| m.controls.slot.map(|slot| (m.id, slot)))
+                .collect(),
+            banners: on_canvas()
+                .filter_map(|m| match &m.controls.banner {
+                    Some(text) => Some((m.id, text.as_str())),
+                    None => names.then_some((m.id, m.name.as_str())),
+                })
+                .collect(),
+        }
+    }
+
+    fn placement(&self, floor: Option<MemberId>) -> Placement<'_> {
+        Placement {
+            floor,
+            reserved: &self.reserved,
+            banners: &self.banners,
+        }
+    }
 }

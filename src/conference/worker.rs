@@ -2,7 +2,8 @@
 //! them (not once per room or per member); a room is only ever touched by its own thread, so
 //! room state needs no locks. Commands arrive over a channel and are applied between ticks.
 
-use super::canvas_control::CanvasControl;
+use super::canvas::CanvasConfig;
+use super::canvas_control::CanvasChange;
 use super::events::{EventSink, RoomEvent};
 use super::member::{MediaUpdate, MemberId, MemberSetup, TickTime};
 use super::member_control::MemberControl;
@@ -26,6 +27,8 @@ pub const TICK: Duration = Duration::from_millis(20);
 pub enum RoomCommand {
     CreateRoom {
         room: RoomId,
+        /// Its canvases (in place of the server's defaults).
+        canvases: Vec<CanvasConfig>,
         shared: Box<SharedEncoders>,
     },
     AddMember {
@@ -53,10 +56,9 @@ pub enum RoomCommand {
         room: RoomId,
         reply: oneshot::Sender<Option<RoomSnapshot>>,
     },
-    ControlCanvas {
+    ChangeCanvases {
         room: RoomId,
-        canvas: usize,
-        change: CanvasControl,
+        change: CanvasChange,
     },
     /// Composes a canvas now and sends the picture.
     CanvasPicture {
@@ -251,13 +253,16 @@ impl Worker {
 
     fn apply(&mut self, cmd: RoomCommand) {
         match cmd {
-            RoomCommand::CreateRoom { room, shared } => {
-                let r = Room::new(
-                    room.clone(),
-                    self.settings.clone(),
-                    *shared,
-                    self.events.clone(),
-                );
+            RoomCommand::CreateRoom {
+                room,
+                canvases,
+                shared,
+            } => {
+                let settings = RoomSettings {
+                    canvases,
+                    ..self.settings.clone()
+                };
+                let r = Room::new(room.clone(), settings, *shared, self.events.clone());
                 self.rooms.insert(room, r);
             }
             RoomCommand::AddMember { room, setup } => match self.rooms.get_mut(&room) {
@@ -297,13 +302,9 @@ impl Worker {
             RoomCommand::Snapshot { room, reply } => {
                 let _ = reply.send(self.rooms.get(&room).map(Room::snapshot));
             }
-            RoomCommand::ControlCanvas {
-                room,
-                canvas,
-                change,
-            } => {
+            RoomCommand::ChangeCanvases { room, change } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
-                    r.control_canvas(canvas, change);
+                    r.change_canvases(change);
                 }
             }
             RoomCommand::CanvasPicture {

@@ -50,6 +50,21 @@ pub enum CtlCommand {
     Undeaf { room: String, id: u64 },
     /// End a member's call (BYE).
     Kick { room: String, id: u64 },
+    /// Write TEXT on a member's tile (`none` removes it).
+    Banner { room: String, id: u64, text: String },
+    /// Set a member's volumes in dB (−12…+12): its voice in the mix, and what it hears.
+    Volume {
+        room: String,
+        id: u64,
+        #[arg(long = "in", allow_hyphen_values = true)]
+        volume_in: Option<i32>,
+        #[arg(long = "out", allow_hyphen_values = true)]
+        volume_out: Option<i32>,
+    },
+    /// Make a member a moderator (spared by mute-all) or a participant.
+    Role { room: String, id: u64, role: String },
+    /// Reserve a layout slot (1-based) for a member, or `none`.
+    Slot { room: String, id: u64, slot: String },
     /// Move a member between canvases (1-based; --canvas 0: on no canvas).
     Canvas {
         room: String,
@@ -224,6 +239,42 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
                 ));
             }
             patch_member(room, *id, Value::Object(body))?
+        }
+        CtlCommand::Banner { room, id, text } => {
+            let text = if text == "none" {
+                Value::Null
+            } else {
+                json!(text)
+            };
+            patch_member(room, *id, json!({ "banner": text }))?
+        }
+        CtlCommand::Volume {
+            room,
+            id,
+            volume_in,
+            volume_out,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(db) = volume_in {
+                body.insert("volume_in".into(), json!(db));
+            }
+            if let Some(db) = volume_out {
+                body.insert("volume_out".into(), json!(db));
+            }
+            if body.is_empty() {
+                return Err(CtlError::Usage("give --in DB and/or --out DB".to_string()));
+            }
+            patch_member(room, *id, Value::Object(body))?
+        }
+        CtlCommand::Role { room, id, role } => patch_member(room, *id, json!({ "role": role }))?,
+        CtlCommand::Slot { room, id, slot } => {
+            let slot = match slot.as_str() {
+                "none" => Value::Null,
+                n => json!(n
+                    .parse::<usize>()
+                    .map_err(|_| CtlError::Usage("slot: a number from 1, or none".to_string()))?),
+            };
+            patch_member(room, *id, json!({ "slot": slot }))?
         }
         CtlCommand::Lock { room } => patch_room(room, json!({"locked": true}))?,
         CtlCommand::Unlock { room } => patch_room(room, json!({"locked": false}))?,

@@ -4,6 +4,7 @@
 use super::roster::MemberKind;
 use super::wall_clock::Timestamp;
 use crate::conference::member::{MemberId, MemberSetup};
+use crate::conference::member_control::Role;
 use crate::conference::room::RoomId;
 use crate::rtp::port_pool::RtpSocketPair;
 use crate::sdp::{AudioCodec, SessionDescription};
@@ -45,6 +46,8 @@ pub struct Call {
     /// The caller's From URI.
     pub uri: String,
     pub kind: MemberKind,
+    /// Moderators are spared by mute-all.
+    pub role: Role,
     pub state: CallState,
     pub peer: Peer,
     pub local_addr: SocketAddr,

@@ -3,7 +3,8 @@
 
 pub use super::engine::dial_out::DialRequest;
 use super::roster::{CallInfo, RoomInfo, RoomPatch, RoomReport};
-use crate::conference::canvas_control::CanvasControl;
+use crate::conference::canvas::CanvasConfig;
+use crate::conference::canvas_control::CanvasChange;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::MemberControl;
 use crate::conference::room::{RoomId, RoomSnapshot};
@@ -51,12 +52,12 @@ pub enum ControlRequest {
         member: MemberId,
         reply: Reply<()>,
     },
-    /// Changes a canvas (0-based) of a room: layout, forced floor.
-    ControlCanvas {
+    /// Changes a canvas (settings, forced floor), adds one or removes one; answers the
+    /// (0-based) canvas changed or added.
+    ChangeCanvases {
         room: RoomId,
-        canvas: usize,
-        change: CanvasControl,
-        reply: Reply<()>,
+        change: CanvasChange,
+        reply: Reply<usize>,
     },
     /// Composes a canvas (0-based) now; answers a receiver for the picture.
     CanvasPicture {
@@ -114,6 +115,8 @@ pub enum ControlError {
     Unavailable,
     #[error("no RTP ports free")]
     NoPorts,
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A room with its media state collected.
@@ -122,6 +125,8 @@ pub struct RoomState {
     pub room: RoomId,
     pub info: RoomInfo,
     pub calls: Vec<CallInfo>,
+    /// Its canvases' settings.
+    pub canvases: Vec<CanvasConfig>,
     /// The media thread's view (absent while the room has no media running).
     pub live: Option<RoomSnapshot>,
 }
@@ -136,6 +141,7 @@ impl RoomState {
             room: report.room,
             info: report.info,
             calls: report.calls,
+            canvases: report.canvases,
             live,
         }
     }
@@ -260,15 +266,13 @@ impl ControlClient {
     }
 
     /// Changes canvas `canvas` (0-based) of `room`.
-    pub async fn control_canvas(
+    pub async fn change_canvases(
         &self,
         room: &str,
-        canvas: usize,
-        change: CanvasControl,
-    ) -> Result<(), ControlError> {
-        self.command(|reply| ControlRequest::ControlCanvas {
+        change: CanvasChange,
+    ) -> Result<usize, ControlError> {
+        self.command(|reply| ControlRequest::ChangeCanvases {
             room: room.to_string(),
-            canvas,
             change,
             reply,
         })

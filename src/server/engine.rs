@@ -17,8 +17,10 @@ use super::media_setup::{
 use super::roster::{MemberKind, RoomPolicy};
 use super::server_event::{LeaveReason, ServerEvent};
 use super::wall_clock::WallClock;
+use crate::conference::canvas::CanvasConfig;
 use crate::conference::events::RoomEvent;
 use crate::conference::member::{MediaUpdate, MemberId, StreamUpdate};
+use crate::conference::member_control::Role;
 use crate::conference::registry::{is_valid_room_id, RoomRegistry};
 use crate::conference::room::RoomId;
 use crate::config::Config;
@@ -404,7 +406,7 @@ impl CallEngine {
         if self.config.video.enabled {
             local_media.video_port = Some(PLACEHOLDER_PORT);
         }
-        let placement = self.canvas_placement(req)?;
+        let placement = self.canvas_placement(&room, req)?;
         let negotiated = if req.body.is_empty() {
             local_media.video_port = None; // late offer: audio only
             None
@@ -506,6 +508,7 @@ impl CallEngine {
             name,
             uri,
             kind: MemberKind::Member,
+            role: Role::default(),
             state: CallState::AwaitingAck,
             peer,
             local_addr: advertised,
@@ -573,10 +576,10 @@ impl CallEngine {
         self.metrics.call("answered");
         if let Some(setup) = call.staged.take() {
             let settings = self.encoder_settings;
-            match self
-                .registry
-                .join(&call.room, setup, || build_shared_encoders(settings))
-            {
+            let canvases = room_canvases(&self.policies, &self.config, &call.room);
+            match self.registry.join(&call.room, setup, &canvases, || {
+                build_shared_encoders(settings)
+            }) {
                 Ok(()) => self.joined(now, cid),
                 Err(e) => {
                     warn!(error = %e, "cannot create room encoders; hanging up");
@@ -614,11 +617,13 @@ impl CallEngine {
                     let settings = self.encoder_settings;
                     call.codec = Some(audio.codec);
                     let awaiting_pin = call.awaiting_pin;
+                    let canvases = room_canvases(&self.policies, &self.config, &call.room);
                     let joined = build_member(who, pending.sockets, &audio, settings).and_then(
                         |mut setup| {
                             setup.controls.awaiting_pin = awaiting_pin;
-                            self.registry
-                                .join(&call.room, setup, || build_shared_encoders(settings))
+                            self.registry.join(&call.room, setup, &canvases, || {
+                                build_shared_encoders(settings)
+                            })
                         },
                     );
                     match joined {
@@ -831,6 +836,11 @@ impl CallEngine {
                     }
                 }
             }
+            RoomEvent::FloorChanged { room, member } => {
+                debug!(%room, member, "floor changed");
+                self.events
+                    .push_back(ServerEvent::FloorChanged { room, member });
+            }
             RoomEvent::Talking {
                 room,
                 member,
@@ -951,7 +961,11 @@ fn apply_update(registry: &RoomRegistry, call: &Call, negotiated: &NegotiatedSes
 impl CallEngine {
     /// Initial and watching canvas (0-based) from `X-Tessera-Canvas` /
     /// `X-Tessera-Watching-Canvas` (1-based; canvas 0 = on no canvas), else the config.
-    fn canvas_placement(&self, req: &Request) -> Result<(Option<usize>, usize), Reject> {
+    fn canvas_placement(
+        &self,
+        room: &str,
+        req: &Request,
+    ) -> Result<(Option<usize>, usize), Reject> {
         let parse = |name: &str| -> Result<Option<usize>, Reject> {
             match other_header(req, name) {
                 None => Ok(None),
@@ -966,18 +980,26 @@ impl CallEngine {
             parse("X-Tessera-Canvas")?,
             parse("X-Tessera-Watching-Canvas")?,
         );
-        self.placement(initial, watching).map_err(|e| {
+        self.placement(room, initial, watching).map_err(|e| {
             let header = match e {
                 PlacementError::Initial => "X-Tessera-Canvas",
                 PlacementError::Watching => "X-Tessera-Watching-Canvas",
             };
-            Reject::new(400, &self.placement_error_text(header, e))
+            Reject::new(400, &self.placement_error_text(room, header, e))
         })
     }
 
+    /// How many canvases `room` has (or will have when it starts).
+    pub(super) fn canvas_count(&self, room: &str) -> usize {
+        self.policies.get(room).map_or_else(
+            || self.config.video.canvas_configs().len(),
+            |p| p.canvases.len(),
+        )
+    }
+
     /// Why a placement was refused, naming the field or header `what`.
-    fn placement_error_text(&self, what: &str, e: PlacementError) -> String {
-        let canvases = self.config.video.canvas_configs().len();
+    fn placement_error_text(&self, room: &str, what: &str, e: PlacementError) -> String {
+        let canvases = self.canvas_count(room);
         match e {
             PlacementError::Initial => format!("{what} must be 0..={canvases}"),
             PlacementError::Watching => format!("{what} must be 1..={canvases}"),
@@ -988,10 +1010,11 @@ impl CallEngine {
     /// no canvas), else the config's defaults.
     fn placement(
         &self,
+        room: &str,
         initial: Option<usize>,
         watching: Option<usize>,
     ) -> Result<(Option<usize>, usize), PlacementError> {
-        let canvases = self.config.video.canvas_configs().len();
+        let canvases = self.canvas_count(room);
         if initial.is_some_and(|n| n > canvases) {
             return Err(PlacementError::Initial);
         }
@@ -1022,6 +1045,17 @@ enum PlacementError {
 }
 
 /// A refused INVITE: the status to answer with and a human-readable reason (sent as Warning).
+/// The canvases `room` starts its media with: its own, else the server's defaults.
+fn room_canvases(
+    policies: &HashMap<RoomId, RoomPolicy>,
+    config: &Config,
+    room: &str,
+) -> Vec<CanvasConfig> {
+    policies
+        .get(room)
+        .map_or_else(|| config.video.canvas_configs(), |p| p.canvases.clone())
+}
+
 struct Reject {
     status: u16,
     warning: String,

@@ -3,7 +3,9 @@
 //! these with the room's own live state ([`RoomSnapshot`]: talking, controls, canvases).
 
 use super::wall_clock::Timestamp;
+use crate::conference::canvas::CanvasConfig;
 use crate::conference::member::MemberId;
+use crate::conference::member_control::Role;
 use crate::conference::room::{RoomId, RoomSnapshot};
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -30,6 +32,7 @@ pub struct CallInfo {
     pub uri: String,
     pub call_id: String,
     pub kind: MemberKind,
+    pub role: Role,
     pub audio_codec: String,
     /// Whether the call negotiated video.
     pub video: bool,
@@ -48,20 +51,20 @@ pub struct RoomPolicy {
     pub created_at: Timestamp,
     /// Created by the API: stays until deleted, even when empty.
     pub persistent: bool,
-    /// Layouts an operator chose, by 0-based canvas (applied again when the room's media
-    /// restarts).
-    pub canvas_layouts: std::collections::BTreeMap<usize, String>,
+    /// The room's canvases as operators set them (the server's defaults at first); a room's
+    /// media starts with these.
+    pub canvases: Vec<CanvasConfig>,
 }
 
 impl RoomPolicy {
-    pub fn new(created_at: Timestamp, persistent: bool) -> Self {
+    pub fn new(created_at: Timestamp, persistent: bool, canvases: Vec<CanvasConfig>) -> Self {
         Self {
             locked: false,
             pin: None,
             max_members: None,
             created_at,
             persistent,
-            canvas_layouts: Default::default(),
+            canvases,
         }
     }
 
@@ -93,6 +96,8 @@ pub struct RoomPatch {
     pub locked: Option<bool>,
     pub pin: Option<Option<String>>,
     pub max_members: Option<Option<usize>>,
+    /// The room's canvases (only while its media is not running).
+    pub canvases: Option<Vec<CanvasConfig>>,
 }
 
 impl RoomPolicy {
@@ -106,6 +111,9 @@ impl RoomPolicy {
         if let Some(max) = patch.max_members {
             self.max_members = max;
         }
+        if let Some(canvases) = &patch.canvases {
+            self.canvases = canvases.clone();
+        }
     }
 }
 
@@ -114,6 +122,7 @@ impl RoomPolicy {
 pub struct RoomReport {
     pub room: RoomId,
     pub info: RoomInfo,
+    pub canvases: Vec<CanvasConfig>,
     pub calls: Vec<CallInfo>,
     pub live: Option<oneshot::Receiver<Option<RoomSnapshot>>>,
 }

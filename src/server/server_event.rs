@@ -3,6 +3,7 @@
 //! [event bus](super::event_bus) numbers and broadcasts them (the API's event stream).
 
 use super::roster::{CallInfo, RoomInfo};
+use crate::conference::canvas_control::CanvasPatch;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::MemberControl;
 use crate::conference::room::RoomId;
@@ -85,16 +86,34 @@ pub enum ServerEvent {
         room: RoomId,
         member: MemberId,
     },
-    /// An operator changed a canvas (layout, or the floor forced or returned to the talkers).
+    /// The loudest talker took the floor (`member: null`: its holder left). Floors an operator
+    /// forces on a canvas are `canvas-updated` events.
+    FloorChanged {
+        room: RoomId,
+        member: Option<MemberId>,
+    },
+    /// An operator changed a canvas (settings, or the floor forced or returned to the talkers).
     CanvasUpdated {
         room: RoomId,
         /// 1-based.
         canvas: usize,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        layout: Option<String>,
+        /// The settings changed (layout, width, height, fps, bitrate, banners).
+        #[serde(flatten)]
+        changes: CanvasPatch,
         /// The forced floor (`null`: back to the loudest talker).
         #[serde(skip_serializing_if = "Option::is_none")]
         floor: Option<Option<MemberId>>,
+    },
+    /// An operator added a canvas (1-based number).
+    CanvasAdded {
+        room: RoomId,
+        canvas: usize,
+    },
+    /// An operator removed a canvas: its members and watchers moved to canvas 1, and the
+    /// canvases after it moved down one number.
+    CanvasRemoved {
+        room: RoomId,
+        canvas: usize,
     },
     /// A member pressed a key (RFC 4733).
     Dtmf {
@@ -126,8 +145,11 @@ impl ServerEvent {
             | Self::MemberUpdated { room, .. }
             | Self::TalkingStarted { room, .. }
             | Self::TalkingStopped { room, .. }
+            | Self::FloorChanged { room, .. }
             | Self::DialProgress { room, .. }
             | Self::CanvasUpdated { room, .. }
+            | Self::CanvasAdded { room, .. }
+            | Self::CanvasRemoved { room, .. }
             | Self::Dtmf { room, .. } => room,
         }
     }

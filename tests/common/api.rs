@@ -58,6 +58,16 @@ impl Api {
         }
     }
 
+    /// The id of the member called `name` in `room` (as `GET …/members` lists it).
+    pub async fn member_id(&self, room: &str, name: &str) -> u64 {
+        let members = self.get(&format!("/v1/rooms/{room}/members")).await.json();
+        members
+            .as_array()
+            .and_then(|list| list.iter().find(|m| m["name"] == name))
+            .and_then(|m| m["id"].as_u64())
+            .unwrap_or_else(|| panic!("no member {name} in room {room}: {members}"))
+    }
+
     pub fn with_token(mut self, token: &str) -> Self {
         self.token = Some(token.to_string());
         self

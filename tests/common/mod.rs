@@ -143,6 +143,49 @@ fn tile_has_by(
         >= 3
 }
 
+/// The mean luma of the pixels that the rasterizer inks (nearly) fully in the banner of `text`
+/// on `tile`,
+/// and of the pixels it leaves dark there: (ink, background). A banner shows as a large
+/// difference; a tile without one shows about the same luma for both.
+pub fn banner_contrast(
+    luma: impl Fn(u32, u32) -> Option<u8>,
+    tile: (i32, i32, u32, u32),
+    text: &str,
+) -> (f64, f64) {
+    use tessera::media::video::banner::{banner_rect, banner_text};
+    use tessera::media::video::frame::Rect;
+    let font = tessera::media::video::text::tile_font().expect("the tile font is installed");
+    let strip = banner_rect(Rect::new(tile.0, tile.1, tile.2, tile.3));
+    let (mask, (ox, oy)) = banner_text(font, text, strip.w, strip.h);
+    let (mut ink, mut background) = ((0.0, 0u32), (0.0, 0u32));
+    for y in 0..mask.height {
+        for x in 0..mask.width {
+            let px = strip.x as i64 + ox + i64::from(x);
+            let py = strip.y as i64 + oy + i64::from(y);
+            let Some(l) = luma(px as u32, py as u32) else {
+                continue;
+            };
+            match mask.at(x, y) {
+                200.. => ink = (ink.0 + f64::from(l), ink.1 + 1),
+                0 => background = (background.0 + f64::from(l), background.1 + 1),
+                _ => {}
+            }
+        }
+    }
+    let mean = |(sum, n): (f64, u32)| if n == 0 { 0.0 } else { sum / f64::from(n) };
+    (mean(ink), mean(background))
+}
+
+/// Luma of a decoded RGB picture (BT.601 weights).
+pub fn image_luma(image: &image::RgbImage) -> impl Fn(u32, u32) -> Option<u8> + '_ {
+    |x, y| {
+        image.get_pixel_checked(x, y).map(|p| {
+            let [r, g, b] = p.0;
+            (0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b)) as u8
+        })
+    }
+}
+
 /// Waits (up to 20 s) until `room` has at least `n` members; panics otherwise.
 pub async fn wait_members(server: &ServerHandle, room: &str, n: usize) {
     let joined = eventually(Duration::from_secs(20), || async {

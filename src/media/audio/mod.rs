@@ -1,8 +1,9 @@
-//! Audio: codecs, per-member inbound pipeline, the N−1 mixer, talk detection, Opus voice
+//! Audio: codecs, per-member inbound pipeline, the N−1 mixer, operator gains, talk detection, Opus voice
 //! activity without decoding, resampling and test tones.
 
 pub mod codec;
 pub mod g711;
+pub mod gain;
 pub mod inbound;
 pub mod mixer;
 pub mod opus_activity;

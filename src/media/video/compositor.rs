@@ -4,6 +4,7 @@
 //! frame gets a placeholder. Scaled tiles and placeholder cards are cached
 //! between ticks, so an unchanged input costs one copy, not a rescale.
 
+use super::banner::{banner_rect, BannerCache};
 use super::frame::{I420Frame, Rect, BLACK_YUV, MAX_DIMENSION};
 use super::layout::Layout;
 use super::placeholder::PlaceholderCache;
@@ -46,6 +47,18 @@ impl TileSource<'_> {
     }
 }
 
+/// Where sources go beyond their order, and what is written on them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement<'a> {
+    /// The member in the layout's floor slot.
+    pub floor: Option<u64>,
+    /// Members held in a slot (0-based) whatever the order; a slot the layout lacks is
+    /// ignored (the member is placed like the others).
+    pub reserved: &'a [(u64, usize)],
+    /// Banner text per member, drawn across the bottom of its tile.
+    pub banners: &'a [(u64, &'a str)],
+}
+
 /// Counters of the last and all compose calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ComposeStats {
@@ -65,6 +78,7 @@ pub struct Compositor {
     scaler: Scaler,
     scaled: ScaledCache,
     placeholders: PlaceholderCache,
+    banners: BannerCache,
     stats: ComposeStats,
 }
 
@@ -83,6 +97,7 @@ impl Compositor {
             scaler: Scaler::new(quality),
             scaled: ScaledCache::new(),
             placeholders: PlaceholderCache::new(),
+            banners: BannerCache::default(),
             stats: ComposeStats::default(),
         }
     }
@@ -136,9 +151,26 @@ impl Compositor {
         sources: &[TileSource<'_>],
         floor: Option<u64>,
     ) -> Vec<(u64, Rect)> {
+        self.compose_placed(
+            layout,
+            sources,
+            &Placement {
+                floor,
+                ..Placement::default()
+            },
+        )
+    }
+
+    /// [`compose`](Self::compose) with reserved slots and banners.
+    pub fn compose_placed(
+        &mut self,
+        layout: &Layout,
+        sources: &[TileSource<'_>],
+        placement: &Placement<'_>,
+    ) -> Vec<(u64, Rect)> {
         self.canvas.fill_rect(self.canvas.bounds(), BLACK_YUV);
         let rects = layout.tile_rects(self.canvas.width, self.canvas.height);
-        let assignment = assign_slots(layout, sources, floor);
+        let assignment = assign_slots_reserved(layout, sources, placement);
         let mut placements = Vec::with_capacity(assignment.len());
         for (slot_index, source) in assignment
             .iter()
@@ -158,6 +190,7 @@ impl Compositor {
                 FitMode::Fit
             };
             if let Some(member) = self.draw_tile(source, *rect, mode) {
+                self.draw_banner(member, *rect, placement.banners);
                 placements.push((member, *rect));
             }
         }
@@ -166,7 +199,21 @@ impl Compositor {
         self.stats.frames += 1;
         self.scaled.end_tick();
         self.placeholders.end_tick();
+        self.banners.end_tick();
         placements
+    }
+
+    /// Draws `member`'s banner across the bottom of its tile, if it has one.
+    fn draw_banner(&mut self, member: u64, tile: Rect, banners: &[(u64, &str)]) {
+        let Some((_, text)) = banners.iter().find(|(m, _)| *m == member) else {
+            return;
+        };
+        let strip = banner_rect(tile);
+        if strip.is_empty() {
+            return;
+        }
+        let card = self.banners.get(member, text, strip.w, strip.h);
+        self.canvas.blit(card, strip.x, strip.y);
     }
 
     /// Draws one tile; returns the member drawn.
@@ -220,17 +267,46 @@ pub fn assign_slots(
     sources: &[TileSource<'_>],
     floor: Option<u64>,
 ) -> Vec<Option<usize>> {
+    assign_slots_reserved(
+        layout,
+        sources,
+        &Placement {
+            floor,
+            ..Placement::default()
+        },
+    )
+}
+
+/// [`assign_slots`] with reservations: each reserved member present takes its slot first;
+/// then the floor member takes the floor slot unless a reservation holds it or the floor
+/// member is reserved elsewhere; the other sources fill the free slots in order.
+pub fn assign_slots_reserved(
+    layout: &Layout,
+    sources: &[TileSource<'_>],
+    placement: &Placement<'_>,
+) -> Vec<Option<usize>> {
     let mut assignment = vec![None; layout.slots.len()];
-    let floor_pair = floor
-        .and_then(|member| sources.iter().position(|s| s.member() == Some(member)))
-        .zip(layout.floor_slot());
-    if let Some((source, slot)) = floor_pair {
-        if let Some(cell) = assignment.get_mut(slot) {
+    let mut placed = vec![false; sources.len()];
+    let index_of = |member: u64| sources.iter().position(|s| s.member() == Some(member));
+    for &(member, slot) in placement.reserved {
+        let (Some(source), Some(cell)) = (index_of(member), assignment.get_mut(slot)) else {
+            continue;
+        };
+        if cell.is_none() && !placed[source] {
             *cell = Some(source);
+            placed[source] = true;
         }
     }
-    let floor_source = floor_pair.map(|(source, _)| source);
-    let mut remaining = (0..sources.len()).filter(|i| Some(*i) != floor_source);
+    let floor_pair = placement.floor.and_then(index_of).zip(layout.floor_slot());
+    if let Some((source, slot)) = floor_pair {
+        if let Some(cell) = assignment.get_mut(slot).filter(|c| c.is_none()) {
+            if !placed[source] {
+                *cell = Some(source);
+                placed[source] = true;
+            }
+        }
+    }
+    let mut remaining = (0..sources.len()).filter(|i| !placed[*i]);
     for cell in assignment.iter_mut().filter(|c| c.is_none()) {
         *cell = remaining.next();
     }

@@ -1,7 +1,9 @@
 //! Video: the H.264 codec wrapper, the codec threads, each member's inbound pipeline, raw
-//! I420 frames, scaling, layouts, placeholder cards, the canvas compositor and a synthetic test
+//! I420 frames, scaling, layouts, placeholder cards, text and name banners, the canvas compositor and a synthetic test
 //! pattern.
 
+pub mod banner;
+pub mod card_cache;
 pub mod codec;
 pub mod codec_pool;
 pub mod compositor;
@@ -14,6 +16,7 @@ pub mod placeholder;
 pub mod scale;
 pub mod scaled_cache;
 pub mod test_pattern;
+pub mod text;
 
 #[cfg(test)]
 mod compositor_tests;

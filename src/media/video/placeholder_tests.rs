@@ -47,8 +47,8 @@ fn initials_from_names() {
     assert_eq!(initials("  jean-luc picard ", 1), "JL");
     assert_eq!(initials("1001", 1), "1");
     assert_eq!(initials("", 1234), "34");
-    assert_eq!(initials("Émile Zola", 1), "EZ");
-    assert_eq!(initials("ñandú 李", 5), "N");
+    assert_eq!(initials("Émile Zola", 1), "ÉZ");
+    assert_eq!(initials("ñandú 李", 5), "Ñ李");
     assert_eq!(initials("???", 7), "7");
 }
 

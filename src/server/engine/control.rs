@@ -4,9 +4,9 @@
 //! never waits for a media thread.
 
 use super::CallEngine;
-use crate::conference::canvas_control::CanvasControl;
+use crate::conference::canvas_control::{CanvasChange, CanvasControl};
 use crate::conference::member::MemberId;
-use crate::conference::member_control::MemberControl;
+use crate::conference::member_control::{MemberControl, Role};
 use crate::server::control::{ControlError, ControlRequest};
 use crate::server::roster::MemberKind;
 use crate::server::server_event::{ChangeSource, LeaveReason, ServerEvent};
@@ -42,7 +42,12 @@ impl CallEngine {
                 "watching_canvas: the member has no video".to_string(),
             ));
         }
-        let canvases = self.config.video.canvas_configs().len();
+        let room = self
+            .calls
+            .get(cid)
+            .map(|c| c.room.clone())
+            .unwrap_or_default();
+        let canvases = self.canvas_count(&room);
         let out_of_range = change.canvas.flatten().is_some_and(|c| c >= canvases)
             || change.watching_canvas.is_some_and(|c| c >= canvases);
         if out_of_range {
@@ -57,7 +62,16 @@ impl CallEngine {
         if change.is_empty() {
             return;
         }
-        self.registry.control(room, member, change);
+        if let Some(role) = change.role {
+            let call = self
+                .by_member
+                .get(&member)
+                .and_then(|cid| self.calls.get_mut(cid));
+            if let Some(call) = call {
+                call.role = role;
+            }
+        }
+        self.registry.control(room, member, change.clone());
         self.events.push_back(ServerEvent::MemberUpdated {
             room: room.to_string(),
             member,
@@ -117,13 +131,12 @@ impl CallEngine {
             ControlRequest::DeleteRoom { room, reply } => {
                 let _ = reply.send(self.delete_room(now, &room));
             }
-            ControlRequest::ControlCanvas {
+            ControlRequest::ChangeCanvases {
                 room,
-                canvas,
                 change,
                 reply,
             } => {
-                let _ = reply.send(self.control_canvas(&room, canvas, change));
+                let _ = reply.send(self.change_canvases(&room, change));
             }
             ControlRequest::CanvasPicture {
                 room,
@@ -155,11 +168,11 @@ impl CallEngine {
 
     /// `room` exists and has canvas `canvas` (0-based).
     fn check_canvas(&self, room: &str, canvas: usize) -> Result<(), ControlError> {
-        if !self.policies.contains_key(room) {
-            return Err(ControlError::UnknownRoom(room.to_string()));
-        }
-        let canvases = self.config.video.canvas_configs().len();
-        if canvas >= canvases {
+        let policy = self
+            .policies
+            .get(room)
+            .ok_or_else(|| ControlError::UnknownRoom(room.to_string()))?;
+        if canvas >= policy.canvases.len() {
             return Err(ControlError::UnknownCanvas {
                 room: room.to_string(),
                 canvas: canvas + 1,
@@ -168,34 +181,82 @@ impl CallEngine {
         Ok(())
     }
 
-    /// Changes a canvas; a layout is kept for when the room's media restarts.
-    fn control_canvas(
-        &mut self,
-        room: &str,
-        canvas: usize,
-        change: CanvasControl,
-    ) -> Result<(), ControlError> {
-        self.check_canvas(room, canvas)?;
-        if change == CanvasControl::default() {
-            return Ok(());
-        }
-        if let Some(Some(member)) = change.floor {
-            self.member_call(room, member)?;
-        }
-        if let (Some(layout), Some(policy)) = (&change.layout, self.policies.get_mut(room)) {
-            policy.canvas_layouts.insert(canvas, layout.clone());
-        }
-        self.events.push_back(ServerEvent::CanvasUpdated {
-            room: room.to_string(),
-            canvas: canvas + 1,
-            layout: change.layout.clone(),
-            floor: change.floor,
-        });
-        self.registry.control_canvas(room, canvas, change);
-        Ok(())
+    /// Changes, adds or removes a canvas; the room's canvases are kept for when its media
+    /// restarts. Answers the canvas changed or added.
+    fn change_canvases(&mut self, room: &str, change: CanvasChange) -> Result<usize, ControlError> {
+        let canvas = match &change {
+            CanvasChange::Control { canvas, change } => {
+                self.check_canvas(room, *canvas)?;
+                if *change == CanvasControl::default() {
+                    return Ok(*canvas);
+                }
+                if let Some(Some(member)) = change.floor {
+                    self.member_call(room, member)?;
+                }
+                change.settings.validate().map_err(ControlError::Invalid)?;
+                *canvas
+            }
+            CanvasChange::Add(_) => {
+                if !self.policies.contains_key(room) {
+                    return Err(ControlError::UnknownRoom(room.to_string()));
+                }
+                let count = self.canvas_count(room);
+                if count >= super::rooms::MAX_CANVASES {
+                    return Err(ControlError::Conflict(format!(
+                        "room {room} has the most canvases a room may have ({count})"
+                    )));
+                }
+                count
+            }
+            CanvasChange::Remove(canvas) => {
+                self.check_canvas(room, *canvas)?;
+                if self.canvas_count(room) == 1 {
+                    return Err(ControlError::Conflict(format!(
+                        "canvas {} is the room's only canvas",
+                        canvas + 1
+                    )));
+                }
+                *canvas
+            }
+        };
+        let Some(policy) = self.policies.get_mut(room) else {
+            return Err(ControlError::UnknownRoom(room.to_string()));
+        };
+        let event = match &change {
+            CanvasChange::Control { change, .. } => {
+                if let Some(config) = policy.canvases.get_mut(canvas) {
+                    change.settings.apply(config);
+                }
+                ServerEvent::CanvasUpdated {
+                    room: room.to_string(),
+                    canvas: canvas + 1,
+                    changes: change.settings.clone(),
+                    floor: change.floor,
+                }
+            }
+            CanvasChange::Add(config) => {
+                policy.canvases.push(config.clone());
+                ServerEvent::CanvasAdded {
+                    room: room.to_string(),
+                    canvas: canvas + 1,
+                }
+            }
+            CanvasChange::Remove(_) => {
+                policy.canvases.remove(canvas);
+                ServerEvent::CanvasRemoved {
+                    room: room.to_string(),
+                    canvas: canvas + 1,
+                }
+            }
+        };
+        info!(%room, canvas = canvas + 1, change = ?change, "canvases changed");
+        self.events.push_back(event);
+        self.registry.change_canvases(room, change);
+        Ok(canvas)
     }
 
-    /// Mutes or unmutes every participant (dialled-in or dialled-out) but `except`.
+    /// Mutes or unmutes every participant (dialled-in or dialled-out) but the moderators and
+    /// `except`.
     fn mute_all(
         &mut self,
         room: &str,
@@ -212,6 +273,7 @@ impl CallEngine {
                 c.joined
                     && c.room == room
                     && c.kind != MemberKind::Cascade
+                    && c.role != Role::Moderator
                     && !except.contains(&c.member)
             })
             .map(|c| c.member)
@@ -222,7 +284,7 @@ impl CallEngine {
             ..MemberControl::default()
         };
         for &member in &targets {
-            self.control_member(room, member, change);
+            self.control_member(room, member, change.clone());
         }
         info!(%room, muted, members = targets.len(), "mute-all");
         Ok(targets)

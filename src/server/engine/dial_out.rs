@@ -6,6 +6,7 @@
 
 use super::{default_codecs, CallEngine, PlacementError};
 use crate::conference::member::MemberId;
+use crate::conference::member_control::Role;
 use crate::conference::registry::is_valid_room_id;
 use crate::rtp::port_pool::RtpSocketPair;
 use crate::sdp::{accept_answer, build_offer, Direction, LocalMedia, SessionDescription};
@@ -131,13 +132,13 @@ impl CallEngine {
             )));
         }
         let placement = self
-            .placement(request.canvas, request.watching_canvas)
+            .placement(room, request.canvas, request.watching_canvas)
             .map_err(|e| {
                 let what = match e {
                     PlacementError::Initial => "canvas",
                     PlacementError::Watching => "watching_canvas",
                 };
-                ControlError::Invalid(self.placement_error_text(what, e))
+                ControlError::Invalid(self.placement_error_text(room, what, e))
             })?;
         let ip = self.config.sip.public_ip.unwrap_or(self.sip_addr.ip());
         let ip = match ip {
@@ -393,9 +394,10 @@ impl CallEngine {
                 call.video_port = None;
             }
         }
+        let canvases = super::room_canvases(&self.policies, &self.config, &room);
         let joined = setup.and_then(|setup| {
             self.registry
-                .join(&room, setup, || build_shared_encoders(settings))
+                .join(&room, setup, &canvases, || build_shared_encoders(settings))
                 .map_err(|e| e.to_string())
         });
         match joined {
@@ -423,6 +425,7 @@ impl CallEngine {
             name: dial.name.clone(),
             uri: dial.label.uri.clone(),
             kind: MemberKind::Dialout,
+            role: Role::default(),
             state: CallState::Confirmed,
             peer: d.peer,
             local_addr: d.local,

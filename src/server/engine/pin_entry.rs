@@ -64,7 +64,7 @@ impl CallEngine {
                 awaiting_pin: Some(false),
                 ..MemberControl::default()
             };
-            self.registry.control(&room, member, change);
+            self.registry.control(&room, member, change.clone());
             self.events.push_back(ServerEvent::MemberUpdated {
                 room,
                 member,

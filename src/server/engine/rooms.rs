@@ -4,7 +4,6 @@
 
 use super::pin_entry::PinEntry;
 use super::{CallEngine, Reject};
-use crate::conference::canvas_control::CanvasControl;
 use crate::conference::registry::is_valid_room_id;
 use crate::server::call::{Call, CallState};
 use crate::server::control::ControlError;
@@ -43,8 +42,18 @@ fn check_patch(patch: &RoomPatch) -> Result<(), ControlError> {
             "max_members must be at least 1".to_string(),
         ));
     }
+    if let Some(canvases) = &patch.canvases {
+        if canvases.is_empty() || canvases.len() > MAX_CANVASES {
+            return Err(ControlError::Invalid(format!(
+                "canvases: 1 to {MAX_CANVASES}"
+            )));
+        }
+    }
     Ok(())
 }
+
+/// The most canvases a room may have.
+pub const MAX_CANVASES: usize = 16;
 
 impl CallEngine {
     /// Whether a new caller may enter `room` having dialled `pin`, checked before any port
@@ -107,28 +116,13 @@ impl CallEngine {
             info!(%room, member = call.member, "caller waits in the PIN lobby");
         }
         if !self.policies.contains_key(&room) {
-            let policy = RoomPolicy::new(at, false);
+            let policy = RoomPolicy::new(at, false, self.config.video.canvas_configs());
             self.events.push_back(ServerEvent::RoomCreated {
                 room: room.clone(),
                 info: policy.info(),
             });
             self.policies.insert(room.clone(), policy);
             info!(%room, "room created");
-        }
-        if self.registry.member_count(&room) == 1 {
-            // The room's media just started: give it back the layouts chosen for it.
-            let layouts = self
-                .policies
-                .get(&room)
-                .map(|p| p.canvas_layouts.clone())
-                .unwrap_or_default();
-            for (canvas, layout) in layouts {
-                let change = CanvasControl {
-                    layout: Some(layout),
-                    floor: None,
-                };
-                self.registry.control_canvas(&room, canvas, change);
-            }
         }
         if let Some(member) = self.calls.get(cid).map(|c| self.call_info(c)) {
             info!(%room, member = member.id, name = %member.name, source = %member.source,
@@ -158,6 +152,7 @@ impl CallEngine {
             uri: call.uri.clone(),
             call_id: call.call_id.clone(),
             kind: call.kind,
+            role: call.role,
             audio_codec: call.codec.map_or("none", |c| c.encoding_name()).to_string(),
             video: call.video_port.is_some(),
             source: format!(
@@ -182,6 +177,7 @@ impl CallEngine {
         Some(RoomReport {
             room: room.to_string(),
             info: policy.info(),
+            canvases: policy.canvases.clone(),
             calls,
             live: self.registry.snapshot(room),
         })
@@ -205,12 +201,13 @@ impl CallEngine {
             return Err(ControlError::InvalidRoomId);
         }
         check_patch(&patch)?;
+        self.check_canvases_settable(room, &patch)?;
         let created = !self.policies.contains_key(room);
         let at = self.clock.at(now);
         let policy = self
             .policies
             .entry(room.to_string())
-            .or_insert_with(|| RoomPolicy::new(at, true));
+            .or_insert_with(|| RoomPolicy::new(at, true, self.config.video.canvas_configs()));
         policy.persistent = true;
         policy.apply(&patch);
         let info = policy.info();
@@ -229,6 +226,17 @@ impl CallEngine {
         Ok(created)
     }
 
+    /// A room's whole set of canvases is replaced only while its media is not running (a
+    /// running room changes them one by one through `…/canvases`).
+    fn check_canvases_settable(&self, room: &str, patch: &RoomPatch) -> Result<(), ControlError> {
+        if patch.canvases.is_some() && self.registry.contains(room) {
+            return Err(ControlError::Conflict(format!(
+                "room {room} has members: change its canvases one by one (/canvases)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Changes a room's policy.
     pub(super) fn patch_room(
         &mut self,
@@ -236,6 +244,7 @@ impl CallEngine {
         patch: RoomPatch,
     ) -> Result<RoomInfo, ControlError> {
         check_patch(&patch)?;
+        self.check_canvases_settable(room, &patch)?;
         let policy = self
             .policies
             .get_mut(room)

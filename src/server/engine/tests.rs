@@ -314,6 +314,7 @@ fn a_room_admits_by_lock_pin_and_capacity_before_allocating_anything() {
         locked: Some(false),
         pin: Some(Some("1234".to_string())),
         max_members: Some(Some(2)),
+        canvases: None,
     };
     assert_eq!(put_room(&mut h, patch), Ok(false), "an update");
     h.receive(&invite_from(2, "3000"));
