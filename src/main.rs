@@ -107,7 +107,15 @@ struct ServeArgs {
 #[derive(clap::Args)]
 struct DialArgs {
     /// Target, e.g. sip:3000@127.0.0.1:5060
-    uri: String,
+    #[arg(required_unless_present = "listen")]
+    uri: Option<String>,
+    /// Answer one call on this address (UDP and TCP) instead of placing one, e.g.
+    /// 127.0.0.1:5080; waits up to --answer-timeout.
+    #[arg(long, conflicts_with = "uri")]
+    listen: Option<std::net::SocketAddr>,
+    /// Seconds to wait for the answer (or, with --listen, for the call).
+    #[arg(long, default_value_t = 32.0)]
+    answer_timeout: f64,
     /// Send a sine tone of this frequency (silence when absent).
     #[arg(long)]
     tone: Option<f32>,
@@ -280,7 +288,8 @@ fn raise_fd_limit() {
 }
 
 async fn run_dial(args: DialArgs) -> ExitCode {
-    let mut options = DialOptions::new(args.uri);
+    let mut options = DialOptions::new(args.uri.unwrap_or_default());
+    options.answer_timeout = Duration::from_secs_f64(args.answer_timeout.max(0.0));
     options.tone_hz = args.tone;
     options.duration = Duration::from_secs_f64(args.duration.max(0.0));
     options.record_wav = args.record_wav;
@@ -307,7 +316,11 @@ async fn run_dial(args: DialArgs) -> ExitCode {
             }
         }
     }
-    match dial(options).await {
+    let outcome = match args.listen {
+        Some(listen) => tessera::dial::answer(options, listen).await,
+        None => dial(options).await,
+    };
+    match outcome {
         Ok(report) => {
             println!(
                 "{}",

@@ -12,7 +12,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::process::Stdio;
 use std::time::Duration;
-use tessera::dial::{dial, DialOptions};
+use tessera::dial::{dial, DialOptions, Listener};
 use tessera::media::audio::tone::tone_ratio;
 use tessera::server::ServerHandle;
 
@@ -244,4 +244,57 @@ async fn sipp_as_the_callee_gets_an_ack_and_a_bye() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(output.status.success(), "SIPp saw a complete call: {log}");
     a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listening_tessera_dial_answers_a_dial_out_and_hears_the_room() {
+    let server = start(test_config()).await;
+    let api = Api::new(&server);
+    let mut events = api.events("?room=lst", None);
+    let mut callee = DialOptions::new(String::new());
+    callee.tone_hz = Some(440.0);
+    callee.duration = Duration::from_secs(6);
+    let listener = Listener::bind(callee, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("binds");
+    let callee_at = listener.local_addr();
+    let room = dial(talker(&server, "lst", "a880", 880.0, 12));
+    let operator = async {
+        wait_members(&server, "lst", 1).await;
+        let started = api
+            .post(
+                "/v1/rooms/lst/dial",
+                json!({"uri": format!("sip:callee@{callee_at}")}),
+            )
+            .await;
+        assert_eq!(started.status, 202, "{}", started.body);
+        let dial_id = started.json()["dial_id"].as_str().unwrap().to_string();
+        let steps = progress(&mut events, &dial_id).await;
+        assert_eq!(states(&steps), ["trying", "answered"], "{steps:?}");
+        let member = steps[1]["member"].as_u64().expect("a member");
+        // The callee hangs up after its 6 s: the server hears its BYE.
+        let left = events
+            .until(LIMIT, |e| kind(e) == "member-left" && e["member"] == member)
+            .await;
+        assert_eq!(left.last().map(|e| e["reason"].clone()), Some(json!("bye")));
+    };
+    let (callee, room, ()) = tokio::join!(listener.answer(), room, operator);
+    let (callee, room) = (callee.expect("callee"), room.expect("room"));
+    assert!(callee.answered, "{callee:?}");
+    assert_eq!(callee.ended_by, None, "the callee ended the call itself");
+    let middle = |rec: &[i16]| -> Vec<i16> {
+        let (from, to) = (2 * 48_000, (5 * 48_000).min(rec.len()));
+        rec[from.min(to)..to].to_vec()
+    };
+    let callee_hears = tone_ratio(&middle(&callee.recording), 880.0, 48_000);
+    assert!(
+        callee_hears > 0.2,
+        "the callee hears the room's 880: {callee_hears:.3}"
+    );
+    let room_hears = tone_ratio(&middle(&room.recording), 440.0, 48_000);
+    assert!(
+        room_hears > 0.2,
+        "the room hears the callee's 440: {room_hears:.3}"
+    );
+    server.shutdown().await;
 }

@@ -1,10 +1,13 @@
 //! `tessera dial`: a real SIP+RTP client (UAC). It places a call, sends an Opus/G.711 encoded
 //! tone, decodes and records what it receives, hangs up with BYE and reports one JSON line.
 //! Used to check deployments, by the integration tests, and as the basis of load generation.
+//! With `--listen` it answers one call instead ([`answer`]), for dial-out and cascade checks.
 
+mod answer;
 mod session;
 mod video;
 
+pub use answer::{answer, Listener};
 pub use session::dial;
 
 use crate::sdp::AudioCodec;

@@ -31,11 +31,12 @@ use tracing::{debug, info, warn};
 /// Amplitude of the test tone (about −12 dBFS peak).
 const TONE_AMPLITUDE: i16 = 8000;
 
-struct Uac {
-    transport: Transport,
-    events: mpsc::Receiver<TransportEvent>,
-    layer: TransactionLayer,
-    dialog: UacDialog,
+/// One call's signalling: the transport, its transactions and the dialog.
+pub(super) struct Uac {
+    pub transport: Transport,
+    pub events: mpsc::Receiver<TransportEvent>,
+    pub layer: TransactionLayer,
+    pub dialog: UacDialog,
 }
 
 enum Phase {
@@ -93,21 +94,7 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
     });
     let invite = uac.dialog.invite(&offer.to_string(), &options.headers);
     uac.layer.send_request(Instant::now(), invite, peer);
-    let mut report = DialReport {
-        answered: false,
-        status: 0,
-        codec: options.codec.encoding_name().to_string(),
-        rx_packets: 0,
-        tx_packets: 0,
-        duration_s: 0.0,
-        ended_by: None,
-        recording: Vec::new(),
-        video_rx_frames: 0,
-        video_pli_sent: 0,
-        video_width: 0,
-        video_height: 0,
-        last_frame: None,
-    };
+    let mut report = empty_report(&options);
     let phase = uac.wait_for_answer(&offer, options.answer_timeout).await;
     let (audio, negotiated_video) = match phase {
         Phase::Answered(audio, video) => (audio, video),
@@ -122,51 +109,37 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
         }
         Phase::Calling | Phase::RemoteHangup => return Ok(report),
     };
-    report.answered = true;
-    report.status = 200;
-    info!(codec = audio.codec.encoding_name(), remote = %audio.remote_rtp, "call answered");
-    let started = Instant::now();
-    let mut video = match (video_socket, negotiated_video) {
-        (Some(socket), Some(v)) => {
-            match DialVideo::new(socket, &v, options.color, options.video_size) {
-                Ok(mut video) => {
-                    video.set_drop_every(options.drop_every_nth_video_packet);
-                    Some(video)
-                }
-                Err(e) => {
-                    warn!(error = %e, "video unavailable; continuing with audio only");
-                    None
-                }
-            }
-        }
-        _ => None,
+    let sockets = CallSockets {
+        rtp,
+        video: video_socket,
     };
-    let hung_up = uac
-        .run_media(&options, &audio, &rtp, video.as_mut(), &mut report)
-        .await?;
-    if let Some(v) = &video {
-        report.video_rx_frames = v.inbound.stats().frames_decoded;
-        report.video_pli_sent = v.inbound.stats().keyframe_requests;
-        report.last_frame = v.captured.clone().or_else(|| v.last_picture());
-        if let Some(f) = &report.last_frame {
-            report.video_width = f.width;
-            report.video_height = f.height;
-        }
+    uac.converse(&options, &audio, negotiated_video, sockets, report)
+        .await
+}
+
+/// A report of a call that has not happened yet.
+pub(super) fn empty_report(options: &DialOptions) -> DialReport {
+    DialReport {
+        answered: false,
+        status: 0,
+        codec: options.codec.encoding_name().to_string(),
+        rx_packets: 0,
+        tx_packets: 0,
+        duration_s: 0.0,
+        ended_by: None,
+        recording: Vec::new(),
+        video_rx_frames: 0,
+        video_pli_sent: 0,
+        video_width: 0,
+        video_height: 0,
+        last_frame: None,
     }
-    report.duration_s = started.elapsed().as_secs_f64();
-    if hung_up {
-        report.ended_by = Some("remote BYE".to_string());
-    } else {
-        uac.hang_up().await;
-    }
-    // Files are written after the BYE so a write error never leaves the call up.
-    if let (Some(path), Some(frame)) = (&options.save_frame, &report.last_frame) {
-        frame.write_png(path)?;
-    }
-    if let Some(path) = &options.record_wav {
-        write_wav(path, &report.recording)?;
-    }
-    Ok(report)
+}
+
+/// The media sockets of a call.
+pub(super) struct CallSockets {
+    pub rtp: UdpSocket,
+    pub video: Option<UdpSocket>,
 }
 
 async fn resolve(target: &rsip::Uri) -> Result<SocketAddr, DialError> {
@@ -176,6 +149,63 @@ async fn resolve(target: &rsip::Uri) -> Result<SocketAddr, DialError> {
 }
 
 impl Uac {
+    /// The call after the answer: media for `options.duration` (or until the remote BYE),
+    /// then BYE, the report and the files asked for.
+    pub(super) async fn converse(
+        &mut self,
+        options: &DialOptions,
+        audio: &NegotiatedAudio,
+        negotiated_video: Option<NegotiatedVideo>,
+        sockets: CallSockets,
+        mut report: DialReport,
+    ) -> Result<DialReport, DialError> {
+        report.answered = true;
+        report.status = 200;
+        info!(codec = audio.codec.encoding_name(), remote = %audio.remote_rtp, "call answered");
+        let started = Instant::now();
+        let mut video = match (sockets.video, negotiated_video) {
+            (Some(socket), Some(v)) => {
+                match DialVideo::new(socket, &v, options.color, options.video_size) {
+                    Ok(mut video) => {
+                        video.set_drop_every(options.drop_every_nth_video_packet);
+                        Some(video)
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "video unavailable; continuing with audio only");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let hung_up = self
+            .run_media(options, audio, &sockets.rtp, video.as_mut(), &mut report)
+            .await?;
+        if let Some(v) = &video {
+            report.video_rx_frames = v.inbound.stats().frames_decoded;
+            report.video_pli_sent = v.inbound.stats().keyframe_requests;
+            report.last_frame = v.captured.clone().or_else(|| v.last_picture());
+            if let Some(f) = &report.last_frame {
+                report.video_width = f.width;
+                report.video_height = f.height;
+            }
+        }
+        report.duration_s = started.elapsed().as_secs_f64();
+        if hung_up {
+            report.ended_by = Some("remote BYE".to_string());
+        } else {
+            self.hang_up().await;
+        }
+        // Files are written after the BYE so a write error never leaves the call up.
+        if let (Some(path), Some(frame)) = (&options.save_frame, &report.last_frame) {
+            frame.write_png(path)?;
+        }
+        if let Some(path) = &options.record_wav {
+            write_wav(path, &report.recording)?;
+        }
+        Ok(report)
+    }
+
     /// Drives signalling until the INVITE gets a final response.
     async fn wait_for_answer(&mut self, offer: &SessionDescription, limit: Duration) -> Phase {
         let give_up = Instant::now() + limit;

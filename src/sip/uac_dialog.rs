@@ -1,6 +1,8 @@
 //! The calling side of a dialog (UAC): the INVITE with its SDP offer, ACK for a 2xx (again
 //! for each retransmitted 2xx), CANCEL of an unanswered INVITE, BYE (RFC 3261 §8.1.1, §9.1,
 //! §13.2.2.4, §15.1.1). Used by `tessera dial`, the load generator and the server's dial-out.
+//! [`UacDialog::answering`] gives the called side of a dialog the same in-dialog requests
+//! (its BYE), for `tessera dial --listen`.
 
 use crate::sip::message::{new_branch, new_tag, random_token, set_body, PRODUCT};
 use crate::sip::peer::Peer;
@@ -38,6 +40,43 @@ impl UacDialog {
         }
     }
 
+    /// The dialog of a call we answer: its Call-ID, the caller as the remote party (its From
+    /// tag and Contact), `local_tag` on our side (the To tag of our 2xx).
+    pub fn answering(
+        invite: &Request,
+        local_tag: &str,
+        local: SocketAddr,
+        peer: Peer,
+    ) -> Option<Self> {
+        let from = invite.from_header().ok()?.typed().ok()?;
+        let user = invite.uri.user().unwrap_or("tessera-dial").to_string();
+        Some(Self {
+            remote_tag: from.tag().map(|t| t.value().to_string()),
+            target: from.uri,
+            call_id: crate::sip::message::call_id(invite)?,
+            local_tag: local_tag.to_string(),
+            from_user: user,
+            local,
+            peer,
+            cseq: rand::random::<u16>().into(),
+            remote_target: invite
+                .contact_header()
+                .ok()
+                .and_then(|c| c.typed().ok())
+                .map(|c| c.uri),
+        })
+    }
+
+    /// The Contact header value of our side.
+    pub fn contact(&self) -> String {
+        let transport = if self.peer.is_reliable() {
+            ";transport=tcp"
+        } else {
+            ""
+        };
+        format!("<sip:{}@{}{transport}>", self.from_user, self.local)
+    }
+
     fn base(&self, method: Method, cseq: u32, uri: rsip::Uri) -> Request {
         let mut headers = rsip::Headers::default();
         headers.push(Header::Via(rsip::headers::Via::new(format!(
@@ -63,15 +102,7 @@ impl UacDialog {
         headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
             "{cseq} {method}"
         ))));
-        let transport = if self.peer.is_reliable() {
-            ";transport=tcp"
-        } else {
-            ""
-        };
-        headers.push(Header::Contact(rsip::headers::Contact::new(format!(
-            "<sip:{}@{}{transport}>",
-            self.from_user, self.local
-        ))));
+        headers.push(Header::Contact(rsip::headers::Contact::new(self.contact())));
         headers.push(Header::UserAgent(rsip::headers::UserAgent::new(PRODUCT)));
         let mut req = Request {
             method,
