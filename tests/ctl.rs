@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -146,6 +146,33 @@ fn drive(api: &str) {
     assert!(all.contains("1 member(s) muted"), "{all}");
     assert_eq!(ok_json(api, &["deaf", "ctlroom", &id])["deaf"], true);
     assert_eq!(ok_json(api, &["undeaf", "ctlroom", &id])["deaf"], false);
+    assert_eq!(
+        ok_json(api, &["banner", "ctlroom", &id, "Front desk"])["banner"],
+        "Front desk"
+    );
+    assert_eq!(
+        ok_json(api, &["banner", "ctlroom", &id, "none"])["banner"],
+        Value::Null
+    );
+    let louder = ok_json(api, &["volume", "ctlroom", &id, "--in", "-6", "--out", "3"]);
+    assert_eq!(
+        (&louder["volume_in"], &louder["volume_out"]),
+        (&json!(-6), &json!(3))
+    );
+    assert_eq!(
+        ok_json(api, &["role", "ctlroom", &id, "moderator"])["role"],
+        "moderator"
+    );
+    let spared = ok(api, &["mute", "ctlroom", "all"]);
+    assert!(
+        spared.contains("0 member(s) muted"),
+        "a moderator is spared: {spared}"
+    );
+    assert_eq!(ok_json(api, &["slot", "ctlroom", &id, "2"])["slot"], 2);
+    assert_eq!(
+        ok_json(api, &["slot", "ctlroom", &id, "none"])["slot"],
+        Value::Null
+    );
     let moved = ok_json(api, &["canvas", "ctlroom", &id, "--canvas", "0"]);
     assert_eq!(moved["canvas"], Value::Null, "on no canvas");
     assert_eq!(ok_json(api, &["lock", "ctlroom"])["locked"], true);
