@@ -5,7 +5,7 @@
 //! (`GET …/snapshot.png`, composed on request, so also for a canvas nobody watches). Canvas
 //! numbers are 1-based.
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::json::Body;
 use super::views::CanvasView;
 use super::ApiState;
@@ -20,7 +20,7 @@ use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FloorBody {
     member: MemberId,
@@ -42,6 +42,13 @@ async fn canvas_view(api: &ApiState, room: &str, index: usize) -> ApiResult<Canv
         .ok_or_else(|| ApiError::not_found(format!("room {room} has no canvas {}", index + 1)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rooms/{room}/canvases",
+    tag = "canvases",
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 200, description = "the room's canvases", body = [CanvasView]), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn list(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,
@@ -75,6 +82,14 @@ pub(super) fn canvas_config(api: &ApiState, settings: &CanvasPatch) -> ApiResult
     Ok(config)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/rooms/{room}/canvases/{n}",
+    tag = "canvases",
+    request_body = CanvasPatch,
+    params(("room" = String, Path, description = "room id"), ("n" = usize, Path, description = "canvas number, from 1")),
+    responses((status = 200, description = "the canvas after the change", body = CanvasView), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 404, description = "unknown room", body = ErrorBody), (status = 422, description = "invalid value", body = ErrorBody))
+)]
 pub async fn patch(
     State(api): State<Arc<ApiState>>,
     Path((room, n)): Path<(String, String)>,
@@ -89,6 +104,14 @@ pub async fn patch(
     control(&api, &room, index, change).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/rooms/{room}/canvases",
+    tag = "canvases",
+    request_body = CanvasPatch,
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 201, description = "the new canvas", body = CanvasView), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 404, description = "unknown room", body = ErrorBody), (status = 409, description = "conflict", body = ErrorBody), (status = 422, description = "invalid value", body = ErrorBody))
+)]
 pub async fn add(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,
@@ -105,6 +128,13 @@ pub async fn add(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/rooms/{room}/canvases/{n}",
+    tag = "canvases",
+    params(("room" = String, Path, description = "room id"), ("n" = usize, Path, description = "canvas number, from 1")),
+    responses((status = 204, description = "removed; its members and watchers moved to canvas 1"), (status = 404, description = "unknown room", body = ErrorBody), (status = 409, description = "conflict", body = ErrorBody))
+)]
 pub async fn delete(
     State(api): State<Arc<ApiState>>,
     Path((room, n)): Path<(String, String)>,
@@ -128,6 +158,14 @@ async fn control(
     Ok(Json(canvas_view(api, room, canvas).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/rooms/{room}/canvases/{n}/floor",
+    tag = "canvases",
+    request_body = FloorBody,
+    params(("room" = String, Path, description = "room id"), ("n" = usize, Path, description = "canvas number, from 1")),
+    responses((status = 200, description = "the canvas, its floor held", body = CanvasView), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn put_floor(
     State(api): State<Arc<ApiState>>,
     Path((room, n)): Path<(String, String)>,
@@ -141,6 +179,13 @@ pub async fn put_floor(
     control(&api, &room, index, change).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/rooms/{room}/canvases/{n}/floor",
+    tag = "canvases",
+    params(("room" = String, Path, description = "room id"), ("n" = usize, Path, description = "canvas number, from 1")),
+    responses((status = 200, description = "the canvas, its floor back with the talkers", body = CanvasView), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn delete_floor(
     State(api): State<Arc<ApiState>>,
     Path((room, n)): Path<(String, String)>,
@@ -153,6 +198,13 @@ pub async fn delete_floor(
     control(&api, &room, index, change).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rooms/{room}/canvases/{n}/snapshot.png",
+    tag = "canvases",
+    params(("room" = String, Path, description = "room id"), ("n" = usize, Path, description = "canvas number, from 1")),
+    responses((status = 200, description = "the canvas composed now", content_type = "image/png", body = Vec<u8>), (status = 404, description = "unknown room", body = ErrorBody), (status = 409, description = "no media running", body = ErrorBody))
+)]
 pub async fn snapshot_png(
     State(api): State<Arc<ApiState>>,
     Path((room, n)): Path<(String, String)>,

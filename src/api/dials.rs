@@ -2,7 +2,7 @@
 //! (`202` with the `dial_id`; progress arrives as `dial-progress` events) and
 //! `DELETE /v1/dials/{dial_id}` CANCELs one that is not answered yet.
 
-use super::error::ApiResult;
+use super::error::{ApiResult, ErrorBody};
 use super::json::Body;
 use super::ApiState;
 use crate::server::control::DialRequest;
@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Ring time when the request names none.
 const DEFAULT_TIMEOUT_S: u64 = 30;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DialBody {
     /// `sip:user@IP[:port]`.
@@ -30,11 +30,19 @@ pub struct DialBody {
     timeout_s: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DialStarted {
     dial_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/rooms/{room}/dial",
+    tag = "dial-out",
+    request_body = DialBody,
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 202, description = "dialling; dial-progress events follow", body = DialStarted), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 422, description = "invalid value", body = ErrorBody), (status = 503, description = "no RTP ports free", body = ErrorBody))
+)]
 pub async fn dial(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,
@@ -51,6 +59,13 @@ pub async fn dial(
     Ok((StatusCode::ACCEPTED, Json(DialStarted { dial_id })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/dials/{dial_id}",
+    tag = "dial-out",
+    params(("dial_id" = String, Path, description = "the dial_id of the POST")),
+    responses((status = 202, description = "CANCEL sent"), (status = 404, description = "no such pending dial", body = ErrorBody))
+)]
 pub async fn cancel(
     State(api): State<Arc<ApiState>>,
     Path(dial): Path<String>,

@@ -123,6 +123,13 @@ fn sse(seq: u64, data: &impl Serialize) -> SseEvent {
     SseEvent::default().id(seq.to_string()).data(json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    params(("room" = Option<String>, Query, description = "only this room's events"), ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event")),
+    responses((status = 200, description = "Server-Sent Events: a snapshot first, then each event as JSON", content_type = "text/event-stream", body = String))
+)]
 pub async fn stream(
     State(api): State<Arc<ApiState>>,
     Query(query): Query<EventsQuery>,

@@ -1,7 +1,7 @@
 //! `/v1/rooms/{room}/members`: list and read members, change their controls, canvases,
 //! volumes, role, banner and reserved slot (`PATCH`), kick them (`DELETE`, a BYE), and mute everyone at once (`POST …/mute-all`).
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::json::Body;
 use super::rooms::nullable;
 use super::views::MemberView;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The body of `PATCH /v1/rooms/{room}/members/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     muted: Option<bool>,
@@ -23,6 +23,7 @@ pub struct MemberBody {
     video_muted: Option<bool>,
     /// The canvas showing the member (1-based); `null`: on no canvas.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<usize>)]
     canvas: Option<Option<usize>>,
     /// The canvas it watches (1-based).
     watching_canvas: Option<usize>,
@@ -32,9 +33,11 @@ pub struct MemberBody {
     role: Option<Role>,
     /// Text drawn on its tile; `null` or `""` removes it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     banner: Option<Option<String>>,
     /// The layout slot (1-based) reserved for it; `null` releases it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<usize>)]
     slot: Option<Option<usize>>,
 }
 
@@ -111,7 +114,7 @@ impl MemberBody {
 }
 
 /// The body of `POST /v1/rooms/{room}/mute-all`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MuteAllBody {
     muted: bool,
@@ -119,7 +122,7 @@ pub struct MuteAllBody {
     except: Vec<MemberId>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MuteAllAnswer {
     /// The members it applied to.
     changed: Vec<MemberId>,
@@ -138,6 +141,13 @@ async fn member_view(api: &ApiState, room: &str, id: MemberId) -> ApiResult<Memb
         .ok_or_else(|| ApiError::not_found(format!("no member {id} in room {room}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rooms/{room}/members",
+    tag = "members",
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 200, description = "the members, by id", body = [MemberView]), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn list(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,
@@ -146,6 +156,13 @@ pub async fn list(
     Ok(Json(MemberView::all(&state)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rooms/{room}/members/{id}",
+    tag = "members",
+    params(("room" = String, Path, description = "room id"), ("id" = u64, Path, description = "member id")),
+    responses((status = 200, description = "the member", body = MemberView), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn get(
     State(api): State<Arc<ApiState>>,
     Path((room, id)): Path<(String, String)>,
@@ -154,6 +171,14 @@ pub async fn get(
     Ok(Json(member_view(&api, &room, id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/rooms/{room}/members/{id}",
+    tag = "members",
+    request_body = MemberBody,
+    params(("room" = String, Path, description = "room id"), ("id" = u64, Path, description = "member id")),
+    responses((status = 200, description = "the member after the change", body = MemberView), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 404, description = "unknown room", body = ErrorBody), (status = 422, description = "invalid value", body = ErrorBody))
+)]
 pub async fn patch(
     State(api): State<Arc<ApiState>>,
     Path((room, id)): Path<(String, String)>,
@@ -166,6 +191,13 @@ pub async fn patch(
     Ok(Json(member_view(&api, &room, id).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/rooms/{room}/members/{id}",
+    tag = "members",
+    params(("room" = String, Path, description = "room id"), ("id" = u64, Path, description = "member id")),
+    responses((status = 204, description = "kicked (BYE)"), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn delete(
     State(api): State<Arc<ApiState>>,
     Path((room, id)): Path<(String, String)>,
@@ -175,6 +207,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/rooms/{room}/mute-all",
+    tag = "members",
+    request_body = MuteAllBody,
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 200, description = "the members it applied to", body = MuteAllAnswer), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn mute_all(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,

@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod json;
 mod members;
+mod openapi;
 mod ops;
 mod rooms;
 mod views;
@@ -66,6 +67,7 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/v1/layouts", get(ops::layouts))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/v1/events", get(events::stream))
         .route("/v1/rooms", get(rooms::list))
         .route(
@@ -100,7 +102,7 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
         )
         .route(&format!("{room}/mute-all"), post(members::mute_all))
         .route(&format!("{room}/dial"), post(dials::dial))
-        .route("/v1/dials/{dial}", axum::routing::delete(dials::cancel))
+        .route("/v1/dials/{dial_id}", axum::routing::delete(dials::cancel))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

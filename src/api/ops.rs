@@ -11,7 +11,7 @@ use axum::Json;
 use serde::Serialize;
 use std::sync::Arc;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     status: &'static str,
     version: &'static str,
@@ -19,6 +19,12 @@ pub struct Health {
     members: usize,
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "up", body = Health))
+)]
 pub async fn healthz(State(api): State<Arc<ApiState>>) -> ApiResult<Json<Health>> {
     let rooms = api.control.rooms().await?;
     Ok(Json(Health {
@@ -29,6 +35,12 @@ pub async fn healthz(State(api): State<Arc<ApiState>>) -> ApiResult<Json<Health>
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(State(api): State<Arc<ApiState>>) -> ApiResult<impl IntoResponse> {
     let rooms = api.control.rooms().await?;
     let live = || rooms.iter().filter_map(|r| r.live.as_ref());
@@ -47,24 +59,30 @@ pub async fn metrics(State(api): State<Arc<ApiState>>) -> ApiResult<impl IntoRes
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LayoutInfo {
     name: String,
     slots: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GroupInfo {
     name: String,
     layouts: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Layouts {
     layouts: Vec<LayoutInfo>,
     groups: Vec<GroupInfo>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/layouts",
+    tag = "operations",
+    responses((status = 200, description = "the layouts and groups loaded", body = Layouts))
+)]
 pub async fn layouts(State(api): State<Arc<ApiState>>) -> Json<Layouts> {
     let library = &api.layouts;
     Json(Layouts {

@@ -3,6 +3,7 @@
 
 use super::canvases::canvas_config;
 use super::error::ApiResult;
+use super::error::ErrorBody;
 use super::json::Body;
 use super::views::RoomView;
 use super::ApiState;
@@ -22,15 +23,17 @@ pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// The body of `PUT` and `PATCH /v1/rooms/{room}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomBody {
     locked: Option<bool>,
     /// Digits; `null` clears.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pin: Option<Option<String>>,
     /// `null` clears.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<usize>)]
     max_members: Option<Option<usize>>,
     /// Each canvas's settings (the server's default canvas with these fields).
     canvases: Option<Vec<CanvasPatch>>,
@@ -55,11 +58,24 @@ impl RoomBody {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rooms",
+    tag = "rooms",
+    responses((status = 200, description = "every room", body = [RoomView]))
+)]
 pub async fn list(State(api): State<Arc<ApiState>>) -> ApiResult<Json<Vec<RoomView>>> {
     let rooms = api.control.rooms().await?;
     Ok(Json(rooms.iter().map(RoomView::new).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rooms/{room}",
+    tag = "rooms",
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 200, description = "the room", body = RoomView), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn get(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,
@@ -68,6 +84,14 @@ pub async fn get(
     Ok(Json(RoomView::new(&state)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/rooms/{room}",
+    tag = "rooms",
+    request_body = RoomBody,
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 201, description = "created", body = RoomView), (status = 200, description = "updated", body = RoomView), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 409, description = "conflict", body = ErrorBody), (status = 422, description = "invalid value", body = ErrorBody))
+)]
 pub async fn put(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,
@@ -83,6 +107,14 @@ pub async fn put(
     Ok((status, Json(RoomView::new(&state))))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/rooms/{room}",
+    tag = "rooms",
+    request_body = RoomBody,
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 200, description = "the room after the change", body = RoomView), (status = 400, description = "malformed JSON or unknown field", body = ErrorBody), (status = 404, description = "unknown room", body = ErrorBody), (status = 409, description = "conflict", body = ErrorBody), (status = 422, description = "invalid value", body = ErrorBody))
+)]
 pub async fn patch(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,
@@ -95,6 +127,13 @@ pub async fn patch(
     Ok(Json(RoomView::new(&state)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/rooms/{room}",
+    tag = "rooms",
+    params(("room" = String, Path, description = "room id")),
+    responses((status = 204, description = "every call ended with BYE"), (status = 404, description = "unknown room", body = ErrorBody))
+)]
 pub async fn delete(
     State(api): State<Arc<ApiState>>,
     Path(room): Path<String>,

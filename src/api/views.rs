@@ -11,7 +11,7 @@ use crate::server::wall_clock::Timestamp;
 use serde::Serialize;
 
 /// A room in `GET /v1/rooms`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoomView {
     pub room: String,
     /// People in the room (cascade legs not counted).
@@ -20,6 +20,7 @@ pub struct RoomView {
     pub locked: bool,
     pub pin_required: bool,
     pub max_members: Option<usize>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Created by the API (stays until deleted).
     pub persistent: bool,
@@ -51,7 +52,7 @@ impl RoomView {
 }
 
 /// A member in `GET /v1/rooms/{room}/members`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: MemberId,
     pub name: String,
@@ -79,6 +80,7 @@ pub struct MemberView {
     pub banner: Option<String>,
     pub volume_in: i8,
     pub volume_out: i8,
+    #[schema(value_type = String, format = DateTime)]
     pub joined_at: Timestamp,
     /// Where its signalling comes from (`udp:1.2.3.4:5060`).
     pub source: String,
@@ -131,7 +133,7 @@ impl MemberView {
 }
 
 /// A canvas in `GET /v1/rooms/{room}/canvases`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CanvasView {
     pub id: usize,
     pub width: u32,

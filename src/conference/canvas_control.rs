@@ -14,7 +14,7 @@ pub const FPS_RANGE: std::ops::RangeInclusive<f32> = 1.0..=60.0;
 pub const BITRATE_RANGE: std::ops::RangeInclusive<u32> = 50_000..=20_000_000;
 
 /// A change to a canvas's settings (as in `PATCH …/canvases/{n}` and the events).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanvasPatch {
     /// A layout name or `group:NAME`.

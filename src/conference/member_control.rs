@@ -10,7 +10,17 @@
 pub const VOLUME_RANGE_DB: std::ops::RangeInclusive<i8> = -12..=12;
 
 /// What a member may do in its room.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     #[default]

@@ -110,7 +110,7 @@ pub struct CanvasSnapshot {
 }
 
 /// One tile of a canvas.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TileSnapshot {
     pub member: MemberId,
     pub x: i32,
