@@ -30,12 +30,21 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    pub node: NodeConfig,
     pub sip: SipConfig,
     pub api: ApiConfig,
     pub rtp: RtpConfig,
     pub media: MediaConfig,
     pub audio: AudioConfig,
     pub video: VideoConfig,
+}
+
+/// This server's identity in cascades.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Node id (`[A-Za-z0-9_.-]{1,64}`); default: host name and SIP port.
+    pub id: Option<String>,
 }
 
 /// Video canvases and per-member defaults.

@@ -4,6 +4,7 @@
 //! threads, each owning whole rooms. See `docs/ARCHITECTURE.md` for the data flow.
 
 pub mod api;
+pub mod cascade;
 pub mod conference;
 pub mod config;
 pub mod ctl;

@@ -102,6 +102,9 @@ struct ServeArgs {
     /// Media threads [default: one per core].
     #[arg(long)]
     media_threads: Option<usize>,
+    /// This server's node id in cascades [default: host name and SIP port, host-5060].
+    #[arg(long)]
+    node_id: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -224,6 +227,9 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(v) = args.rtp_timeout {
         config.rtp.timeout_secs = v;
+    }
+    if let Some(v) = &args.node_id {
+        config.node.id = Some(v.clone());
     }
     if let Some(v) = args.media_threads {
         config.media.threads = v;

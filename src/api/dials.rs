@@ -54,6 +54,7 @@ pub async fn dial(
         canvas: body.canvas,
         watching_canvas: body.watching_canvas,
         timeout: Duration::from_secs(body.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
+        leg: None,
     };
     let dial_id = api.control.dial(&room, request).await?;
     Ok((StatusCode::ACCEPTED, Json(DialStarted { dial_id })))

@@ -56,7 +56,8 @@ impl From<ControlError> for ApiError {
             ControlError::UnknownRoom(_)
             | ControlError::UnknownMember { .. }
             | ControlError::UnknownDial(_)
-            | ControlError::UnknownCanvas { .. } => Self::not_found(message),
+            | ControlError::UnknownCanvas { .. }
+            | ControlError::UnknownCascade(_) => Self::not_found(message),
             ControlError::InvalidRoomId | ControlError::Invalid(_) => Self::invalid(message),
             ControlError::NoMedia(_) | ControlError::Conflict(_) => {
                 Self::new(StatusCode::CONFLICT, "conflict", message)

@@ -5,6 +5,7 @@
 
 mod auth;
 mod canvases;
+mod cascades;
 mod dials;
 mod error;
 mod events;
@@ -42,6 +43,8 @@ pub struct ApiState {
     /// The canvases a room starts with (the first is the template of added ones).
     pub canvases: Vec<CanvasConfig>,
     pub layouts: Arc<LayoutLibrary>,
+    /// This server's node id (cascades).
+    pub node: crate::cascade::NodeId,
     /// Becomes true when the server stops (event streams end).
     pub stopping: watch::Receiver<bool>,
 }
@@ -102,6 +105,14 @@ pub fn router(state: Arc<ApiState>, token: Option<Arc<str>>) -> Router {
         )
         .route(&format!("{room}/mute-all"), post(members::mute_all))
         .route(&format!("{room}/dial"), post(dials::dial))
+        .route(
+            &format!("{room}/cascades"),
+            get(cascades::list).post(cascades::start),
+        )
+        .route(
+            &format!("{room}/cascades/{{id}}"),
+            axum::routing::delete(cascades::delete),
+        )
         .route("/v1/dials/{dial_id}", axum::routing::delete(dials::cancel))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {

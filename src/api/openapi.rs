@@ -2,7 +2,7 @@
 //! handlers' `#[utoipa::path]` attributes and the request and answer types, so it follows
 //! the code. `docs/API.md` is the prose (and the events, which OpenAPI cannot describe).
 
-use super::{canvases, dials, events, members, ops, rooms};
+use super::{canvases, cascades, dials, events, members, ops, rooms};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -37,6 +37,9 @@ use utoipa::OpenApi;
         members::mute_all,
         dials::dial,
         dials::cancel,
+        cascades::start,
+        cascades::list,
+        cascades::delete,
         openapi_json,
     ),
     tags(
@@ -44,6 +47,7 @@ use utoipa::OpenApi;
         (name = "members"),
         (name = "canvases"),
         (name = "dial-out"),
+        (name = "cascades"),
         (name = "events"),
         (name = "operations"),
     )

@@ -15,6 +15,9 @@ use std::sync::Arc;
 pub struct Health {
     status: &'static str,
     version: &'static str,
+    /// This server's node id in cascades.
+    #[schema(value_type = String)]
+    node: crate::cascade::NodeId,
     rooms: usize,
     members: usize,
 }
@@ -30,8 +33,13 @@ pub async fn healthz(State(api): State<Arc<ApiState>>) -> ApiResult<Json<Health>
     Ok(Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
+        node: api.node.clone(),
         rooms: rooms.len(),
-        members: rooms.iter().map(|r| r.calls.len()).sum(),
+        members: rooms
+            .iter()
+            .flat_map(|r| &r.calls)
+            .filter(|c| c.kind != crate::server::roster::MemberKind::Cascade)
+            .count(),
     }))
 }
 

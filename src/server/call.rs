@@ -48,6 +48,8 @@ pub struct Call {
     pub kind: MemberKind,
     /// Moderators are spared by mute-all.
     pub role: Role,
+    /// The cascade leg it carries (kind `cascade`).
+    pub leg: Option<String>,
     pub state: CallState,
     pub peer: Peer,
     pub local_addr: SocketAddr,

@@ -2,6 +2,20 @@
 //! the engine answers each over a oneshot channel; nothing here knows HTTP.
 
 pub use super::engine::dial_out::DialRequest;
+pub use crate::cascade::CascadeLeg;
+
+/// An operator's cascade leg to another conference server.
+#[derive(Debug, Clone)]
+pub struct CascadeRequest {
+    /// `sip:ROOM@IP[:port]` (UDP).
+    pub uri: String,
+    /// 1-based canvas showing the far room (0: on none); default as for callers.
+    pub canvas: Option<usize>,
+    /// 1-based canvas the far room is sent.
+    pub watching_canvas: Option<usize>,
+    /// Give up ringing after this long.
+    pub timeout: std::time::Duration,
+}
 use super::roster::{CallInfo, RoomInfo, RoomPatch, RoomReport};
 use crate::conference::canvas::CanvasConfig;
 use crate::conference::canvas_control::CanvasChange;
@@ -71,6 +85,23 @@ pub enum ControlRequest {
         request: DialRequest,
         reply: Reply<String>,
     },
+    /// Starts a cascade leg from a room; answers the leg.
+    StartCascade {
+        room: RoomId,
+        request: CascadeRequest,
+        reply: Reply<CascadeLeg>,
+    },
+    /// The cascade legs of a room.
+    Cascades {
+        room: RoomId,
+        reply: Reply<Vec<CascadeLeg>>,
+    },
+    /// Ends a cascade leg (BYE, or CANCEL while it rings).
+    DeleteCascade {
+        room: RoomId,
+        leg: String,
+        reply: Reply<()>,
+    },
     /// CANCELs a dial not answered yet.
     CancelDial {
         dial: String,
@@ -117,6 +148,8 @@ pub enum ControlError {
     NoPorts,
     #[error("{0}")]
     Conflict(String),
+    #[error("no cascade leg {0}")]
+    UnknownCascade(String),
 }
 
 /// A room with its media state collected.
@@ -266,6 +299,36 @@ impl ControlClient {
     }
 
     /// Changes canvas `canvas` (0-based) of `room`.
+    pub async fn start_cascade(
+        &self,
+        room: &str,
+        request: CascadeRequest,
+    ) -> Result<CascadeLeg, ControlError> {
+        self.command(|reply| ControlRequest::StartCascade {
+            room: room.to_string(),
+            request,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn cascades(&self, room: &str) -> Result<Vec<CascadeLeg>, ControlError> {
+        self.command(|reply| ControlRequest::Cascades {
+            room: room.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    pub async fn delete_cascade(&self, room: &str, leg: &str) -> Result<(), ControlError> {
+        self.command(|reply| ControlRequest::DeleteCascade {
+            room: room.to_string(),
+            leg: leg.to_string(),
+            reply,
+        })
+        .await
+    }
+
     pub async fn change_canvases(
         &self,
         room: &str,

@@ -17,6 +17,7 @@ use super::media_setup::{
 use super::roster::{MemberKind, RoomPolicy};
 use super::server_event::{LeaveReason, ServerEvent};
 use super::wall_clock::WallClock;
+use crate::cascade::{CascadeLegs, NodeId, CASCADE_HEADER};
 use crate::conference::canvas::CanvasConfig;
 use crate::conference::events::RoomEvent;
 use crate::conference::member::{MediaUpdate, MemberId, StreamUpdate};
@@ -39,6 +40,7 @@ use crate::sip::message::{
 use crate::sip::peer::Peer;
 use crate::sip::transaction::{TimeoutKind, TransactionLayer, TxKey, TxOutput};
 use bytes::Bytes;
+use cascade::cascade_of;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::prelude::*;
 use rsip::{Method, Request, Response};
@@ -56,6 +58,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The server's signalling state.
 pub struct CallEngine {
+    /// This server's id in cascades.
+    node: NodeId,
+    /// Cascade legs to and from other servers.
+    cascades: CascadeLegs,
     config: Config,
     /// The SIP listening address (the local address of requests not tied to one arrival).
     sip_addr: SocketAddr,
@@ -88,7 +94,9 @@ pub struct CallEngine {
 
 impl CallEngine {
     /// `clock` maps the instants the engine is given to wall-clock time (for operators).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        node: NodeId,
         config: Config,
         sip_addr: SocketAddr,
         registry: RoomRegistry,
@@ -105,6 +113,8 @@ impl CallEngine {
             opus_bitrate: config.audio.opus_bitrate,
         };
         Self {
+            node,
+            cascades: CascadeLegs::default(),
             config,
             sip_addr,
             layer: TransactionLayer::new(timers),
@@ -376,7 +386,15 @@ impl CallEngine {
         if !is_valid_room_id(room) {
             return Err(Reject::new(404, "room ids are [A-Za-z0-9_.-]{1,64}"));
         }
-        let awaiting_pin = self.admit(room, pin)?;
+        let cascade = cascade_of(req)?;
+        if let Some(header) = &cascade {
+            self.refuse_ring(room, header)?;
+        }
+        // A cascade leg is an operator's link, not a caller: no PIN, no capacity.
+        let awaiting_pin = match cascade {
+            Some(_) => false,
+            None => self.admit(room, pin)?,
+        };
         let room = room.to_string();
         let cid = call_id(req).ok_or_else(|| Reject::new(400, "missing Call-ID"))?;
         if self.calls.contains_key(&cid) {
@@ -473,8 +491,9 @@ impl CallEngine {
                         sockets,
                         negotiated,
                         watching_canvas: placement.1,
-                        hide_self: other_header(req, "X-Tessera-Hide-Self")
-                            .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true")),
+                        hide_self: cascade.is_some()
+                            || other_header(req, "X-Tessera-Hide-Self")
+                                .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true")),
                         codec_pool: Some(&self.codec_pool),
                     };
                     setup.video = Some(build_member_video(plan, peer.addr.ip()).map_err(|e| {
@@ -501,7 +520,7 @@ impl CallEngine {
                 _ => None,
             })
             .collect();
-        Ok(Call {
+        let mut call = Call {
             call_id: cid,
             room,
             member,
@@ -509,6 +528,7 @@ impl CallEngine {
             uri,
             kind: MemberKind::Member,
             role: Role::default(),
+            leg: None,
             state: CallState::AwaitingAck,
             peer,
             local_addr: advertised,
@@ -531,7 +551,11 @@ impl CallEngine {
             rtp_port,
             video_port,
             ack: None,
-        })
+        };
+        if let Some(header) = cascade {
+            self.inbound_leg(&mut call, header);
+        }
+        Ok(call)
     }
 
     fn answer_due_calls(&mut self, now: Instant) {
@@ -567,6 +591,19 @@ impl CallEngine {
         if let Some(sdp) = &call.local_sdp {
             set_body(&mut ok, "application/sdp", sdp.to_string().into_bytes());
         }
+        if let Some(leg) = call.leg.clone() {
+            let room = call.room.clone();
+            push_header(
+                &mut ok,
+                Header::Other(
+                    CASCADE_HEADER.to_string(),
+                    self.cascade_header(&room, Some(&leg)),
+                ),
+            );
+        }
+        let Some(call) = self.calls.get_mut(cid) else {
+            return;
+        };
         if !self.layer.respond(now, &key, &ok) {
             info!("INVITE transaction gone before answer; dropping call");
             self.end_call(cid, LeaveReason::Bye);
@@ -904,6 +941,12 @@ impl CallEngine {
             return;
         };
         let left = call.joined.then(|| (call.room.clone(), call.member));
+        if let Some(leg) = call.leg.take() {
+            self.leg_down(&leg, None);
+        }
+        let Some(call) = self.calls.get_mut(cid) else {
+            return;
+        };
         if call.joined {
             call.joined = false;
             self.registry.leave(&call.room, call.member);
@@ -1122,6 +1165,7 @@ fn caller_name(req: &Request) -> String {
     .unwrap_or_else(|| "anonymous".to_string())
 }
 
+mod cascade;
 mod control;
 pub mod dial_out;
 mod pin_entry;

@@ -11,6 +11,7 @@ pub mod roster;
 pub mod server_event;
 pub mod wall_clock;
 
+use crate::cascade::NodeId;
 use crate::conference::canvas::LayoutChoice;
 use crate::conference::events::{EventSink, RoomEvent};
 use crate::conference::registry::RoomRegistry;
@@ -46,6 +47,8 @@ pub enum ServerError {
     Canvas(String),
     #[error(transparent)]
     Api(#[from] crate::api::ApiStartError),
+    #[error("invalid [node] id: {0}")]
+    NodeId(#[from] crate::cascade::node_id::InvalidNodeId),
 }
 
 /// The built-in layouts, or the configured directory's; every canvas's layout must exist.
@@ -115,6 +118,8 @@ pub struct EngineParts {
     pub room_events: mpsc::UnboundedReceiver<RoomEvent>,
     /// The layouts the rooms use.
     pub layouts: Arc<LayoutLibrary>,
+    /// This server's node id.
+    pub node: NodeId,
 }
 
 /// Builds the call engine as [`ServerHandle::start`] runs it, without any SIP socket: also
@@ -133,9 +138,14 @@ pub fn build_engine(
     let pool = MediaPool::start(config.media_threads(), settings, events)
         .map_err(ServerError::MediaThreads)?;
     let ports = PortPool::new(config.rtp.ports, config.rtp.bind_ip);
-    info!(sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(),
+    let node = match &config.node.id {
+        Some(id) => NodeId::parse(id)?,
+        None => NodeId::local_default(sip_addr.port()),
+    };
+    info!(%node, sip = %sip_addr, rtp_ports = %config.rtp.ports, media_threads = pool.threads(),
           video_threads = codec_pool.threads(), "call engine ready");
     let engine = engine::CallEngine::new(
+        node.clone(),
         config,
         sip_addr,
         RoomRegistry::new(pool),
@@ -149,6 +159,7 @@ pub fn build_engine(
         ports,
         room_events,
         layouts,
+        node,
     })
 }
 
@@ -178,6 +189,7 @@ impl ServerHandle {
             ports,
             room_events,
             layouts,
+            node,
         } = build_engine(config, sip_addr, metrics.clone())?;
         let (control_tx, control_rx) = mpsc::channel(64);
         let control = ControlClient(control_tx);
@@ -189,12 +201,13 @@ impl ServerHandle {
             metrics: metrics.clone(),
             canvases,
             layouts,
+            node: node.clone(),
             stopping: stopped.clone(),
         };
         let (api_addr, _api_task) =
             crate::api::start(api_config.listen, api_config.token, api_state).await?;
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
-        info!(sip = %sip_addr, "tessera listening (UDP and TCP)");
+        info!(%node, sip = %sip_addr, "tessera listening (UDP and TCP)");
         let inputs = driver::DriverInputs {
             transport: transport_rx,
             room_events,

@@ -157,6 +157,19 @@ impl CallEngine {
             } => {
                 let _ = reply.send(self.start_dial(now, &room, request));
             }
+            ControlRequest::StartCascade {
+                room,
+                request,
+                reply,
+            } => {
+                let _ = reply.send(self.start_cascade(now, &room, request));
+            }
+            ControlRequest::Cascades { room, reply } => {
+                let _ = reply.send(self.cascades_of(&room));
+            }
+            ControlRequest::DeleteCascade { room, leg, reply } => {
+                let _ = reply.send(self.delete_cascade(now, &room, &leg));
+            }
             ControlRequest::CancelDial { dial, reply } => {
                 let _ = reply.send(self.cancel_dial(now, &dial));
             }

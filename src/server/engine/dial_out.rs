@@ -5,6 +5,7 @@
 //! room. Cascade legs will be outbound calls of this same path.
 
 use super::{default_codecs, CallEngine, PlacementError};
+use crate::cascade::CASCADE_HEADER;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::Role;
 use crate::conference::registry::is_valid_room_id;
@@ -46,6 +47,8 @@ pub struct DialRequest {
     pub watching_canvas: Option<usize>,
     /// Ring this long, then CANCEL.
     pub timeout: Duration,
+    /// The cascade leg this call is to carry.
+    pub leg: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +80,8 @@ pub(super) struct PendingDial {
     placement: (Option<usize>, usize),
     phase: Phase,
     deadline: Instant,
+    /// The cascade leg it carries.
+    leg: Option<String>,
 }
 
 impl PendingDial {
@@ -172,7 +177,11 @@ impl CallEngine {
         });
         let peer = Peer::udp(remote);
         let dialog = UacDialog::new(target.clone(), room, local, peer);
-        let invite = dialog.invite(&offer.to_string(), &[]);
+        let headers: Vec<(String, String)> = match &request.leg {
+            Some(_) => vec![(CASCADE_HEADER.to_string(), self.cascade_header(room, None))],
+            None => Vec::new(),
+        };
+        let invite = dialog.invite(&offer.to_string(), &headers);
         if self.layer.send_request(now, invite.clone(), peer).is_none() {
             return Err(ControlError::Invalid("cannot build the INVITE".to_string()));
         }
@@ -201,6 +210,7 @@ impl CallEngine {
             placement,
             phase: Phase::Trying,
             deadline: now + request.timeout,
+            leg: request.leg,
         };
         self.progress(&dial.label, DialState::Trying, None, None);
         self.dials.insert(dial.dialog.call_id.clone(), dial);
@@ -235,6 +245,19 @@ impl CallEngine {
         info!(dial = %id, "dial cancelled by API");
         self.send_cancel(now, &cid);
         Ok(())
+    }
+
+    /// The call-id of the dial carrying cascade leg `leg`.
+    pub(super) fn dial_call_of_leg(&self, leg: &str) -> Option<String> {
+        self.dials
+            .iter()
+            .find(|(_, d)| d.leg.as_deref() == Some(leg))
+            .map(|(cid, _)| cid.clone())
+    }
+
+    /// CANCELs the dial of call `cid`.
+    pub(super) fn cancel_dial_call(&mut self, now: Instant, cid: &str) {
+        self.send_cancel(now, cid);
     }
 
     fn send_cancel(&mut self, now: Instant, cid: &str) {
@@ -275,6 +298,9 @@ impl CallEngine {
         if let Some(dial) = self.dials.remove(cid) {
             info!(dial = %dial.label.id, status, "dial-out failed");
             self.progress(&dial.label, DialState::Failed, Some(status), None);
+            if let Some(leg) = &dial.leg {
+                self.leg_down(leg, Some(status));
+            }
         }
     }
 
@@ -351,7 +377,25 @@ impl CallEngine {
             .inspect_err(|e| warn!(dial = %dial.label.id, error = %e, "unusable SDP answer"))
             .ok()
             .filter(|n| n.audio.is_some() || n.video.is_some());
-        let call = self.dialled_call(&dial, ack);
+        let mut call = self.dialled_call(&dial, ack);
+        if let Some(leg) = &dial.leg {
+            if let Err(status) = self.leg_answered(leg, cid, response) {
+                // A ring closed by a simultaneous dial, or a duplicate leg: end this one.
+                call.leg = None;
+                self.by_member.insert(call.member, cid.to_string());
+                self.calls.insert(cid.to_string(), call);
+                self.progress(&dial.label, DialState::Failed, Some(status), None);
+                self.hang_up(now, cid, LeaveReason::Bye);
+                return;
+            }
+            if let Some(l) = self.cascades.get_mut(leg) {
+                l.member = Some(call.member);
+                if let Some(node) = &l.remote_node {
+                    call.name = node.to_string();
+                    dial.name = node.to_string();
+                }
+            }
+        }
         let cancelled = dial.phase == Phase::Cancelling;
         let label = dial.label.clone();
         let room = label.room.clone();
@@ -380,7 +424,8 @@ impl CallEngine {
                     sockets,
                     negotiated: video,
                     watching_canvas: dial.placement.1,
-                    hide_self: false,
+                    // A cascade leg never gets back what came over it.
+                    hide_self: dial.leg.is_some(),
                     codec_pool: Some(&self.codec_pool),
                 };
                 setup.video =
@@ -424,8 +469,13 @@ impl CallEngine {
             member: dial.member,
             name: dial.name.clone(),
             uri: dial.label.uri.clone(),
-            kind: MemberKind::Dialout,
+            kind: if dial.leg.is_some() {
+                MemberKind::Cascade
+            } else {
+                MemberKind::Dialout
+            },
             role: Role::default(),
+            leg: dial.leg.clone(),
             state: CallState::Confirmed,
             peer: d.peer,
             local_addr: d.local,

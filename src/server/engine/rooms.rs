@@ -110,10 +110,14 @@ impl CallEngine {
         call.joined = true;
         call.joined_at = Some(at);
         let room = call.room.clone();
+        let leg = call.leg.clone();
         if call.awaiting_pin {
             self.pin_entries
                 .insert(call.member, PinEntry::new(&room, now));
             info!(%room, member = call.member, "caller waits in the PIN lobby");
+        }
+        if let Some(leg) = leg {
+            self.leg_up(&leg);
         }
         if !self.policies.contains_key(&room) {
             let policy = RoomPolicy::new(at, false, self.config.video.canvas_configs());

@@ -1,0 +1,241 @@
+//! The engine's side of cascades: cascade INVITEs in (`X-Tessera-Cascade` parsed, a ring
+//! refused with 482, the call made a `cascade` member that never sees itself), cascade legs
+//! out (a dial-out whose INVITE names our side of the tree, whose 2xx names the far side),
+//! the leg table the API lists, and the tie-break that leaves one leg when two nodes dial each
+//! other at the same moment (the lower node id keeps its outgoing leg).
+
+use super::{CallEngine, Reject};
+use crate::cascade::{CascadeHeader, CascadeLeg, LegDirection, LegState, CASCADE_HEADER};
+use crate::server::call::Call;
+use crate::server::control::{CascadeRequest, ControlError, DialRequest};
+use crate::server::roster::MemberKind;
+use crate::server::server_event::LeaveReason;
+use crate::sip::message::other_header;
+use rsip::{Request, Response};
+use std::time::Instant;
+use tracing::{info, warn};
+
+/// The cascade header of a request, if it has one (malformed: 400).
+pub(super) fn cascade_of(req: &Request) -> Result<Option<CascadeHeader>, Reject> {
+    other_header(req, CASCADE_HEADER)
+        .map(|value| {
+            CascadeHeader::parse(value)
+                .map_err(|e| Reject::new(400, &format!("malformed {CASCADE_HEADER}: {e}")))
+        })
+        .transpose()
+}
+
+impl CallEngine {
+    /// Our side of `room`'s tree as the header across leg `except` (none: a new leg) says it.
+    pub(super) fn cascade_header(&self, room: &str, except: Option<&str>) -> String {
+        CascadeHeader {
+            node: self.node.clone(),
+            room: room.to_string(),
+            tree: self.cascades.side(room, &self.node, except),
+        }
+        .to_string()
+    }
+
+    /// 482 when a leg whose far side is `header.tree` would close a ring in `room`.
+    pub(super) fn refuse_ring(&self, room: &str, header: &CascadeHeader) -> Result<(), Reject> {
+        if self.cascades.would_loop(room, &self.node, &header.tree) {
+            info!(%room, from = %header.node, tree = ?header.tree,
+                  "cascade leg refused: it would close a ring");
+            return Err(Reject::new(
+                482,
+                "Loop Detected: the cascade would close a ring",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes an accepted cascade INVITE's call a leg (direction `in`).
+    pub(super) fn inbound_leg(&mut self, call: &mut Call, header: CascadeHeader) {
+        let id = self.cascades.next_id();
+        info!(leg = %id, room = %call.room, from = %header.node, "cascade leg in");
+        call.kind = MemberKind::Cascade;
+        call.name = header.node.to_string();
+        call.leg = Some(id.clone());
+        self.cascades.insert(CascadeLeg {
+            id,
+            room: call.room.clone(),
+            peer: call.uri.clone(),
+            direction: LegDirection::In,
+            state: LegState::Connecting,
+            remote_node: Some(header.node),
+            remote_tree: header.tree,
+            since: self.clock.at(Instant::now()),
+            call_id: Some(call.call_id.clone()),
+            member: Some(call.member),
+            status: None,
+        });
+    }
+
+    /// Starts a cascade leg from `room` to `request.uri`; answers the leg as listed.
+    pub(super) fn start_cascade(
+        &mut self,
+        now: Instant,
+        room: &str,
+        request: CascadeRequest,
+    ) -> Result<CascadeLeg, ControlError> {
+        let id = self.cascades.next_id();
+        let dial = DialRequest {
+            uri: request.uri.clone(),
+            name: None,
+            canvas: request.canvas,
+            watching_canvas: request.watching_canvas,
+            timeout: request.timeout,
+            leg: Some(id.clone()),
+        };
+        let leg = CascadeLeg {
+            id: id.clone(),
+            room: room.to_string(),
+            peer: request.uri,
+            direction: LegDirection::Out,
+            state: LegState::Connecting,
+            remote_node: None,
+            remote_tree: Default::default(),
+            since: self.clock.at(now),
+            call_id: None,
+            member: None,
+            status: None,
+        };
+        self.cascades.insert(leg);
+        match self.start_dial(now, room, dial) {
+            Ok(_) => {
+                let call_id = self.dial_call_of_leg(&id);
+                let leg = self.cascades.get_mut(&id);
+                let leg = leg.ok_or_else(|| ControlError::UnknownCascade(id.clone()))?;
+                leg.call_id = call_id;
+                info!(leg = %id, %room, peer = %leg.peer, "cascade leg out");
+                Ok(leg.clone())
+            }
+            Err(e) => {
+                self.cascades.remove(&id);
+                Err(e)
+            }
+        }
+    }
+
+    /// The 2xx of an outgoing leg: the far side as its header says, unless taking it would
+    /// close a ring or duplicate a leg (then `Err` with the status to report).
+    pub(super) fn leg_answered(
+        &mut self,
+        leg: &str,
+        call_id: &str,
+        response: &Response,
+    ) -> Result<(), u16> {
+        let header = other_header(response, CASCADE_HEADER).and_then(|v| {
+            CascadeHeader::parse(v)
+                .inspect_err(|e| warn!(%leg, error = %e, "malformed cascade header in the 2xx"))
+                .ok()
+        });
+        let Some(room) = self.cascades.get(leg).map(|l| l.room.clone()) else {
+            return Err(487);
+        };
+        if let Some(header) = &header {
+            let ours = self.cascades.side(&room, &self.node, Some(leg));
+            if !ours.is_disjoint(&header.tree) {
+                let duplicate = self
+                    .cascades
+                    .in_room(&room)
+                    .any(|l| l.id != leg && l.remote_node.as_ref() == Some(&header.node));
+                // Two nodes that dialled each other: the lower node id keeps its outgoing
+                // leg, so both ends drop the same call.
+                if !(duplicate && self.node < header.node) {
+                    info!(%leg, %room, far = %header.node, "cascade leg answered into a ring; ending it");
+                    self.leg_down(leg, Some(482));
+                    return Err(482);
+                }
+                self.drop_duplicates_of(&room, leg, &header.node);
+            }
+        }
+        if let Some(l) = self.cascades.get_mut(leg) {
+            l.call_id = Some(call_id.to_string());
+            if let Some(header) = header {
+                l.remote_node = Some(header.node);
+                l.remote_tree = header.tree;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the other legs of `room` to `far` (the tie-break kept `keep`).
+    fn drop_duplicates_of(&mut self, room: &str, keep: &str, far: &crate::cascade::NodeId) {
+        let others: Vec<String> = self
+            .cascades
+            .in_room(room)
+            .filter(|l| l.id != keep && l.remote_node.as_ref() == Some(far))
+            .filter_map(|l| l.call_id.clone())
+            .collect();
+        for cid in others {
+            info!(%room, %far, call_id = %cid, "duplicate cascade leg; ending it");
+            self.hang_up(Instant::now(), &cid, LeaveReason::Bye);
+        }
+    }
+
+    /// A leg's call joined its room.
+    pub(super) fn leg_up(&mut self, leg: &str) {
+        let at = self.clock.at(Instant::now());
+        if let Some(l) = self.cascades.get_mut(leg) {
+            l.state = LegState::Up;
+            l.since = at;
+            info!(leg = %l.id, room = %l.room, far = ?l.remote_node, "cascade leg up");
+        }
+    }
+
+    /// A leg's call ended (or never came up): an incoming leg is forgotten (its dialler
+    /// dials again); an outgoing one stays listed as `down`.
+    pub(super) fn leg_down(&mut self, leg: &str, status: Option<u16>) {
+        let at = self.clock.at(Instant::now());
+        let Some(l) = self.cascades.get_mut(leg) else {
+            return;
+        };
+        info!(leg = %l.id, room = %l.room, ?status, "cascade leg down");
+        match l.direction {
+            LegDirection::In => {
+                self.cascades.remove(leg);
+            }
+            LegDirection::Out => {
+                l.state = LegState::Down;
+                l.since = at;
+                l.status = status.or(l.status);
+                l.remote_tree.clear();
+            }
+        }
+    }
+
+    /// Ends a leg (BYE, or CANCEL while it rings) and forgets it.
+    pub(super) fn delete_cascade(
+        &mut self,
+        now: Instant,
+        room: &str,
+        id: &str,
+    ) -> Result<(), ControlError> {
+        let leg = self
+            .cascades
+            .get(id)
+            .filter(|l| l.room == room)
+            .cloned()
+            .ok_or_else(|| ControlError::UnknownCascade(id.to_string()))?;
+        self.cascades.remove(id);
+        if let Some(cid) = leg.call_id {
+            if self.dials.contains_key(&cid) {
+                self.cancel_dial_call(now, &cid);
+            } else if let Some(call) = self.calls.get_mut(&cid) {
+                call.leg = None;
+                self.hang_up(now, &cid, LeaveReason::Kicked);
+            }
+        }
+        info!(leg = %id, %room, "cascade leg deleted");
+        Ok(())
+    }
+
+    /// The legs of `room`.
+    pub(super) fn cascades_of(&self, room: &str) -> Result<Vec<CascadeLeg>, ControlError> {
+        if !self.policies.contains_key(room) && self.cascades.in_room(room).next().is_none() {
+            return Err(ControlError::UnknownRoom(room.to_string()));
+        }
+        Ok(self.cascades.in_room(room).cloned().collect())
+    }
+}

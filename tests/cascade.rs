@@ -1,0 +1,230 @@
+//! Cascades over real SIP, RTP and H.264 between Tessera servers in one process: room 3000 on
+//! A joined with room 3000 on B by a leg (`POST /v1/rooms/{room}/cascades`). Each side sees
+//! its own people and the far side's, never itself nested in the far picture, and hears the
+//! far side but never its own voice back; a chain A–B–C carries sound end to end, and a leg
+//! that would close the ring is refused with 482 wherever it is dialled; a malformed
+//! `X-Tessera-Cascade` header gets 400.
+
+mod common;
+
+use common::api::Api;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tessera::config::Config;
+use tessera::dial::{dial, DialOptions};
+use tessera::media::audio::tone::tone_ratio;
+use tessera::media::video::frame::I420Frame;
+use tessera::server::ServerHandle;
+
+const RED: (u8, u8, u8) = (230, 20, 20);
+const BLUE: (u8, u8, u8) = (20, 20, 230);
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn node(name: &str) -> Config {
+    let mut config = test_config();
+    config.node.id = Some(name.to_string());
+    config.video.canvas.width = 320;
+    config.video.canvas.height = 180;
+    config.video.canvas.fps = 15.0;
+    config
+}
+
+fn member(
+    server: &ServerHandle,
+    name: &str,
+    colour: Option<(u8, u8, u8)>,
+    hz: Option<f32>,
+) -> DialOptions {
+    let mut o = DialOptions::new(uri(server, "3000"));
+    o.from = name.to_string();
+    o.color = colour;
+    o.video_size = (160, 90);
+    o.tone_hz = hz;
+    o.duration = Duration::from_secs(12);
+    o
+}
+
+/// Starts a leg from `from`'s room 3000 to `to`'s; answers the leg's id.
+async fn cascade(from: &ServerHandle, to: &ServerHandle) -> String {
+    let answer = Api::new(from)
+        .post(
+            "/v1/rooms/3000/cascades",
+            json!({"uri": format!("sip:3000@{}", to.sip_addr())}),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(answer.json()["state"], "connecting");
+    answer.json()["id"].as_str().expect("an id").to_string()
+}
+
+/// Waits until leg `id` of `server`'s room 3000 is in `state`; answers it.
+async fn leg_reaches(server: &ServerHandle, id: &str, state: &str) -> Value {
+    let api = Api::new(server);
+    let leg = || async {
+        let legs = api.get("/v1/rooms/3000/cascades").await.json();
+        legs.as_array()
+            .and_then(|l| l.iter().find(|leg| leg["id"] == id).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let reached = eventually(LIMIT, || async { leg().await["state"] == state }).await;
+    let last = leg().await;
+    assert!(reached, "leg {id} never {state}: {last}");
+    last
+}
+
+/// Share of the tile's pixels close to `colour`.
+fn share(frame: &I420Frame, tile: (i32, i32, u32, u32), colour: (u8, u8, u8)) -> f64 {
+    let (x0, y0, w, h) = tile;
+    let mut hits = 0;
+    for y in (y0.max(0) as u32..(y0 as u32 + h)).step_by(2) {
+        for x in (x0.max(0) as u32..(x0 as u32 + w)).step_by(2) {
+            if frame.pixel_rgb(x, y).is_some_and(|p| close(p, colour)) {
+                hits += 1;
+            }
+        }
+    }
+    f64::from(hits) / f64::from((w / 2).max(1) * (h / 2).max(1))
+}
+
+/// The tile of member `id` on canvas 1 of `server`'s room 3000.
+async fn tile_of(server: &ServerHandle, id: u64) -> (i32, i32, u32, u32) {
+    let canvas = Api::new(server).get("/v1/rooms/3000/canvases").await.json()[0].clone();
+    let t = canvas["tiles"]
+        .as_array()
+        .and_then(|tiles| tiles.iter().find(|t| t["member"] == id).cloned())
+        .unwrap_or_else(|| panic!("member {id} has no tile: {canvas}"));
+    let n = |k: &str| t[k].as_i64().unwrap();
+    (n("x") as i32, n("y") as i32, n("w") as u32, n("h") as u32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rooms_see_and_hear_each_other_but_never_themselves() {
+    let a = start(node("node-a")).await;
+    let b = start(node("node-b")).await;
+    let red = dial(member(&a, "red", Some(RED), Some(440.0)));
+    let blue = dial(member(&b, "blue", Some(BLUE), Some(880.0)));
+    let operator = async {
+        wait_members(&a, "3000", 1).await;
+        wait_members(&b, "3000", 1).await;
+        let id = cascade(&a, &b).await;
+        let up = leg_reaches(&a, &id, "up").await;
+        assert_eq!(up["direction"], "out");
+        assert_eq!(up["remote_node"], "node-b", "{up}");
+        let far = Api::new(&b).get("/v1/rooms/3000/cascades").await.json();
+        assert_eq!(far[0]["direction"], "in", "{far}");
+        assert_eq!(far[0]["remote_node"], "node-a", "{far}");
+        let room = Api::new(&a).get("/v1/rooms/3000").await.json();
+        assert_eq!(room["members"], 1, "a leg is not a person: {room}");
+        let leg_member = up["member"].as_u64().expect("the leg's member");
+        let listed = Api::new(&a)
+            .get(&format!("/v1/rooms/3000/members/{leg_member}"))
+            .await
+            .json();
+        assert_eq!(listed["kind"], "cascade", "{listed}");
+        let health = Api::new(&a).get("/healthz").await.json();
+        assert_eq!(
+            (&health["node"], &health["members"]),
+            (&json!("node-a"), &json!(1))
+        );
+        let red_id = Api::new(&a).member_id("3000", "red").await;
+        // Both tiles exist once the far picture arrives.
+        let placed = eventually(LIMIT, || async {
+            let c = Api::new(&a).get("/v1/rooms/3000/canvases").await.json()[0].clone();
+            c["tiles"].as_array().is_some_and(|t| t.len() == 2)
+        })
+        .await;
+        assert!(placed, "red and the leg on A's canvas");
+        (tile_of(&a, red_id).await, tile_of(&a, leg_member).await)
+    };
+    let (red, blue, (red_tile, leg_tile)) = tokio::join!(red, blue, operator);
+    let (red, blue) = (red.expect("red"), blue.expect("blue"));
+    let frame = red.last_frame.as_ref().expect("red received A's canvas");
+    let red_in_own = share(frame, red_tile, RED);
+    assert!(
+        red_in_own > 0.5,
+        "red sees itself in its own tile: {red_in_own:.3}"
+    );
+    let (blue_in_leg, red_in_leg) = (share(frame, leg_tile, BLUE), share(frame, leg_tile, RED));
+    assert!(
+        blue_in_leg > 0.1,
+        "the far room shows blue: {blue_in_leg:.3}"
+    );
+    assert!(
+        red_in_leg < 0.01,
+        "no red nested in the far picture: {red_in_leg:.3} of the leg's tile"
+    );
+    let middle = |rec: &[i16]| -> Vec<i16> {
+        let (from, to) = (5 * 48_000, (10 * 48_000).min(rec.len()));
+        rec[from.min(to)..to].to_vec()
+    };
+    let (red_hears, blue_hears) = (middle(&red.recording), middle(&blue.recording));
+    assert!(
+        tone_ratio(&red_hears, 880.0, 48_000) > 0.2,
+        "red hears blue"
+    );
+    assert!(
+        tone_ratio(&red_hears, 440.0, 48_000) < 0.02,
+        "red never hears itself come back: {:.3}",
+        tone_ratio(&red_hears, 440.0, 48_000)
+    );
+    assert!(
+        tone_ratio(&blue_hears, 440.0, 48_000) > 0.2,
+        "blue hears red"
+    );
+    assert!(
+        tone_ratio(&blue_hears, 880.0, 48_000) < 0.02,
+        "blue never hears itself come back: {:.3}",
+        tone_ratio(&blue_hears, 880.0, 48_000)
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_carries_sound_end_to_end_and_refuses_the_ring() {
+    let (a, b, c) = (
+        start(node("node-a")).await,
+        start(node("node-b")).await,
+        start(node("node-c")).await,
+    );
+    let listener = dial(member(&a, "on-a", None, None));
+    let talker = dial(member(&c, "on-c", None, Some(880.0)));
+    let operator = async {
+        wait_members(&a, "3000", 1).await;
+        wait_members(&c, "3000", 1).await;
+        let ab = cascade(&a, &b).await;
+        leg_reaches(&a, &ab, "up").await;
+        let bc = cascade(&b, &c).await;
+        leg_reaches(&b, &bc, "up").await;
+        // C→A and A→C would close the ring: refused with 482 by whoever receives them.
+        let ca = cascade(&c, &a).await;
+        let refused = leg_reaches(&c, &ca, "down").await;
+        assert_eq!(refused["status"], 482, "{refused}");
+        let ac = cascade(&a, &c).await;
+        let refused = leg_reaches(&a, &ac, "down").await;
+        assert_eq!(refused["status"], 482, "{refused}");
+        // A cascade INVITE with a malformed header is a 400.
+        let mut bad = DialOptions::new(uri(&a, "3000"));
+        bad.headers
+            .push(("X-Tessera-Cascade".into(), "node=x;tree=y".into()));
+        bad.duration = Duration::from_millis(100);
+        let report = dial(bad).await.expect("dials");
+        assert_eq!(report.status, 400, "{report:?}");
+    };
+    let (listener, talker, ()) = tokio::join!(listener, talker, operator);
+    let (listener, _talker) = (listener.expect("listener"), talker.expect("talker"));
+    let late = {
+        let rec = &listener.recording;
+        let (from, to) = (8 * 48_000.min(rec.len()), (11 * 48_000).min(rec.len()));
+        rec[from.min(to)..to].to_vec()
+    };
+    assert!(
+        tone_ratio(&late, 880.0, 48_000) > 0.2,
+        "A hears C through B: {:.3}",
+        tone_ratio(&late, 880.0, 48_000)
+    );
+    for server in [a, b, c] {
+        server.shutdown().await;
+    }
+}
