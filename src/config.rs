@@ -312,6 +312,29 @@ mod tests {
 }
 
 #[cfg(test)]
+mod cascade_config_tests {
+    use super::*;
+
+    #[test]
+    fn the_walkthrough_configs_load_with_distinct_ports_and_nodes() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cascade-configs");
+        let configs: Vec<Config> = ["a.toml", "b.toml", "c.toml"]
+            .iter()
+            .map(|f| Config::from_file(&dir.join(f)).expect(f))
+            .collect();
+        let distinct = |f: &dyn Fn(&Config) -> String| {
+            let all: std::collections::BTreeSet<String> = configs.iter().map(f).collect();
+            all.len() == configs.len()
+        };
+        assert!(distinct(&|c| c.sip.listen.to_string()));
+        assert!(distinct(&|c| c.api.listen.to_string()));
+        assert!(distinct(&|c| c.rtp.ports.to_string()));
+        assert!(distinct(&|c| format!("{:?}", c.node.id)));
+        assert!(configs.iter().all(|c| c.sip.listen.ip().is_loopback()));
+    }
+}
+
+#[cfg(test)]
 mod video_tests {
     use super::*;
 

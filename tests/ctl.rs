@@ -173,6 +173,17 @@ fn drive(api: &str) {
         ok_json(api, &["slot", "ctlroom", &id, "none"])["slot"],
         Value::Null
     );
+    let leg = ok_json(api, &["cascade", "ctlroom", "sip:ctlroom@127.0.0.1:9"]);
+    assert_eq!(
+        (&leg["state"], &leg["direction"]),
+        (&json!("connecting"), &json!("out"))
+    );
+    let legs = ok(api, &["cascades", "ctlroom"]);
+    assert!(legs.contains("sip:ctlroom@127.0.0.1:9"), "{legs}");
+    let leg_id = leg["id"].as_str().expect("leg id");
+    assert!(ok(api, &["uncascade", "ctlroom", leg_id]).contains("ended"));
+    let (success, _, stderr) = ctl(api, &["uncascade", "ctlroom", leg_id]);
+    assert!(!success && stderr.contains("404"), "{stderr}");
     let moved = ok_json(api, &["canvas", "ctlroom", &id, "--canvas", "0"]);
     assert_eq!(moved["canvas"], Value::Null, "on no canvas");
     assert_eq!(ok_json(api, &["lock", "ctlroom"])["locked"], true);

@@ -123,6 +123,12 @@ pub enum CtlCommand {
     },
     /// Cancel a dial that is not answered yet.
     Undial { dial_id: String },
+    /// Join ROOM with the same room on another server (a cascade leg to URI).
+    Cascade { room: String, uri: String },
+    /// List ROOM's cascade legs.
+    Cascades { room: String },
+    /// End one of ROOM's cascade legs.
+    Uncascade { room: String, id: String },
     /// Follow the event stream (one line per event) until the server stops.
     Events { room: Option<String> },
 }
@@ -378,6 +384,34 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             out.print(&json!({"cancelled": dial_id}), |_| {
                 format!("dial {dial_id} cancelled\n")
             });
+        }
+        CtlCommand::Cascade { room, uri } => {
+            let path = format!("/v1/rooms/{room}/cascades");
+            let answer = client.call("POST", &path, Some(json!({ "uri": uri })))?;
+            out.print(&answer, |v| {
+                format!("{}: {}\n", table_cell(&v["id"]), table_cell(&v["state"]))
+            });
+        }
+        CtlCommand::Cascades { room } => {
+            let answer = client.call("GET", &format!("/v1/rooms/{room}/cascades"), None)?;
+            out.print(&answer, |v| {
+                let legs = v.as_array().map(Vec::as_slice).unwrap_or_default();
+                let mut text = String::from("ID  PEER  DIRECTION  STATE  REMOTE  STATUS\n");
+                for leg in legs {
+                    let cells: Vec<String> =
+                        ["id", "peer", "direction", "state", "remote_node", "status"]
+                            .iter()
+                            .map(|k| table_cell(&leg[*k]))
+                            .collect();
+                    text.push_str(&cells.join("  "));
+                    text.push('\n');
+                }
+                text
+            });
+        }
+        CtlCommand::Uncascade { room, id } => {
+            client.call("DELETE", &format!("/v1/rooms/{room}/cascades/{id}"), None)?;
+            out.print(&json!({ "ended": id }), |_| format!("cascade {id} ended\n"));
         }
         CtlCommand::Events { room } => client.follow(room.as_deref(), |event| {
             out.print(event, |e| format!("{}\n", table::event_line(e)));
