@@ -31,6 +31,7 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub node: NodeConfig,
+    pub cascade: CascadeConfig,
     pub sip: SipConfig,
     pub api: ApiConfig,
     pub rtp: RtpConfig,
@@ -45,6 +46,23 @@ pub struct Config {
 pub struct NodeConfig {
     /// Node id (`[A-Za-z0-9_.-]{1,64}`); default: host name and SIP port.
     pub id: Option<String>,
+}
+
+/// Cascade legs between servers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CascadeConfig {
+    /// A room with nobody in it and at most one leg ends that leg after this long, so rooms on
+    /// several servers never keep each other alive.
+    pub idle_grace_secs: u64,
+}
+
+impl Default for CascadeConfig {
+    fn default() -> Self {
+        Self {
+            idle_grace_secs: 30,
+        }
+    }
 }
 
 /// Video canvases and per-member defaults.

@@ -3,11 +3,11 @@
 //! its own people and the far side's, never itself nested in the far picture, and hears the
 //! far side but never its own voice back; a chain A–B–C carries sound end to end, and a leg
 //! that would close the ring is refused with 482 wherever it is dialled; a malformed
-//! `X-Tessera-Cascade` header gets 400.
+//! `X-Tessera-Cascade` header gets 400; rooms kept only by legs end after the idle grace.
 
 mod common;
 
-use common::api::Api;
+use common::api::{kind, Api};
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -227,4 +227,56 @@ async fn a_chain_carries_sound_end_to_end_and_refuses_the_ring() {
     for server in [a, b, c] {
         server.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_kept_only_by_legs_end_after_the_grace() {
+    let configs = ["node-a", "node-b"].map(|n| {
+        let mut c = node(n);
+        c.cascade.idle_grace_secs = 2;
+        c
+    });
+    let [a, b] = configs;
+    let (a, b) = (start(a).await, start(b).await);
+    let mut events = Api::new(&a).events("?room=3000", None);
+    let mut b_events = Api::new(&b).events("?room=3000", None);
+    let mut short = member(&a, "red", None, Some(440.0));
+    short.duration = Duration::from_secs(4);
+    let red = dial(short);
+    let mut short = member(&b, "blue", None, Some(880.0));
+    short.duration = Duration::from_secs(4);
+    let blue = dial(short);
+    let operator = async {
+        wait_members(&a, "3000", 1).await;
+        wait_members(&b, "3000", 1).await;
+        let id = cascade(&a, &b).await;
+        leg_reaches(&a, &id, "up").await["member"]
+            .as_u64()
+            .expect("member")
+    };
+    let (red, blue, leg_member) = tokio::join!(red, blue, operator);
+    let (_red, _blue) = (red.expect("red"), blue.expect("blue"));
+    // Everybody left: each room holds only its leg, which ends after the grace; the rooms go.
+    let gone = |server: &ServerHandle| {
+        let api = Api::new(server);
+        async move { api.get("/v1/rooms/3000").await.status == 404 }
+    };
+    assert!(eventually(LIMIT, || gone(&a)).await, "A's room ended");
+    assert!(eventually(LIMIT, || gone(&b)).await, "B's room ended");
+    // Whichever side's grace ran out first ended the leg as idle; the other saw its BYE.
+    let on_a = events
+        .until(LIMIT, |e| {
+            kind(e) == "member-left" && e["member"] == leg_member
+        })
+        .await;
+    let on_b = b_events.until(LIMIT, |e| kind(e) == "room-destroyed").await;
+    let reasons: Vec<Value> = on_a
+        .iter()
+        .chain(&on_b)
+        .filter(|e| kind(e) == "member-left")
+        .map(|e| e["reason"].clone())
+        .collect();
+    assert!(reasons.contains(&json!("idle")), "{reasons:?}");
+    a.shutdown().await;
+    b.shutdown().await;
 }

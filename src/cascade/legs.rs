@@ -88,6 +88,16 @@ impl CascadeLegs {
             .find(|l| l.call_id.as_deref() == Some(call_id))
     }
 
+    /// Forgets the legs of a room that ended.
+    pub fn forget_room(&mut self, room: &str) {
+        self.legs.retain(|_, l| l.room != room);
+    }
+
+    /// Every leg.
+    pub fn all(&self) -> impl Iterator<Item = &CascadeLeg> {
+        self.legs.values()
+    }
+
     /// The legs of `room`, by id.
     pub fn in_room<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a CascadeLeg> + 'a {
         self.legs.values().filter(move |l| l.room == room)

@@ -62,6 +62,8 @@ pub struct CallEngine {
     node: NodeId,
     /// Cascade legs to and from other servers.
     cascades: CascadeLegs,
+    /// Rooms kept only by a cascade leg, and when that leg ends.
+    idle_rooms: HashMap<RoomId, Instant>,
     config: Config,
     /// The SIP listening address (the local address of requests not tied to one arrival).
     sip_addr: SocketAddr,
@@ -115,6 +117,7 @@ impl CallEngine {
         Self {
             node,
             cascades: CascadeLegs::default(),
+            idle_rooms: HashMap::new(),
             config,
             sip_addr,
             layer: TransactionLayer::new(timers),
@@ -172,6 +175,7 @@ impl CallEngine {
         self.answer_due_calls(now);
         self.dial_timers(now);
         self.pin_timers(now);
+        self.idle_leg_timers(now);
         self.process_outputs(now, None);
     }
 
@@ -200,6 +204,7 @@ impl CallEngine {
         let shutdown = self.shutdown_deadline.into_iter();
         let dials = self.dials.values().map(|d| d.deadline());
         let pins = self.pin_entries.values().map(|p| p.deadline());
+        let idle = self.idle_rooms.values().copied();
         self.layer
             .poll_timeout()
             .into_iter()
@@ -207,6 +212,7 @@ impl CallEngine {
             .chain(shutdown)
             .chain(dials)
             .chain(pins)
+            .chain(idle)
             .min()
     }
 
@@ -259,6 +265,7 @@ impl CallEngine {
                 TxOutput::Timeout { kind, call_id, .. } => self.on_timeout(now, kind, call_id),
             }
         }
+        self.refresh_idle_rooms(now);
     }
 
     fn on_request(

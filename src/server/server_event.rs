@@ -25,6 +25,8 @@ pub enum LeaveReason {
     PinFailed,
     /// The server is stopping.
     Shutdown,
+    /// A cascade leg ended because nobody was left on this side ([`crate::config::CascadeConfig`]).
+    Idle,
 }
 
 /// Who changed a member.

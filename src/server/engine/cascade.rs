@@ -231,6 +231,52 @@ impl CallEngine {
         Ok(())
     }
 
+    /// Watches the rooms that have legs: a room with nobody in it and at most one leg (a
+    /// leaf of the cascade tree) gets a deadline; people or a second leg clear it. An empty
+    /// tree so ends from its leaves, one grace period per level.
+    pub(super) fn refresh_idle_rooms(&mut self, now: Instant) {
+        let grace = std::time::Duration::from_secs(self.config.cascade.idle_grace_secs);
+        let mut legs_by_room: std::collections::HashMap<&str, usize> = Default::default();
+        for leg in self.cascades.all().filter(|l| l.state == LegState::Up) {
+            *legs_by_room.entry(leg.room.as_str()).or_default() += 1;
+        }
+        let idle: Vec<String> = legs_by_room
+            .into_iter()
+            .filter(|(room, legs)| *legs <= 1 && self.registry.member_count(room) <= *legs)
+            .map(|(room, _)| room.to_string())
+            .collect();
+        self.idle_rooms.retain(|room, _| idle.contains(room));
+        for room in idle {
+            self.idle_rooms.entry(room).or_insert_with(|| {
+                info!(grace_s = grace.as_secs(), "room kept only by a cascade leg");
+                now + grace
+            });
+        }
+    }
+
+    /// Ends the legs of rooms whose idle grace has passed.
+    pub(super) fn idle_leg_timers(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .idle_rooms
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(room, _)| room.clone())
+            .collect();
+        for room in due {
+            self.idle_rooms.remove(&room);
+            let calls: Vec<String> = self
+                .cascades
+                .in_room(&room)
+                .filter(|l| l.state == LegState::Up)
+                .filter_map(|l| l.call_id.clone())
+                .collect();
+            for cid in calls {
+                info!(%room, call_id = %cid, "nobody left on this side: ending the cascade leg");
+                self.hang_up(now, &cid, LeaveReason::Idle);
+            }
+        }
+    }
+
     /// The legs of `room`.
     pub(super) fn cascades_of(&self, room: &str) -> Result<Vec<CascadeLeg>, ControlError> {
         if !self.policies.contains_key(room) && self.cascades.in_room(room).next().is_none() {

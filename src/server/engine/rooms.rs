@@ -142,6 +142,8 @@ impl CallEngine {
             self.registry.contains(room) || self.policies.get(room).is_none_or(|p| p.persistent);
         if !keep {
             self.policies.remove(room);
+            self.cascades.forget_room(room);
+            self.idle_rooms.remove(room);
             self.events.push_back(ServerEvent::RoomDestroyed {
                 room: room.to_string(),
             });
