@@ -255,6 +255,11 @@ async fn rooms_kept_only_by_legs_end_after_the_grace() {
             .expect("member")
     };
     let (red, blue, leg_member) = tokio::join!(red, blue, operator);
+    let up = events.until(LIMIT, |e| kind(e) == "cascade-up").await;
+    assert_eq!(
+        up.last().map(|e| e["remote_node"].clone()),
+        Some(json!("node-b"))
+    );
     let (_red, _blue) = (red.expect("red"), blue.expect("blue"));
     // Everybody left: each room holds only its leg, which ends after the grace; the rooms go.
     let gone = |server: &ServerHandle| {
@@ -277,6 +282,10 @@ async fn rooms_kept_only_by_legs_end_after_the_grace() {
         .map(|e| e["reason"].clone())
         .collect();
     assert!(reasons.contains(&json!("idle")), "{reasons:?}");
+    assert!(
+        on_b.iter().any(|e| kind(e) == "cascade-down"),
+        "B reports its leg down"
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

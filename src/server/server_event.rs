@@ -3,6 +3,7 @@
 //! [event bus](super::event_bus) numbers and broadcasts them (the API's event stream).
 
 use super::roster::{CallInfo, RoomInfo};
+use crate::cascade::NodeId;
 use crate::conference::canvas_control::CanvasPatch;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::MemberControl;
@@ -117,6 +118,18 @@ pub enum ServerEvent {
         room: RoomId,
         canvas: usize,
     },
+    /// A cascade leg came up (its far node, when it said).
+    CascadeUp {
+        room: RoomId,
+        leg: String,
+        remote_node: Option<NodeId>,
+    },
+    /// A cascade leg ended or was refused (`status`: the SIP status, when there was one).
+    CascadeDown {
+        room: RoomId,
+        leg: String,
+        status: Option<u16>,
+    },
     /// A member pressed a key (RFC 4733).
     Dtmf {
         room: RoomId,
@@ -151,6 +164,8 @@ impl ServerEvent {
             | Self::DialProgress { room, .. }
             | Self::CanvasUpdated { room, .. }
             | Self::CanvasAdded { room, .. }
+            | Self::CascadeUp { room, .. }
+            | Self::CascadeDown { room, .. }
             | Self::CanvasRemoved { room, .. }
             | Self::Dtmf { room, .. } => room,
         }

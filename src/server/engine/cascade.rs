@@ -9,7 +9,7 @@ use crate::cascade::{CascadeHeader, CascadeLeg, LegDirection, LegState, CASCADE_
 use crate::server::call::Call;
 use crate::server::control::{CascadeRequest, ControlError, DialRequest};
 use crate::server::roster::MemberKind;
-use crate::server::server_event::LeaveReason;
+use crate::server::server_event::{LeaveReason, ServerEvent};
 use crate::sip::message::other_header;
 use rsip::{Request, Response};
 use std::time::Instant;
@@ -181,6 +181,11 @@ impl CallEngine {
             l.state = LegState::Up;
             l.since = at;
             info!(leg = %l.id, room = %l.room, far = ?l.remote_node, "cascade leg up");
+            self.events.push_back(ServerEvent::CascadeUp {
+                room: l.room.clone(),
+                leg: l.id.clone(),
+                remote_node: l.remote_node.clone(),
+            });
         }
     }
 
@@ -192,6 +197,11 @@ impl CallEngine {
             return;
         };
         info!(leg = %l.id, room = %l.room, ?status, "cascade leg down");
+        self.events.push_back(ServerEvent::CascadeDown {
+            room: l.room.clone(),
+            leg: l.id.clone(),
+            status,
+        });
         match l.direction {
             LegDirection::In => {
                 self.cascades.remove(leg);
