@@ -3,7 +3,9 @@
 //! its own people and the far side's, never itself nested in the far picture, and hears the
 //! far side but never its own voice back; a chain A–B–C carries sound end to end, and a leg
 //! that would close the ring is refused with 482 wherever it is dialled; a malformed
-//! `X-Tessera-Cascade` header gets 400; rooms kept only by legs end after the idle grace.
+//! `X-Tessera-Cascade` header gets 400; rooms kept only by legs end after the idle grace; a
+//! silent far side never holds the floor, a far-side talker takes it, and once it stops both
+//! rooms fall silent (no audio circulates).
 
 mod common;
 
@@ -286,6 +288,55 @@ async fn rooms_kept_only_by_legs_end_after_the_grace() {
         on_b.iter().any(|e| kind(e) == "cascade-down"),
         "B reports its leg down"
     );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_follows_far_side_talkers_not_the_leg() {
+    let (a, b) = (start(node("node-a")).await, start(node("node-b")).await);
+    let listener = |server: &ServerHandle, name: &str| {
+        let mut o = member(server, name, None, None);
+        o.duration = Duration::from_secs(15);
+        o
+    };
+    let quiet_a = dial(listener(&a, "quiet-a"));
+    let quiet_b = dial(listener(&b, "quiet-b"));
+    let operator = async {
+        wait_members(&a, "3000", 1).await;
+        wait_members(&b, "3000", 1).await;
+        let id = cascade(&a, &b).await;
+        let leg = leg_reaches(&a, &id, "up").await["member"]
+            .as_u64()
+            .expect("member");
+        // A silent far side: the leg never takes A's floor.
+        let floor = || async { Api::new(&a).get("/v1/rooms/3000").await.json()["floor"].clone() };
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(floor().await, Value::Null, "nobody talks: no floor");
+        }
+        // Someone talks on the far side: the leg carries them and takes the floor.
+        let mut talker = member(&b, "talker-b", None, Some(880.0));
+        talker.duration = Duration::from_secs(5);
+        let watch = async { eventually(LIMIT, || async { floor().await == json!(leg) }).await };
+        let (talked, leg_has_floor) = tokio::join!(dial(talker), watch);
+        talked.expect("talker");
+        assert!(
+            leg_has_floor,
+            "a far-side talker takes the floor through the leg"
+        );
+    };
+    let (quiet_a, quiet_b, ()) = tokio::join!(quiet_a, quiet_b, operator);
+    // The talk lasted 5 s and ended at least 2 s before these calls: nothing circulates
+    // between the rooms, both mixes are silent again.
+    for report in [quiet_a.expect("quiet-a"), quiet_b.expect("quiet-b")] {
+        let rec = &report.recording;
+        let tail = &rec[rec.len().saturating_sub(2 * 48_000)..];
+        let rms = (tail.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>()
+            / tail.len().max(1) as f64)
+            .sqrt();
+        assert!(rms < 30.0, "silence after the talker left: rms {rms:.1}");
+    }
     a.shutdown().await;
     b.shutdown().await;
 }

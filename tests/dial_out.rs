@@ -3,7 +3,8 @@
 //! answered); each room then hears the other's talker through the leg, the callee is listed
 //! as a `dialout` member, and kicking it ends B's side with a BYE. A callee that keeps ringing
 //! is CANCELled (on timeout and on `DELETE /v1/dials/{id}`) and B sees the CANCEL; an
-//! unreachable URI fails with 408; SIPp as a third-party callee gets a proper ACK and BYE.
+//! unreachable URI fails with 408; SIPp as a third-party callee, and as a cascade peer (a plain
+//! SIP peer without X-Tessera-Cascade), gets a proper ACK and BYE.
 
 mod common;
 
@@ -186,7 +187,7 @@ async fn unanswered_dials_are_cancelled_and_bad_ones_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sipp_as_the_callee_gets_an_ack_and_a_bye() {
+async fn sipp_as_the_callee_and_as_a_cascade_peer_gets_an_ack_and_a_bye() {
     assert!(
         tool_available("sipp", "-v"),
         "this test needs SIPp (scripts/install-deps --test installs sip-tester)"
@@ -199,9 +200,10 @@ async fn sipp_as_the_callee_gets_an_ack_and_a_bye() {
     };
     let dir = std::env::temp_dir().join(format!("tessera-sipp-uas-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    // The built-in UAS: 180, 200 with SDP, waits for the ACK, then for a BYE it answers 200.
+    // The built-in UAS: 180, 200 with SDP, waits for the ACK, then for a BYE it answers 200;
+    // two calls: a dial-out, then a cascade leg (a plain SIP peer: no X-Tessera-Cascade).
     let sipp = tokio::process::Command::new("sipp")
-        .args(["-sn", "uas", "-m", "1", "-i", "127.0.0.1", "-p"])
+        .args(["-sn", "uas", "-m", "2", "-i", "127.0.0.1", "-p"])
         .arg(port.to_string())
         .args(["-nostdin", "-timeout", "40s", "-timeout_error"])
         .current_dir(&dir)
@@ -231,6 +233,38 @@ async fn sipp_as_the_callee_gets_an_ack_and_a_bye() {
     let member = member.expect("SIPp answered");
     assert_eq!(
         api.delete(&format!("/v1/rooms/sipp/members/{member}"))
+            .await
+            .status,
+        204
+    );
+    let leg = api
+        .post(
+            "/v1/rooms/sipp/cascades",
+            json!({"uri": format!("sip:3000@127.0.0.1:{port}")}),
+        )
+        .await;
+    assert_eq!(leg.status, 201, "{}", leg.body);
+    let id = leg.json()["id"].as_str().unwrap().to_string();
+    let up = eventually(LIMIT, || async {
+        let legs = api.get("/v1/rooms/sipp/cascades").await.json();
+        legs.as_array()
+            .is_some_and(|l| l.iter().any(|g| g["id"] == id && g["state"] == "up"))
+    })
+    .await;
+    assert!(up, "SIPp answered the leg");
+    let legs = api.get("/v1/rooms/sipp/cascades").await.json();
+    assert_eq!(
+        legs[0]["remote_node"],
+        Value::Null,
+        "a plain peer names no node"
+    );
+    let leg_member = legs[0]["member"].as_u64().expect("the leg is a member");
+    let listed = api
+        .get(&format!("/v1/rooms/sipp/members/{leg_member}"))
+        .await;
+    assert_eq!(listed.json()["kind"], "cascade", "{}", listed.body);
+    assert_eq!(
+        api.delete(&format!("/v1/rooms/sipp/cascades/{id}"))
             .await
             .status,
         204
