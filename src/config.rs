@@ -55,12 +55,18 @@ pub struct CascadeConfig {
     /// A room with nobody in it and at most one leg ends that leg after this long, so rooms on
     /// several servers never keep each other alive.
     pub idle_grace_secs: u64,
+    /// An outgoing leg that goes down is dialled again after this many seconds, doubling
+    /// per failed attempt up to `redial_max_secs`.
+    pub redial_first_secs: u64,
+    pub redial_max_secs: u64,
 }
 
 impl Default for CascadeConfig {
     fn default() -> Self {
         Self {
             idle_grace_secs: 30,
+            redial_first_secs: 1,
+            redial_max_secs: 60,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! that would close the ring is refused with 482 wherever it is dialled; a malformed
 //! `X-Tessera-Cascade` header gets 400; rooms kept only by legs end after the idle grace; a
 //! silent far side never holds the floor, a far-side talker takes it, and once it stops both
-//! rooms fall silent (no audio circulates).
+//! rooms fall silent (no audio circulates); a leg whose peer stops is redialled until it is back.
 
 mod common;
 
@@ -339,4 +339,55 @@ async fn the_floor_follows_far_side_talkers_not_the_leg() {
     }
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leg_redials_when_its_peer_comes_back() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let mut b_config = node("node-b");
+    b_config.sip.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut a_config = node("node-a");
+    a_config.cascade.redial_first_secs = 1;
+    a_config.cascade.redial_max_secs = 2;
+    let a = start(a_config).await;
+    let mut red = member(&a, "red", None, Some(440.0));
+    red.duration = Duration::from_secs(25);
+    let red = dial(red);
+    let operator = async {
+        wait_members(&a, "3000", 1).await;
+        let b = start(b_config.clone()).await;
+        let answer = Api::new(&a)
+            .post(
+                "/v1/rooms/3000/cascades",
+                json!({"uri": format!("sip:3000@127.0.0.1:{port}"), "timeout_s": 2}),
+            )
+            .await;
+        let id = answer.json()["id"].as_str().expect("id").to_string();
+        leg_reaches(&a, &id, "up").await;
+        // B stops (its BYE ends the leg); A keeps its room and redials until B is back.
+        b.shutdown().await;
+        leg_reaches(&a, &id, "down").await;
+        let b = start(b_config).await;
+        let again = leg_reaches(&a, &id, "up").await;
+        assert_eq!(again["remote_node"], "node-b", "{again}");
+        // Media flows again: a caller on the new B hears A's red.
+        let mut blue = member(&b, "blue", None, None);
+        blue.duration = Duration::from_secs(6);
+        let blue = dial(blue).await.expect("blue");
+        b.shutdown().await;
+        blue
+    };
+    let (red, blue) = tokio::join!(red, operator);
+    red.expect("red");
+    let rec = &blue.recording;
+    let middle = &rec[(2 * 48_000).min(rec.len())..(5 * 48_000).min(rec.len())];
+    assert!(
+        tone_ratio(middle, 440.0, 48_000) > 0.2,
+        "blue hears red over the redialled leg: {:.3}",
+        tone_ratio(middle, 440.0, 48_000)
+    );
+    a.shutdown().await;
 }

@@ -49,6 +49,44 @@ pub struct CascadeLeg {
     pub member: Option<MemberId>,
     /// Why it went down (a SIP status), when it did.
     pub status: Option<u16>,
+    /// An outgoing leg that went down is dialled again at `redial.at` (none: it stays down).
+    pub redial: Option<Redial>,
+    /// How an outgoing leg is dialled.
+    pub request: Option<LegRequest>,
+}
+
+/// How an outgoing leg is dialled (again on every redial).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegRequest {
+    /// `sip:ROOM@IP[:port]` (UDP).
+    pub uri: String,
+    /// 1-based canvas showing the far room (0: on none); default as for callers.
+    pub canvas: Option<usize>,
+    /// 1-based canvas the far room is sent.
+    pub watching_canvas: Option<usize>,
+    /// Give up ringing after this long.
+    pub timeout: std::time::Duration,
+}
+
+/// When and how often a leg that went down is dialled again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redial {
+    /// Failed attempts since it was last up.
+    pub attempts: u32,
+    /// When the next attempt goes out (none while one is under way or it is up).
+    pub at: Option<std::time::Instant>,
+}
+
+/// The wait before redial attempt `attempts` + 1: `first`, doubling, at most `max`.
+pub fn backoff(
+    attempts: u32,
+    first: std::time::Duration,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    first
+        .checked_mul(1u32 << attempts.min(16))
+        .unwrap_or(max)
+        .min(max)
 }
 
 /// Every leg of the server, by id (`cascade-N`).
@@ -124,7 +162,7 @@ impl CascadeLegs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     fn id(s: &str) -> NodeId {
         NodeId::parse(s).unwrap()
@@ -144,8 +182,18 @@ mod tests {
             call_id: None,
             member: None,
             status: None,
+            redial: None,
+            request: None,
         });
         leg_id
+    }
+
+    #[test]
+    fn redials_back_off_exponentially_up_to_the_cap() {
+        let (first, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        let waits: Vec<u64> = (0..8).map(|n| backoff(n, first, max).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(u32::MAX, first, max), max);
     }
 
     #[test]

@@ -8,5 +8,5 @@ pub mod legs;
 pub mod node_id;
 
 pub use header::{CascadeHeader, CASCADE_HEADER};
-pub use legs::{CascadeLeg, CascadeLegs, LegDirection, LegState};
+pub use legs::{backoff, CascadeLeg, CascadeLegs, LegDirection, LegRequest, LegState, Redial};
 pub use node_id::NodeId;

@@ -4,19 +4,9 @@
 pub use super::engine::dial_out::DialRequest;
 pub use crate::cascade::CascadeLeg;
 
-/// An operator's cascade leg to another conference server.
-#[derive(Debug, Clone)]
-pub struct CascadeRequest {
-    /// `sip:ROOM@IP[:port]` (UDP).
-    pub uri: String,
-    /// 1-based canvas showing the far room (0: on none); default as for callers.
-    pub canvas: Option<usize>,
-    /// 1-based canvas the far room is sent.
-    pub watching_canvas: Option<usize>,
-    /// Give up ringing after this long.
-    pub timeout: std::time::Duration,
-}
 use super::roster::{CallInfo, RoomInfo, RoomPatch, RoomReport};
+/// An operator's cascade leg to another conference server.
+pub use crate::cascade::LegRequest as CascadeRequest;
 use crate::conference::canvas::CanvasConfig;
 use crate::conference::canvas_control::CanvasChange;
 use crate::conference::member::MemberId;

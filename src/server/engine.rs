@@ -176,6 +176,7 @@ impl CallEngine {
         self.dial_timers(now);
         self.pin_timers(now);
         self.idle_leg_timers(now);
+        self.redial_timers(now);
         self.process_outputs(now, None);
     }
 
@@ -204,7 +205,7 @@ impl CallEngine {
         let shutdown = self.shutdown_deadline.into_iter();
         let dials = self.dials.values().map(|d| d.deadline());
         let pins = self.pin_entries.values().map(|p| p.deadline());
-        let idle = self.idle_rooms.values().copied();
+        let idle = self.idle_rooms.values().copied().chain(self.next_redial());
         self.layer
             .poll_timeout()
             .into_iter()

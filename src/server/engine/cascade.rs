@@ -5,7 +5,9 @@
 //! other at the same moment (the lower node id keeps its outgoing leg).
 
 use super::{CallEngine, Reject};
-use crate::cascade::{CascadeHeader, CascadeLeg, LegDirection, LegState, CASCADE_HEADER};
+use crate::cascade::{
+    backoff, CascadeHeader, CascadeLeg, LegDirection, LegState, Redial, CASCADE_HEADER,
+};
 use crate::server::call::Call;
 use crate::server::control::{CascadeRequest, ControlError, DialRequest};
 use crate::server::roster::MemberKind;
@@ -68,6 +70,8 @@ impl CallEngine {
             call_id: Some(call.call_id.clone()),
             member: Some(call.member),
             status: None,
+            redial: None,
+            request: None,
         });
     }
 
@@ -79,18 +83,10 @@ impl CallEngine {
         request: CascadeRequest,
     ) -> Result<CascadeLeg, ControlError> {
         let id = self.cascades.next_id();
-        let dial = DialRequest {
-            uri: request.uri.clone(),
-            name: None,
-            canvas: request.canvas,
-            watching_canvas: request.watching_canvas,
-            timeout: request.timeout,
-            leg: Some(id.clone()),
-        };
-        let leg = CascadeLeg {
+        self.cascades.insert(CascadeLeg {
             id: id.clone(),
             room: room.to_string(),
-            peer: request.uri,
+            peer: request.uri.clone(),
             direction: LegDirection::Out,
             state: LegState::Connecting,
             remote_node: None,
@@ -99,22 +95,79 @@ impl CallEngine {
             call_id: None,
             member: None,
             status: None,
-        };
-        self.cascades.insert(leg);
-        match self.start_dial(now, room, dial) {
-            Ok(_) => {
-                let call_id = self.dial_call_of_leg(&id);
-                let leg = self.cascades.get_mut(&id);
-                let leg = leg.ok_or_else(|| ControlError::UnknownCascade(id.clone()))?;
-                leg.call_id = call_id;
+            redial: Some(Redial {
+                attempts: 0,
+                at: None,
+            }),
+            request: Some(request),
+        });
+        match self.dial_leg(now, &id) {
+            Ok(leg) => {
                 info!(leg = %id, %room, peer = %leg.peer, "cascade leg out");
-                Ok(leg.clone())
+                Ok(leg)
             }
             Err(e) => {
                 self.cascades.remove(&id);
                 Err(e)
             }
         }
+    }
+
+    /// Dials outgoing leg `id` (again).
+    fn dial_leg(&mut self, now: Instant, id: &str) -> Result<CascadeLeg, ControlError> {
+        let unknown = || ControlError::UnknownCascade(id.to_string());
+        let (room, request) = self
+            .cascades
+            .get(id)
+            .and_then(|l| Some((l.room.clone(), l.request.clone()?)))
+            .ok_or_else(unknown)?;
+        let dial = DialRequest {
+            uri: request.uri,
+            name: None,
+            canvas: request.canvas,
+            watching_canvas: request.watching_canvas,
+            timeout: request.timeout,
+            leg: Some(id.to_string()),
+        };
+        self.start_dial(now, &room, dial)?;
+        let call_id = self.dial_call_of_leg(id);
+        let at = self.clock.at(now);
+        let leg = self.cascades.get_mut(id).ok_or_else(unknown)?;
+        leg.call_id = call_id;
+        leg.state = LegState::Connecting;
+        leg.since = at;
+        if let Some(redial) = leg.redial.as_mut() {
+            redial.at = None;
+        }
+        Ok(leg.clone())
+    }
+
+    /// Dials again the legs whose redial time has come.
+    pub(super) fn redial_timers(&mut self, now: Instant) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        let due: Vec<String> = self
+            .cascades
+            .all()
+            .filter(|l| l.redial.and_then(|r| r.at).is_some_and(|at| at <= now))
+            .map(|l| l.id.clone())
+            .collect();
+        for id in due {
+            info!(leg = %id, "redialling the cascade leg");
+            if let Err(e) = self.dial_leg(now, &id) {
+                warn!(leg = %id, error = %e, "cannot redial the cascade leg");
+                self.leg_down(&id, None);
+            }
+        }
+    }
+
+    /// When the next leg is due to be dialled again.
+    pub(super) fn next_redial(&self) -> Option<Instant> {
+        self.cascades
+            .all()
+            .filter_map(|l| l.redial.and_then(|r| r.at))
+            .min()
     }
 
     /// The 2xx of an outgoing leg: the far side as its header says, unless taking it would
@@ -180,6 +233,12 @@ impl CallEngine {
         if let Some(l) = self.cascades.get_mut(leg) {
             l.state = LegState::Up;
             l.since = at;
+            if let Some(redial) = l.redial.as_mut() {
+                *redial = Redial {
+                    attempts: 0,
+                    at: None,
+                };
+            }
             info!(leg = %l.id, room = %l.room, far = ?l.remote_node, "cascade leg up");
             self.events.push_back(ServerEvent::CascadeUp {
                 room: l.room.clone(),
@@ -193,6 +252,8 @@ impl CallEngine {
     /// dials again); an outgoing one stays listed as `down`.
     pub(super) fn leg_down(&mut self, leg: &str, status: Option<u16>) {
         let at = self.clock.at(Instant::now());
+        let first = std::time::Duration::from_secs(self.config.cascade.redial_first_secs);
+        let max = std::time::Duration::from_secs(self.config.cascade.redial_max_secs.max(1));
         let Some(l) = self.cascades.get_mut(leg) else {
             return;
         };
@@ -209,8 +270,19 @@ impl CallEngine {
             LegDirection::Out => {
                 l.state = LegState::Down;
                 l.since = at;
-                l.status = status.or(l.status);
+                l.status = status;
                 l.remote_tree.clear();
+                l.call_id = None;
+                l.member = None;
+                if status == Some(482) {
+                    l.redial = None; // a ring stays refused
+                }
+                if let Some(redial) = l.redial.as_mut() {
+                    let wait = backoff(redial.attempts, first, max);
+                    redial.attempts = redial.attempts.saturating_add(1);
+                    redial.at = Some(Instant::now() + wait);
+                    info!(leg = %l.id, wait_ms = wait.as_millis() as u64, "cascade leg redials");
+                }
             }
         }
     }
@@ -280,6 +352,12 @@ impl CallEngine {
                 .filter(|l| l.state == LegState::Up)
                 .filter_map(|l| l.call_id.clone())
                 .collect();
+            let ids: Vec<String> = self.cascades.in_room(&room).map(|l| l.id.clone()).collect();
+            for id in ids {
+                if let Some(leg) = self.cascades.get_mut(&id) {
+                    leg.redial = None; // ended on purpose
+                }
+            }
             for cid in calls {
                 info!(%room, call_id = %cid, "nobody left on this side: ending the cascade leg");
                 self.hang_up(now, &cid, LeaveReason::Idle);
