@@ -59,6 +59,25 @@ pub struct CascadeConfig {
     /// per failed attempt up to `redial_max_secs`.
     pub redial_first_secs: u64,
     pub redial_max_secs: u64,
+    /// Legs dialled at start-up (`[[cascade.leg]]`).
+    pub leg: Vec<ConfiguredLeg>,
+}
+
+/// A cascade leg the server dials when it starts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredLeg {
+    /// The local room.
+    pub room: String,
+    /// The same room on the peer, `sip:ROOM@IP[:port]`.
+    pub peer: String,
+    /// 1-based canvas showing the far room (0: on none).
+    pub canvas: Option<usize>,
+    /// 1-based canvas sent to the far room.
+    pub watching_canvas: Option<usize>,
+    /// Kept up whether or not anybody is in the room (no idle end; the room stays).
+    #[serde(default)]
+    pub permanent: bool,
 }
 
 impl Default for CascadeConfig {
@@ -67,6 +86,7 @@ impl Default for CascadeConfig {
             idle_grace_secs: 30,
             redial_first_secs: 1,
             redial_max_secs: 60,
+            leg: Vec::new(),
         }
     }
 }

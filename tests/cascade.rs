@@ -5,7 +5,8 @@
 //! that would close the ring is refused with 482 wherever it is dialled; a malformed
 //! `X-Tessera-Cascade` header gets 400; rooms kept only by legs end after the idle grace; a
 //! silent far side never holds the floor, a far-side talker takes it, and once it stops both
-//! rooms fall silent (no audio circulates); a leg whose peer stops is redialled until it is back.
+//! rooms fall silent (no audio circulates); a leg whose peer stops is redialled until it is back;
+//! a permanent `[[cascade.leg]]` comes up at start and outlives the idle grace.
 
 mod common;
 
@@ -390,4 +391,54 @@ async fn a_leg_redials_when_its_peer_comes_back() {
         tone_ratio(middle, 440.0, 48_000)
     );
     a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_permanent_leg_comes_up_at_start_and_outlives_the_idle_grace() {
+    let mut b_config = node("node-b");
+    b_config.cascade.idle_grace_secs = 1;
+    let b = start(b_config).await;
+    let mut a_config = node("node-a");
+    a_config.cascade.idle_grace_secs = 1;
+    a_config.cascade.leg = vec![tessera::config::ConfiguredLeg {
+        room: "3000".to_string(),
+        peer: format!("sip:3000@{}", b.sip_addr()),
+        canvas: None,
+        watching_canvas: None,
+        permanent: true,
+    }];
+    let a = start(a_config).await;
+    let legs = Api::new(&a).get("/v1/rooms/3000/cascades").await.json();
+    let id = legs[0]["id"]
+        .as_str()
+        .expect("the configured leg")
+        .to_string();
+    let up = leg_reaches(&a, &id, "up").await;
+    assert_eq!(up["permanent"], true, "{up}");
+    let far = Api::new(&b).get("/v1/rooms/3000/cascades").await.json();
+    assert_eq!(far[0]["permanent"], true, "B knows from the header: {far}");
+    // Nobody in either room, past A's 1 s grace: the permanent leg stays up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let still = leg_reaches(&a, &id, "up").await;
+    assert_eq!(still["member"], up["member"], "the same call: {still}");
+    // A bad configured peer stops the server that would have started.
+    let mut bad = node("node-c");
+    bad.cascade.leg = vec![tessera::config::ConfiguredLeg {
+        room: "3000".to_string(),
+        peer: "sip:3000@example.com".to_string(),
+        canvas: None,
+        watching_canvas: None,
+        permanent: false,
+    }];
+    let refused = tessera::server::ServerHandle::start(bad).await;
+    assert!(
+        refused
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.to_string().contains("cascade.leg")),
+        "{:?}",
+        refused.err()
+    );
+    a.shutdown().await;
+    b.shutdown().await;
 }

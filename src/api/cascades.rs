@@ -29,6 +29,9 @@ pub struct CascadeBody {
     watching_canvas: Option<usize>,
     /// Seconds to ring before giving up.
     timeout_s: Option<u64>,
+    /// Keep the leg (and the room) up whether or not anybody is in the room.
+    #[serde(default)]
+    permanent: bool,
 }
 
 /// A leg as the API lists it.
@@ -52,6 +55,8 @@ pub struct LegView {
     member: Option<MemberId>,
     /// The SIP status it went down with, if it did.
     status: Option<u16>,
+    /// Kept up whether or not anybody is in the room.
+    permanent: bool,
 }
 
 impl From<CascadeLeg> for LegView {
@@ -66,6 +71,7 @@ impl From<CascadeLeg> for LegView {
             since: leg.since,
             member: leg.member.filter(|_| leg.state == LegState::Up),
             status: leg.status,
+            permanent: leg.permanent,
         }
     }
 }
@@ -93,6 +99,7 @@ pub async fn start(
         canvas: body.canvas,
         watching_canvas: body.watching_canvas,
         timeout: Duration::from_secs(body.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
+        permanent: body.permanent,
     };
     let leg = api.control.start_cascade(&room, request).await?;
     Ok((StatusCode::CREATED, Json(leg.into())))

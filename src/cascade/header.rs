@@ -21,6 +21,8 @@ pub struct CascadeHeader {
     pub room: String,
     /// The sender's side of the tree, `node` included.
     pub tree: BTreeSet<NodeId>,
+    /// The leg is to stay up whether or not anybody is in the rooms (`permanent=1`).
+    pub permanent: bool,
 }
 
 /// Why a header value is malformed.
@@ -40,7 +42,7 @@ pub enum CascadeHeaderError {
 
 impl CascadeHeader {
     pub fn parse(value: &str) -> Result<Self, CascadeHeaderError> {
-        let (mut node, mut room, mut tree) = (None, None, None);
+        let (mut node, mut room, mut tree, mut permanent) = (None, None, None, None);
         for part in value.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, val) = part
                 .split_once('=')
@@ -49,6 +51,11 @@ impl CascadeHeader {
                 "node" => node.replace(NodeId::parse(val.trim())?).is_some(),
                 "room" => room.replace(val.trim().to_string()).is_some(),
                 "tree" => tree.replace(parse_tree(val)?).is_some(),
+                "permanent" => match val.trim() {
+                    "1" => permanent.replace(true).is_some(),
+                    "0" => permanent.replace(false).is_some(),
+                    _ => true,
+                },
                 _ => true,
             };
             if slot_taken {
@@ -65,7 +72,12 @@ impl CascadeHeader {
         if tree.len() > MAX_TREE_NODES {
             return Err(CascadeHeaderError::TreeTooLarge);
         }
-        Ok(Self { node, room, tree })
+        Ok(Self {
+            node,
+            room,
+            tree,
+            permanent: permanent.unwrap_or(false),
+        })
     }
 }
 
@@ -93,7 +105,11 @@ impl fmt::Display for CascadeHeader {
             self.node,
             self.room,
             tree.join(",")
-        )
+        )?;
+        if self.permanent {
+            f.write_str(";permanent=1")?;
+        }
+        Ok(())
     }
 }
 
@@ -113,6 +129,9 @@ mod tests {
         assert_eq!(h.tree, [id("a"), id("b"), id("c")].into_iter().collect());
         assert_eq!(h.to_string(), "node=a;room=3000;tree=a,b,c");
         assert_eq!(CascadeHeader::parse(&h.to_string()), Ok(h));
+        let kept = CascadeHeader::parse("node=a;room=1;tree=a;permanent=1").unwrap();
+        assert!(kept.permanent);
+        assert_eq!(kept.to_string(), "node=a;room=1;tree=a;permanent=1");
     }
 
     #[test]
@@ -126,6 +145,7 @@ mod tests {
             "node=a;room=3 0;tree=a",
             "node=a;room=3000;tree=a;tree=b",
             "node=a;room=3000;tree=a;colour=red",
+            "node=a;room=3000;tree=a;permanent=yes",
             "node=a;room=3000;tree=a,b c",
         ] {
             assert!(CascadeHeader::parse(bad).is_err(), "{bad:?}");

@@ -53,6 +53,8 @@ pub struct CascadeLeg {
     pub redial: Option<Redial>,
     /// How an outgoing leg is dialled.
     pub request: Option<LegRequest>,
+    /// Stays up whether or not anybody is in the room (configured so on the dialling side).
+    pub permanent: bool,
 }
 
 /// How an outgoing leg is dialled (again on every redial).
@@ -66,6 +68,8 @@ pub struct LegRequest {
     pub watching_canvas: Option<usize>,
     /// Give up ringing after this long.
     pub timeout: std::time::Duration,
+    /// Kept up whether or not anybody is in the room: no idle end, and the room stays.
+    pub permanent: bool,
 }
 
 /// When and how often a leg that went down is dialled again.
@@ -184,6 +188,7 @@ mod tests {
             status: None,
             redial: None,
             request: None,
+            permanent: false,
         });
         leg_id
     }

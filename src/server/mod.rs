@@ -49,6 +49,8 @@ pub enum ServerError {
     Api(#[from] crate::api::ApiStartError),
     #[error("invalid [node] id: {0}")]
     NodeId(#[from] crate::cascade::node_id::InvalidNodeId),
+    #[error("[[cascade.leg]] for room {room}: {reason}")]
+    CascadeLeg { room: String, reason: String },
 }
 
 /// The built-in layouts, or the configured directory's; every canvas's layout must exist.
@@ -180,6 +182,7 @@ impl ServerHandle {
     /// once it is listening.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let api_config = config.api.clone();
+        let configured_legs = config.cascade.leg.clone();
         let canvases = config.video.canvas_configs();
         let (transport, transport_rx) = Transport::bind(config.sip.listen, true).await?;
         let sip_addr = transport.local_addr();
@@ -219,6 +222,29 @@ impl ServerHandle {
             let _ = core.await;
             let _ = stopped_tx.send(true);
         });
+        for leg in configured_legs {
+            let request = crate::cascade::LegRequest {
+                uri: leg.peer.clone(),
+                canvas: leg.canvas,
+                watching_canvas: leg.watching_canvas,
+                timeout: std::time::Duration::from_secs(30),
+                permanent: leg.permanent,
+            };
+            match control.start_cascade(&leg.room, request).await {
+                Ok(started) => {
+                    info!(leg = %started.id, room = %leg.room, peer = %leg.peer,
+                          "configured cascade leg");
+                }
+                Err(e) => {
+                    // A config mistake stops the server it would have started.
+                    let _ = shutdown_tx.send(());
+                    return Err(ServerError::CascadeLeg {
+                        room: leg.room,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
         Ok(Self {
             sip_addr,
             api_addr,

@@ -8,9 +8,11 @@ use super::{CallEngine, Reject};
 use crate::cascade::{
     backoff, CascadeHeader, CascadeLeg, LegDirection, LegState, Redial, CASCADE_HEADER,
 };
+use crate::conference::registry::is_valid_room_id;
 use crate::server::call::Call;
 use crate::server::control::{CascadeRequest, ControlError, DialRequest};
 use crate::server::roster::MemberKind;
+use crate::server::roster::RoomPolicy;
 use crate::server::server_event::{LeaveReason, ServerEvent};
 use crate::sip::message::other_header;
 use rsip::{Request, Response};
@@ -29,11 +31,14 @@ pub(super) fn cascade_of(req: &Request) -> Result<Option<CascadeHeader>, Reject>
 
 impl CallEngine {
     /// Our side of `room`'s tree as the header across leg `except` (none: a new leg) says it.
-    pub(super) fn cascade_header(&self, room: &str, except: Option<&str>) -> String {
+    pub(super) fn cascade_header(&self, room: &str, leg: Option<&str>) -> String {
         CascadeHeader {
             node: self.node.clone(),
             room: room.to_string(),
-            tree: self.cascades.side(room, &self.node, except),
+            tree: self.cascades.side(room, &self.node, leg),
+            permanent: leg
+                .and_then(|id| self.cascades.get(id))
+                .is_some_and(|l| l.permanent),
         }
         .to_string()
     }
@@ -64,14 +69,15 @@ impl CallEngine {
             peer: call.uri.clone(),
             direction: LegDirection::In,
             state: LegState::Connecting,
-            remote_node: Some(header.node),
-            remote_tree: header.tree,
+            remote_node: Some(header.node.clone()),
+            remote_tree: header.tree.clone(),
             since: self.clock.at(Instant::now()),
             call_id: Some(call.call_id.clone()),
             member: Some(call.member),
             status: None,
             redial: None,
             request: None,
+            permanent: header.permanent,
         });
     }
 
@@ -82,6 +88,21 @@ impl CallEngine {
         room: &str,
         request: CascadeRequest,
     ) -> Result<CascadeLeg, ControlError> {
+        if request.permanent && is_valid_room_id(room) {
+            // A permanent leg keeps its room, so it is there to redial into.
+            if !self.policies.contains_key(room) {
+                let policy =
+                    RoomPolicy::new(self.clock.at(now), true, self.config.video.canvas_configs());
+                self.events.push_back(ServerEvent::RoomCreated {
+                    room: room.to_string(),
+                    info: policy.info(),
+                });
+                self.policies.insert(room.to_string(), policy);
+            }
+            if let Some(policy) = self.policies.get_mut(room) {
+                policy.persistent = true;
+            }
+        }
         let id = self.cascades.next_id();
         self.cascades.insert(CascadeLeg {
             id: id.clone(),
@@ -99,6 +120,7 @@ impl CallEngine {
                 attempts: 0,
                 at: None,
             }),
+            permanent: request.permanent,
             request: Some(request),
         });
         match self.dial_leg(now, &id) {
@@ -319,12 +341,17 @@ impl CallEngine {
     pub(super) fn refresh_idle_rooms(&mut self, now: Instant) {
         let grace = std::time::Duration::from_secs(self.config.cascade.idle_grace_secs);
         let mut legs_by_room: std::collections::HashMap<&str, usize> = Default::default();
+        let mut permanent: std::collections::HashSet<&str> = Default::default();
         for leg in self.cascades.all().filter(|l| l.state == LegState::Up) {
             *legs_by_room.entry(leg.room.as_str()).or_default() += 1;
+            if leg.permanent {
+                permanent.insert(leg.room.as_str());
+            }
         }
         let idle: Vec<String> = legs_by_room
             .into_iter()
             .filter(|(room, legs)| *legs <= 1 && self.registry.member_count(room) <= *legs)
+            .filter(|(room, _)| !permanent.contains(room))
             .map(|(room, _)| room.to_string())
             .collect();
         self.idle_rooms.retain(|room, _| idle.contains(room));

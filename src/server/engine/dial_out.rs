@@ -178,7 +178,10 @@ impl CallEngine {
         let peer = Peer::udp(remote);
         let dialog = UacDialog::new(target.clone(), room, local, peer);
         let headers: Vec<(String, String)> = match &request.leg {
-            Some(_) => vec![(CASCADE_HEADER.to_string(), self.cascade_header(room, None))],
+            Some(leg) => vec![(
+                CASCADE_HEADER.to_string(),
+                self.cascade_header(room, Some(leg)),
+            )],
             None => Vec::new(),
         };
         let invite = dialog.invite(&offer.to_string(), &headers);
