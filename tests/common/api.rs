@@ -143,11 +143,14 @@ impl Api {
     }
 
     /// Follows `/v1/events` (with `query`, e.g. `?room=3000`), resuming after `last_id`.
+    /// Returns once the server has answered the request, so the subscription exists and no
+    /// event that follows is missed.
     pub fn events(&self, query: &str, last_id: Option<u64>) -> Events {
         let url = format!("{}/v1/events{query}", self.base);
         let agent = self.agent.clone();
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let (tx, rx) = mpsc::unbounded_channel();
+        let (answered_tx, answered) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut request = agent.get(&url).config().timeout_global(None).build();
             if let Some(auth) = auth {
@@ -156,7 +159,9 @@ impl Api {
             if let Some(id) = last_id {
                 request = request.header("Last-Event-ID", id.to_string());
             }
-            let Ok(response) = request.call() else { return };
+            let response = request.call();
+            let _ = answered_tx.send(());
+            let Ok(response) = response else { return };
             let reader = BufReader::new(response.into_body().into_reader());
             let mut id = None;
             for line in reader.lines() {
@@ -174,6 +179,7 @@ impl Api {
                 }
             }
         });
+        let _ = answered.recv_timeout(Duration::from_secs(20));
         Events { rx }
     }
 }
