@@ -104,24 +104,52 @@ impl Drop for TaskSet {
     }
 }
 
+/// Attempts at a free port pair when the port is left to the system (port 0).
+const EPHEMERAL_ATTEMPTS: usize = 16;
+
+/// The UDP socket on `addr` and (when `listen_tcp`) a TCP listener on the same port. With port
+/// 0 the system picks the UDP port, which TCP may already use for another socket; then another
+/// UDP port is tried.
+async fn bind_sockets(
+    addr: SocketAddr,
+    listen_tcp: bool,
+) -> Result<(UdpSocket, Option<TcpListener>), TransportError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let bind_error = |transport, addr, source| TransportError::Bind {
+            transport,
+            addr,
+            source,
+        };
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|e| bind_error("UDP", addr, e))?;
+        let bound = udp.local_addr().map_err(|e| bind_error("UDP", addr, e))?;
+        if !listen_tcp {
+            return Ok((udp, None));
+        }
+        match TcpListener::bind(bound).await {
+            Ok(listener) => return Ok((udp, Some(listener))),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempts < EPHEMERAL_ATTEMPTS =>
+            {
+                debug!(port = bound.port(), "TCP port taken; another UDP port");
+            }
+            Err(e) => return Err(bind_error("TCP", bound, e)),
+        }
+    }
+}
+
 impl Transport {
     /// Binds UDP on `addr` and, when `listen_tcp`, a TCP listener on the same port.
     pub async fn bind(
         addr: SocketAddr,
         listen_tcp: bool,
     ) -> Result<(Self, mpsc::Receiver<TransportEvent>), TransportError> {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| TransportError::Bind {
-                transport: "UDP",
-                addr,
-                source,
-            })?;
-        let bound = udp.local_addr().map_err(|source| TransportError::Bind {
-            transport: "UDP",
-            addr,
-            source,
-        })?;
+        let (udp, listener) = bind_sockets(addr, listen_tcp).await?;
         let (events, rx) = mpsc::channel(4096);
         let transport = Self {
             udp: Arc::new(udp),
@@ -134,15 +162,7 @@ impl Transport {
         transport
             .tasks
             .push(tokio::spawn(transport.clone_weak().udp_loop()));
-        if listen_tcp {
-            let listener =
-                TcpListener::bind(bound)
-                    .await
-                    .map_err(|source| TransportError::Bind {
-                        transport: "TCP",
-                        addr: bound,
-                        source,
-                    })?;
+        if let Some(listener) = listener {
             transport
                 .tasks
                 .push(tokio::spawn(transport.clone_weak().accept_loop(listener)));
