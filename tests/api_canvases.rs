@@ -59,23 +59,38 @@ async fn snapshot(api: &Api, room: &str) -> image::RgbImage {
         .to_rgb8()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn layouts_floors_and_snapshots_over_the_api() {
+/// A server whose canvas is 320x180 at 15 fps (cheap to encode, big enough for tiles).
+async fn small_canvas_server() -> tessera::server::ServerHandle {
     let mut config = test_config();
     config.video.canvas.width = 320;
     config.video.canvas.height = 180;
     config.video.canvas.fps = 15.0;
-    let server = start(config).await;
+    start(config).await
+}
+
+/// A caller into `room` sending 160x90 video of `colour` (and `tone`) for `secs`.
+fn coloured(
+    server: &tessera::server::ServerHandle,
+    room: &str,
+    name: &str,
+    colour: (u8, u8, u8),
+    tone: Option<f32>,
+    secs: u64,
+) -> DialOptions {
+    let mut o = DialOptions::new(uri(server, room));
+    o.from = name.to_string();
+    o.color = Some(colour);
+    o.video_size = (160, 90);
+    o.tone_hz = tone;
+    o.duration = Duration::from_secs(secs);
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layouts_floors_and_snapshots_over_the_api() {
+    let server = small_canvas_server().await;
     let api = Api::new(&server);
-    let member = |name: &str, colour, tone| {
-        let mut o = DialOptions::new(uri(&server, "cv"));
-        o.from = name.to_string();
-        o.color = Some(colour);
-        o.video_size = (160, 90);
-        o.tone_hz = tone;
-        o.duration = Duration::from_secs(16);
-        o
-    };
+    let member = |name: &str, colour, tone| coloured(&server, "cv", name, colour, tone, 16);
     let operator = async {
         wait_members(&server, "cv", 2).await;
         let (red, blue) = (
@@ -197,21 +212,9 @@ fn shows_banner(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn banners_slots_and_canvases_added_resized_and_removed() {
-    let mut config = test_config();
-    config.video.canvas.width = 320;
-    config.video.canvas.height = 180;
-    config.video.canvas.fps = 15.0;
-    let server = start(config).await;
+    let server = small_canvas_server().await;
     let api = Api::new(&server);
-    let member = |name: &str, colour, tone| {
-        let mut o = DialOptions::new(uri(&server, "cvb"));
-        o.from = name.to_string();
-        o.color = Some(colour);
-        o.video_size = (160, 90);
-        o.tone_hz = tone;
-        o.duration = Duration::from_secs(22);
-        o
-    };
+    let member = |name: &str, colour, tone| coloured(&server, "cvb", name, colour, tone, 22);
     let mut events = api.events("?room=cvb", None);
     let operator = async {
         wait_members(&server, "cvb", 2).await;
