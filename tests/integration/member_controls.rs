@@ -5,7 +5,7 @@
 //! placeholder; volumes scale a voice in the mix and what one member hears; mute-all spares
 //! moderators; unknown rooms and members are 404s.
 
-mod common;
+use crate::common;
 
 use common::api::Api;
 use common::*;

@@ -5,7 +5,7 @@
 //! names as the font draws them; a reserved slot holds; canvases are added, resized and
 //! removed (watchers move to canvas 1), with their events.
 
-mod common;
+use crate::common;
 
 use common::api::{kind, Api};
 use common::*;

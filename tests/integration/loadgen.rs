@@ -2,7 +2,7 @@
 //! talkers are heard by probes, video senders' pictures reach the watchers as a composed
 //! canvas, and non-loopback targets are refused before any packet.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

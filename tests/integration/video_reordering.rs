@@ -3,7 +3,7 @@
 //! sender offered `nack`) and its retransmission repairs the frame without a keyframe; a packet
 //! that never comes is given up after the window and repaired with a PLI.
 
-mod common;
+use crate::common;
 
 use common::media_peer::*;
 use common::*;

@@ -1,6 +1,6 @@
 //! The `tessera dial` command as users run it: JSON line, WAV file, exit codes.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! keyframe. A video-only call times out like any
 //! other. An audio-only member sits on the canvas its `X-Tessera-Canvas` names (0 = none).
 
-mod common;
+use crate::common;
 
 use common::media_peer::*;
 use common::*;

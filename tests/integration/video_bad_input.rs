@@ -1,7 +1,7 @@
 //! Malformed H.264 over RTP (truncated FU-A, forbidden and reserved NAL types, STAP-A lengths
 //! running past the end) is counted and dropped; nothing panics and the server serves on.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

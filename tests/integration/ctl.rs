@@ -3,7 +3,7 @@
 //! PIN, create/delete, kick, the event stream as lines, and clear failures (unknown room,
 //! no server, missing token) with a non-zero exit.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

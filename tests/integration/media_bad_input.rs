@@ -1,7 +1,7 @@
 //! Bad media input: malformed RTP/RTCP and packets from foreign addresses are counted and
 //! dropped; the call and its audio carry on.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

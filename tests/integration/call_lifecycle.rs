@@ -1,7 +1,7 @@
 //! Call life cycle over real SIP: join/leave, room destruction and port return, CANCEL,
 //! retransmissions, unacknowledged answers, RTP timeout, re-INVITE and graceful shutdown.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! unreachable URI fails with 408; SIPp as a third-party callee, and as a cascade peer (a plain
 //! SIP peer without X-Tessera-Cascade), gets a proper ACK and BYE.
 
-mod common;
+use crate::common;
 
 use common::api::{kind, Api, Events};
 use common::*;

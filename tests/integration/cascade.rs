@@ -8,7 +8,7 @@
 //! rooms fall silent (no audio circulates); a leg whose peer stops is redialled until it is back;
 //! a permanent `[[cascade.leg]]` comes up at start and outlives the idle grace.
 
-mod common;
+use crate::common;
 
 use common::api::{kind, Api};
 use common::*;

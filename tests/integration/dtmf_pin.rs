@@ -3,7 +3,7 @@
 //! (RFC 4733 events from `tessera dial --dtmf`); then it hears the room and the room hears
 //! it. The API lists it as `awaiting_pin` meanwhile and announces its entry `by: "dtmf"`.
 
-mod common;
+use crate::common;
 
 use common::api::{kind, Api};
 use common::*;

@@ -1,7 +1,7 @@
 //! The encoder count follows talkers, not members: a room of 10 with one talker runs two
 //! Opus encodes per tick (the talker's mix-minus and one shared mix for the other nine).
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

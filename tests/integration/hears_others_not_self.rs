@@ -1,6 +1,6 @@
 //! N−1 mixing over real calls: every member hears the others' tones and never its own.
 
-mod common;
+use crate::common;
 
 use common::*;
 use tessera::dial::DialTransport;

@@ -4,7 +4,7 @@
 //! third-party decoder that honours RTP timing (`ffmpeg` reading an SDP, as a user recording a
 //! room would) decodes the canvas for seconds and finds the members' colours.
 
-mod common;
+use crate::common;
 
 use common::media_peer::*;
 use common::*;

@@ -2,7 +2,7 @@
 //! canvases, and every member decodes what it receives; colours are checked at the tile
 //! centres the server reports for each member.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 //! changes), Prometheus metrics that move with calls, JSON errors for bad requests, and the
 //! bearer token off loopback.
 
-mod common;
+use crate::common;
 
 use common::api::{kind, Api};
 use common::*;

@@ -3,7 +3,7 @@
 //! other's tone (N−1 across two different stacks), the server decodes baresip's H.264, and
 //! baresip decodes the canvas at the configured size.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

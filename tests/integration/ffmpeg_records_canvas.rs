@@ -8,7 +8,7 @@
 //! receives single NAL unit packets within the MTU, never STAP-A or FU-A, and ffmpeg still
 //! decodes them.
 
-mod common;
+use crate::common;
 
 use common::media_peer::*;
 use common::*;

@@ -1,7 +1,7 @@
 //! Bad SIP input over real sockets: every rule answers with the right status (or silence)
 //! and the server keeps serving.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::net::SocketAddr;

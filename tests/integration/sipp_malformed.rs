@@ -6,7 +6,7 @@
 //! left to `sip_bad_input.rs`: SIPp itself refuses a response whose CSeq, copied from such a
 //! request as RFC 3261 §8.2.6.2 demands, does not name the method it sent.)
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Stdio;
