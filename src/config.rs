@@ -59,6 +59,10 @@ pub struct CascadeConfig {
     /// per failed attempt up to `redial_max_secs`.
     pub redial_first_secs: u64,
     pub redial_max_secs: u64,
+    /// Between Tessera nodes, an up leg sends an in-dialog OPTIONS this often…
+    pub keepalive_secs: u64,
+    /// …and ends (then redials) when one stays unanswered this long.
+    pub keepalive_timeout_secs: u64,
     /// Legs dialled at start-up (`[[cascade.leg]]`).
     pub leg: Vec<ConfiguredLeg>,
 }
@@ -86,6 +90,8 @@ impl Default for CascadeConfig {
             idle_grace_secs: 30,
             redial_first_secs: 1,
             redial_max_secs: 60,
+            keepalive_secs: 5,
+            keepalive_timeout_secs: 10,
             leg: Vec::new(),
         }
     }

@@ -47,7 +47,7 @@ pub struct LegView {
     /// The far node's id (a plain SIP peer has none).
     #[schema(value_type = Option<String>)]
     remote_node: Option<NodeId>,
-    /// Round-trip time from RTCP, when measured.
+    /// The signalling round trip (the leg's OPTIONS keepalive, between Tessera nodes), 0.1 ms.
     rtt_ms: Option<f64>,
     #[schema(value_type = String, format = DateTime)]
     since: crate::server::wall_clock::Timestamp,
@@ -67,7 +67,11 @@ impl From<CascadeLeg> for LegView {
             direction: leg.direction,
             state: leg.state,
             remote_node: leg.remote_node,
-            rtt_ms: None,
+            rtt_ms: leg
+                .keepalive
+                .as_ref()
+                .and_then(|k| k.rtt)
+                .map(|rtt| (rtt.as_secs_f64() * 1e4).round() / 10.0),
             since: leg.since,
             member: leg.member.filter(|_| leg.state == LegState::Up),
             status: leg.status,

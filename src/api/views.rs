@@ -2,11 +2,12 @@
 //! from what signalling knows (names, URIs, policy) and what the room's media thread reports
 //! (talking, levels, controls, tiles). Canvas numbers are 1-based, as in the SIP headers.
 
+use crate::cascade::NodeId;
 use crate::conference::member::{MemberId, MemberSnapshot};
 use crate::conference::member_control::Role;
 use crate::conference::room::TileSnapshot;
 use crate::server::control::RoomState;
-use crate::server::roster::{CallInfo, MemberKind};
+use crate::server::roster::{CallInfo, FarMember, MemberKind};
 use crate::server::wall_clock::Timestamp;
 use serde::Serialize;
 
@@ -82,8 +83,15 @@ pub struct MemberView {
     pub volume_out: i8,
     #[schema(value_type = String, format = DateTime)]
     pub joined_at: Timestamp,
-    /// Where its signalling comes from (`udp:1.2.3.4:5060`).
+    /// Where its signalling comes from (`udp:1.2.3.4:5060`; `cascade:LEG` for a far person).
     pub source: String,
+    /// A far person's home node (kind `remote`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub node: Option<NodeId>,
+    /// The cascade leg a far person is reached by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 impl MemberView {
@@ -112,23 +120,33 @@ impl MemberView {
             volume_out: live.map_or(0, |m| m.volume_out),
             joined_at: call.joined_at,
             source: call.source.clone(),
+            node: call.node.clone(),
+            via: call.via.clone(),
         }
     }
 
-    /// Every member of `state`, ordered by id.
+    /// A far person, as the leg reaching it last heard.
+    fn far(far: &FarMember) -> Self {
+        Self {
+            talking: far.talking,
+            muted: far.muted,
+            deaf: far.deaf,
+            video_muted: far.video_muted,
+            ..Self::new(&far.info, None, None)
+        }
+    }
+
+    /// Every member of `state`, ordered by id: its own, then the far people of its cascade.
     pub fn all(state: &RoomState) -> Vec<Self> {
         let floor = state.live.as_ref().and_then(|l| l.floor);
-        state
-            .calls
-            .iter()
-            .map(|call| {
-                let live = state
-                    .live
-                    .as_ref()
-                    .and_then(|l| l.members.iter().find(|m| m.id == call.id));
-                Self::new(call, live, floor)
-            })
-            .collect()
+        let own = state.calls.iter().map(|call| {
+            let live = state
+                .live
+                .as_ref()
+                .and_then(|l| l.members.iter().find(|m| m.id == call.id));
+            Self::new(call, live, floor)
+        });
+        own.chain(state.far.iter().map(Self::far)).collect()
     }
 }
 

@@ -2,7 +2,9 @@
 //! about the far side of the tree, and the tree arithmetic that keeps the cascade graph a
 //! tree. Sans-IO: the call engine owns a [`CascadeLegs`] and tells it what happened.
 
+use super::keepalive::Keepalive;
 use super::node_id::NodeId;
+use super::roster::LegRoster;
 use crate::conference::member::MemberId;
 use crate::server::wall_clock::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +57,10 @@ pub struct CascadeLeg {
     pub request: Option<LegRequest>,
     /// Stays up whether or not anybody is in the room (configured so on the dialling side).
     pub permanent: bool,
+    /// Between Tessera nodes: what it heard of the far side's people and what it said of ours.
+    pub roster: LegRoster,
+    /// Between Tessera nodes, while up: the OPTIONS keepalive (and the measured round trip).
+    pub keepalive: Option<Keepalive>,
 }
 
 /// How an outgoing leg is dialled (again on every redial).
@@ -189,6 +195,8 @@ mod tests {
             redial: None,
             request: None,
             permanent: false,
+            roster: Default::default(),
+            keepalive: None,
         });
         leg_id
     }

@@ -8,8 +8,10 @@ use std::fmt;
 pub const MAX_NODE_ID_LEN: usize = 64;
 
 /// A validated node id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct NodeId(String);
 
 /// Why a text is not a node id.
@@ -63,6 +65,20 @@ impl NodeId {
     }
 }
 
+impl TryFrom<String> for NodeId {
+    type Error = InvalidNodeId;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<NodeId> for String {
+    fn from(id: NodeId) -> Self {
+        id.0
+    }
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -92,6 +108,13 @@ mod tests {
         for bad in ["", "a,b", "a;b", "a=b", "a b", "é", &"x".repeat(65)] {
             assert!(NodeId::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ids_read_from_json_are_validated() {
+        let id: NodeId = serde_json::from_str("\"paris-1\"").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"paris-1\"");
+        assert!(serde_json::from_str::<NodeId>("\"a,b\"").is_err());
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! One call (a SIP dialog, RFC 3261 §12) as the UAS sees it: identifiers, the peer, the
-//! member it became, and how to build in-dialog requests (our BYE).
+//! member it became, and how to build in-dialog requests (our BYE, and a cascade leg's
+//! INFO and OPTIONS).
 
 use super::roster::MemberKind;
 use super::wall_clock::Timestamp;
 use crate::conference::member::{MemberId, MemberSetup};
-use crate::conference::member_control::Role;
+use crate::conference::member_control::{ControlState, Role};
 use crate::conference::room::RoomId;
 use crate::rtp::port_pool::RtpSocketPair;
 use crate::sdp::{AudioCodec, SessionDescription};
-use crate::sip::message::{new_branch, PRODUCT};
+use crate::sip::message::{from_tag, new_branch, to_tag, PRODUCT};
 use crate::sip::peer::Peer;
 use crate::sip::transaction::TxKey;
 use rsip::headers::{Header, UntypedHeader};
@@ -73,6 +74,8 @@ pub struct Call {
     pub staged: Option<MemberSetup>,
     /// Must enter the room's PIN by DTMF before it is mixed.
     pub awaiting_pin: bool,
+    /// Its controls as operators last set them (what the cascade roster tells of it).
+    pub controls: ControlState,
     /// Whether the member was added to its room yet.
     pub joined: bool,
     /// When it was added.
@@ -92,6 +95,12 @@ pub struct Call {
 impl Call {
     /// Builds a BYE for this dialog (RFC 3261 §15.1.1).
     pub fn build_bye(&mut self) -> Request {
+        self.build_request(Method::Bye, None)
+    }
+
+    /// Builds an in-dialog request (RFC 3261 §12.2.1.1) with the next CSeq and, if given, a
+    /// body of its content type.
+    pub fn build_request(&mut self, method: Method, body: Option<(&str, Vec<u8>)>) -> Request {
         self.local_cseq += 1;
         let mut headers = rsip::Headers::default();
         headers.push(Header::Via(rsip::headers::Via::new(format!(
@@ -108,23 +117,38 @@ impl Call {
             self.call_id.clone(),
         )));
         headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
-            "{} BYE",
+            "{} {method}",
             self.local_cseq
         ))));
         for rr in &self.route_set {
             headers.push(Header::Route(rsip::headers::Route::new(rr.value())));
         }
         headers.push(Header::UserAgent(rsip::headers::UserAgent::new(PRODUCT)));
+        let body = match body {
+            Some((content_type, body)) => {
+                headers.push(Header::ContentType(rsip::headers::ContentType::new(
+                    content_type,
+                )));
+                body
+            }
+            None => Vec::new(),
+        };
         headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
-            "0",
+            body.len().to_string(),
         )));
         Request {
-            method: Method::Bye,
+            method,
             uri: self.remote_target.clone(),
             version: rsip::Version::V2,
             headers,
-            body: Vec::new(),
+            body,
         }
+    }
+
+    /// Whether an in-dialog request belongs to this dialog (its From tag is the peer's, its
+    /// To tag ours).
+    pub fn is_dialog_of(&self, req: &Request) -> bool {
+        self.remote_tag == from_tag(req) && to_tag(req).as_deref() == Some(self.local_tag.as_str())
     }
 
     /// Contact URI of our side.

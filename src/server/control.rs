@@ -4,7 +4,7 @@
 pub use super::engine::dial_out::DialRequest;
 pub use crate::cascade::CascadeLeg;
 
-use super::roster::{CallInfo, RoomInfo, RoomPatch, RoomReport};
+use super::roster::{CallInfo, FarMember, RoomInfo, RoomPatch, RoomReport};
 /// An operator's cascade leg to another conference server.
 pub use crate::cascade::LegRequest as CascadeRequest;
 use crate::conference::canvas::CanvasConfig;
@@ -148,6 +148,8 @@ pub struct RoomState {
     pub room: RoomId,
     pub info: RoomInfo,
     pub calls: Vec<CallInfo>,
+    /// People on other nodes, reached over its cascade legs.
+    pub far: Vec<FarMember>,
     /// Its canvases' settings.
     pub canvases: Vec<CanvasConfig>,
     /// The media thread's view (absent while the room has no media running).
@@ -164,6 +166,7 @@ impl RoomState {
             room: report.room,
             info: report.info,
             calls: report.calls,
+            far: report.far,
             canvases: report.canvases,
             live,
         }

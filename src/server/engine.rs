@@ -34,7 +34,7 @@ use crate::sdp::{
     NegotiatedSession, SessionDescription,
 };
 use crate::sip::message::{
-    call_id, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
+    call_id, cseq, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
     ALLOWED_METHODS,
 };
 use crate::sip::peer::Peer;
@@ -64,6 +64,8 @@ pub struct CallEngine {
     cascades: CascadeLegs,
     /// Rooms kept only by a cascade leg, and when that leg ends.
     idle_rooms: HashMap<RoomId, Instant>,
+    /// When a roster side held back by its leg's send interval is due.
+    roster_wake: Option<Instant>,
     config: Config,
     /// The SIP listening address (the local address of requests not tied to one arrival).
     sip_addr: SocketAddr,
@@ -118,6 +120,7 @@ impl CallEngine {
             node,
             cascades: CascadeLegs::default(),
             idle_rooms: HashMap::new(),
+            roster_wake: None,
             config,
             sip_addr,
             layer: TransactionLayer::new(timers),
@@ -177,6 +180,7 @@ impl CallEngine {
         self.pin_timers(now);
         self.idle_leg_timers(now);
         self.redial_timers(now);
+        self.keepalive_timers(now);
         self.process_outputs(now, None);
     }
 
@@ -205,7 +209,13 @@ impl CallEngine {
         let shutdown = self.shutdown_deadline.into_iter();
         let dials = self.dials.values().map(|d| d.deadline());
         let pins = self.pin_entries.values().map(|p| p.deadline());
-        let idle = self.idle_rooms.values().copied().chain(self.next_redial());
+        let idle = self
+            .idle_rooms
+            .values()
+            .copied()
+            .chain(self.next_redial())
+            .chain(self.next_keepalive())
+            .chain(self.roster_wake);
         self.layer
             .poll_timeout()
             .into_iter()
@@ -260,13 +270,14 @@ impl CallEngine {
                 TxOutput::AckForSuccess { request, .. } => self.on_ack(now, request),
                 TxOutput::Response { key, response } => {
                     if key.method != Method::Invite || !self.on_dial_response(now, &response) {
-                        self.on_response(response);
+                        self.on_response(now, response);
                     }
                 }
                 TxOutput::Timeout { kind, call_id, .. } => self.on_timeout(now, kind, call_id),
             }
         }
         self.refresh_idle_rooms(now);
+        self.sync_rosters(now);
     }
 
     fn on_request(
@@ -286,6 +297,7 @@ impl CallEngine {
             Method::Invite => self.on_invite(now, key, req, peer, local),
             Method::Bye => self.on_bye(now, key, req),
             Method::Cancel => self.on_cancel(now, key, req),
+            Method::Info => self.on_info(now, key, req),
             Method::Options => {
                 let mut resp = response_to(&req, 200);
                 set_to_tag(&mut resp, &crate::sip::message::new_tag());
@@ -552,6 +564,7 @@ impl CallEngine {
             invite: None,
             staged,
             awaiting_pin,
+            controls: Default::default(),
             joined: false,
             joined_at: None,
             codec,
@@ -763,9 +776,7 @@ impl CallEngine {
 
     fn on_bye(&mut self, now: Instant, key: TxKey, req: Request) {
         let cid = call_id(&req).unwrap_or_default();
-        let known = self.calls.get(&cid).is_some_and(|c| {
-            c.remote_tag == from_tag(&req) && to_tag(&req).as_deref() == Some(c.local_tag.as_str())
-        });
+        let known = self.calls.get(&cid).is_some_and(|c| c.is_dialog_of(&req));
         if !known {
             return self.reply(now, &key, &req, 481, None);
         }
@@ -807,7 +818,7 @@ impl CallEngine {
         true
     }
 
-    fn on_response(&mut self, response: Response) {
+    fn on_response(&mut self, now: Instant, response: Response) {
         let code = response.status_code.code();
         if code < 200 {
             return;
@@ -815,6 +826,10 @@ impl CallEngine {
         let Some(cid) = call_id(&response) else {
             return;
         };
+        let bye = cseq(&response).is_none_or(|(_, method)| method == Method::Bye);
+        if !bye {
+            return self.on_leg_response(now, &response);
+        }
         if self
             .calls
             .get(&cid)
@@ -899,9 +914,17 @@ impl CallEngine {
                 };
                 if known && self.by_member.contains_key(&member) {
                     self.events.push_back(if talking {
-                        ServerEvent::TalkingStarted { room, member }
+                        ServerEvent::TalkingStarted {
+                            room,
+                            member,
+                            far: None,
+                        }
                     } else {
-                        ServerEvent::TalkingStopped { room, member }
+                        ServerEvent::TalkingStopped {
+                            room,
+                            member,
+                            far: None,
+                        }
                     });
                 }
             }
@@ -967,6 +990,7 @@ impl CallEngine {
                 self.events.push_back(ServerEvent::TalkingStopped {
                     room: room.clone(),
                     member,
+                    far: None,
                 });
             }
             info!(%room, member, ?reason, "member left");
@@ -974,6 +998,7 @@ impl CallEngine {
                 room: room.clone(),
                 member,
                 reason,
+                far: None,
             });
             self.forget_room_if_done(&room);
         }
@@ -1174,6 +1199,8 @@ fn caller_name(req: &Request) -> String {
 }
 
 mod cascade;
+mod cascade_keepalive;
+mod cascade_roster;
 mod control;
 pub mod dial_out;
 mod pin_entry;

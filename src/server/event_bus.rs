@@ -1,11 +1,12 @@
-//! The server-wide event stream: every [`ServerEvent`] gets the next sequence number and a
-//! wall-clock time, goes into a ring of recent events (so a client can resume with
+//! The server-wide event stream: every [`ServerEvent`] gets the next sequence number, a
+//! wall-clock time and the node it happened on (this one, or a far person's home node), goes into a ring of recent events (so a client can resume with
 //! `Last-Event-ID`) and out on a broadcast channel. Publishing never waits: a subscriber that
 //! falls more than the channel's capacity behind is told it lagged (and resynchronises from
 //! a fresh snapshot) instead of slowing anyone down.
 
 use super::server_event::ServerEvent;
 use super::wall_clock::Timestamp;
+use crate::cascade::NodeId;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +21,8 @@ pub const RECENT_EVENTS: usize = 1024;
 pub struct Event {
     pub seq: u64,
     pub time: Timestamp,
+    /// Where it happened.
+    pub node: NodeId,
     #[serde(flatten)]
     pub event: ServerEvent,
 }
@@ -44,31 +47,26 @@ pub struct Subscription {
 pub struct EventBus {
     ring: Arc<Mutex<Ring>>,
     sender: broadcast::Sender<Arc<Event>>,
-}
-
-impl Default for EventBus {
-    fn default() -> Self {
-        Self::new()
-    }
+    node: NodeId,
 }
 
 impl EventBus {
-    /// A bus whose first event is number 1.
-    pub fn new() -> Self {
-        Self::starting_after(0)
+    /// A bus of node `node` whose first event is number 1.
+    pub fn new(node: NodeId) -> Self {
+        Self::starting_after(0, node)
     }
 
     /// A bus for a server run that started at `started`: its numbers begin above every
     /// number an earlier run can have issued (milliseconds since 1970, times 1000), so a
     /// `Last-Event-ID` from before a restart gets a snapshot, never someone else's events.
-    pub fn for_run(started: SystemTime) -> Self {
+    pub fn for_run(started: SystemTime, node: NodeId) -> Self {
         let millis = started
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        Self::starting_after(millis.saturating_mul(1000))
+        Self::starting_after(millis.saturating_mul(1000), node)
     }
 
-    fn starting_after(last: u64) -> Self {
+    fn starting_after(last: u64, node: NodeId) -> Self {
         let (sender, _) = broadcast::channel(RECENT_EVENTS);
         Self {
             ring: Arc::new(Mutex::new(Ring {
@@ -76,6 +74,7 @@ impl EventBus {
                 recent: VecDeque::with_capacity(RECENT_EVENTS),
             })),
             sender,
+            node,
         }
     }
 
@@ -87,6 +86,7 @@ impl EventBus {
         let event = Arc::new(Event {
             seq,
             time: Timestamp(time),
+            node: event.far_node().unwrap_or(&self.node).clone(),
             event,
         });
         if ring.recent.len() == RECENT_EVENTS {
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn events_are_numbered_and_resumable_until_they_leave_the_ring() {
-        let bus = EventBus::new();
+        let bus = EventBus::new(NodeId::parse("test").unwrap());
         for i in 0..10 {
             assert_eq!(
                 bus.publish(destroyed(&i.to_string()), SystemTime::now()),
@@ -173,11 +173,14 @@ mod tests {
     #[test]
     fn a_later_run_numbers_above_an_earlier_one() {
         let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
-        let earlier = EventBus::for_run(t0);
+        let earlier = EventBus::for_run(t0, NodeId::parse("test").unwrap());
         for _ in 0..5000 {
             earlier.publish(destroyed("a"), t0);
         }
-        let later = EventBus::for_run(t0 + std::time::Duration::from_secs(1));
+        let later = EventBus::for_run(
+            t0 + std::time::Duration::from_secs(1),
+            NodeId::parse("test").unwrap(),
+        );
         later.publish(destroyed("b"), t0);
         assert!(later.last_seq() > earlier.last_seq());
         assert!(
@@ -188,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_subscriber_gets_later_events_and_a_lagging_one_is_told() {
-        let bus = EventBus::new();
+        let bus = EventBus::new(NodeId::parse("test").unwrap());
         let mut sub = bus.subscribe(None).receiver;
         bus.publish(destroyed("a"), SystemTime::now());
         assert_eq!(sub.try_recv().unwrap().seq, 1);
@@ -203,7 +206,7 @@ mod tests {
 
     #[test]
     fn events_serialize_flat_with_their_type() {
-        let bus = EventBus::new();
+        let bus = EventBus::new(NodeId::parse("test").unwrap());
         let mut sub = bus.subscribe(None).receiver;
         bus.publish(destroyed("3000"), SystemTime::UNIX_EPOCH);
         let json = serde_json::to_value(&*sub.try_recv().unwrap()).unwrap();

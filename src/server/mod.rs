@@ -196,7 +196,7 @@ impl ServerHandle {
         } = build_engine(config, sip_addr, metrics.clone())?;
         let (control_tx, control_rx) = mpsc::channel(64);
         let control = ControlClient(control_tx);
-        let events = EventBus::for_run(SystemTime::now());
+        let events = EventBus::for_run(SystemTime::now(), node.clone());
         let (stopped_tx, stopped) = watch::channel(false);
         let api_state = crate::api::ApiState {
             control: control.clone(),

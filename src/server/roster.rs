@@ -3,6 +3,7 @@
 //! these with the room's own live state ([`RoomSnapshot`]: talking, controls, canvases).
 
 use super::wall_clock::Timestamp;
+use crate::cascade::NodeId;
 use crate::conference::canvas::CanvasConfig;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::Role;
@@ -20,6 +21,8 @@ pub enum MemberKind {
     Dialout,
     /// A leg to another conference server.
     Cascade,
+    /// A person at home on another Tessera node of the cascade (the roster).
+    Remote,
 }
 
 /// A call as signalling knows it.
@@ -36,9 +39,25 @@ pub struct CallInfo {
     pub audio_codec: String,
     /// Whether the call negotiated video.
     pub video: bool,
-    /// Where its signalling came from (`udp:1.2.3.4:5060`).
+    /// Where its signalling came from (`udp:1.2.3.4:5060`; `cascade:LEG` for a far person).
     pub source: String,
     pub joined_at: Timestamp,
+    /// A far person's home node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
+    /// The leg a far person is reached by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+/// A far person of the cascade roster, as the leg reaching it last heard.
+#[derive(Debug, Clone)]
+pub struct FarMember {
+    pub info: CallInfo,
+    pub talking: bool,
+    pub muted: bool,
+    pub deaf: bool,
+    pub video_muted: bool,
 }
 
 /// How a room admits callers.
@@ -124,5 +143,7 @@ pub struct RoomReport {
     pub info: RoomInfo,
     pub canvases: Vec<CanvasConfig>,
     pub calls: Vec<CallInfo>,
+    /// People on other nodes, reached over the room's cascade legs.
+    pub far: Vec<FarMember>,
     pub live: Option<oneshot::Receiver<Option<RoomSnapshot>>>,
 }

@@ -28,6 +28,20 @@ pub enum LeaveReason {
     Shutdown,
     /// A cascade leg ended because nobody was left on this side ([`crate::config::CascadeConfig`]).
     Idle,
+    /// A far person left its home node's room (cascade roster).
+    FarSide,
+    /// The cascade leg that reached a far person went down.
+    LegDown,
+}
+
+/// Where a far person of the cascade roster is at home, and the leg it is reached by. Its
+/// node is the event's `node`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FarOrigin {
+    #[serde(skip)]
+    pub node: NodeId,
+    /// The leg id.
+    pub via: String,
 }
 
 /// Who changed a member.
@@ -37,6 +51,8 @@ pub enum ChangeSource {
     Api,
     Dtmf,
     Server,
+    /// An operator on another node of the cascade.
+    Cascade,
 }
 
 /// Where a dial-out stands.
@@ -73,6 +89,9 @@ pub enum ServerEvent {
         room: RoomId,
         member: MemberId,
         reason: LeaveReason,
+        /// A far person's origin.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        far: Option<FarOrigin>,
     },
     MemberUpdated {
         room: RoomId,
@@ -84,10 +103,14 @@ pub enum ServerEvent {
     TalkingStarted {
         room: RoomId,
         member: MemberId,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        far: Option<FarOrigin>,
     },
     TalkingStopped {
         room: RoomId,
         member: MemberId,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        far: Option<FarOrigin>,
     },
     /// The loudest talker took the floor (`member: null`: its holder left). Floors an operator
     /// forces on a canvas are `canvas-updated` events.
@@ -149,6 +172,18 @@ pub enum ServerEvent {
 }
 
 impl ServerEvent {
+    /// The node where it happened, when not this one (a far person's join, departure or
+    /// talk).
+    pub fn far_node(&self) -> Option<&NodeId> {
+        match self {
+            Self::MemberJoined { member, .. } => member.node.as_ref(),
+            Self::MemberLeft { far, .. }
+            | Self::TalkingStarted { far, .. }
+            | Self::TalkingStopped { far, .. } => far.as_ref().map(|f| &f.node),
+            _ => None,
+        }
+    }
+
     /// The room the event concerns.
     pub fn room(&self) -> &str {
         match self {

@@ -12,7 +12,7 @@ use thiserror::Error;
 /// RFC 3261 §8.1.1.7: branch IDs of compliant implementations start with this cookie.
 pub const BRANCH_COOKIE: &str = "z9hG4bK";
 /// Methods this server implements (sent in `Allow`).
-pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 /// Product token for `Server` / `User-Agent`.
 pub const PRODUCT: &str = concat!("Tessera/", env!("CARGO_PKG_VERSION"));
 

@@ -6,7 +6,9 @@
 //! `X-Tessera-Cascade` header gets 400; rooms kept only by legs end after the idle grace; a
 //! silent far side never holds the floor, a far-side talker takes it, and once it stops both
 //! rooms fall silent (no audio circulates); a leg whose peer stops is redialled until it is back;
-//! a permanent `[[cascade.leg]]` comes up at start and outlives the idle grace.
+//! a permanent `[[cascade.leg]]` comes up at start and outlives the idle grace; one roster
+//! spans the cascade (far people listed with their node and leg, their talking and mute
+//! state), and a mute or kick of a far person takes effect on its home node.
 
 use crate::common;
 
@@ -200,6 +202,12 @@ async fn a_chain_carries_sound_end_to_end_and_refuses_the_ring() {
         leg_reaches(&a, &ab, "up").await;
         let bc = cascade(&b, &c).await;
         leg_reaches(&b, &bc, "up").await;
+        // One roster along the chain: A lists C's person, reached over its leg to B.
+        let far = listed(&a, "on-c", |m| m["kind"] == "remote").await;
+        assert_eq!(
+            (far["node"].clone(), far["via"].clone()),
+            (json!("node-c"), json!(ab))
+        );
         // C→A and A→C would close the ring: refused with 482 by whoever receives them.
         let ca = cascade(&c, &a).await;
         let refused = leg_reaches(&c, &ca, "down").await;
@@ -374,10 +382,16 @@ async fn a_leg_redials_when_its_peer_comes_back() {
         let b = start(b_config).await;
         let again = leg_reaches(&a, &id, "up").await;
         assert_eq!(again["remote_node"], "node-b", "{again}");
-        // Media flows again: a caller on the new B hears A's red.
+        // Media and roster flow again: a caller on the new B hears A's red, and A lists it.
         let mut blue = member(&b, "blue", None, None);
         blue.duration = Duration::from_secs(6);
-        let blue = dial(blue).await.expect("blue");
+        let blue = dial(blue);
+        let far_blue = async {
+            let blue = listed(&a, "blue", |m| m["kind"] == "remote").await;
+            assert_eq!(blue["node"], "node-b", "{blue}");
+        };
+        let (blue, ()) = tokio::join!(blue, far_blue);
+        let blue = blue.expect("blue");
         b.shutdown().await;
         blue
     };
@@ -441,4 +455,190 @@ async fn a_configured_permanent_leg_comes_up_at_start_and_outlives_the_idle_grac
     );
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// The largest share of `hz` in any 100 ms of a recording (a burst of tone anywhere).
+fn loudest_window(recording: &[i16], hz: f32) -> f64 {
+    recording
+        .chunks(4_800)
+        .map(|window| tone_ratio(window, hz, 48_000))
+        .fold(0.0, f64::max)
+}
+
+/// The member of `server`'s room 3000 called `name`, once it is listed.
+async fn listed(server: &ServerHandle, name: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let api = Api::new(server);
+    let find = || async {
+        let members = api.get("/v1/rooms/3000/members").await.json();
+        members
+            .as_array()
+            .and_then(|list| list.iter().find(|m| m["name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let reached = eventually(LIMIT, || async { done(&find().await) }).await;
+    let last = find().await;
+    assert!(reached, "{name} never listed as awaited: {last}");
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_roster_spans_the_cascade_and_mutes_and_kicks_reach_home() {
+    let (a, b) = (start(node("node-a")).await, start(node("node-b")).await);
+    let mut alice = member(&a, "alice", None, Some(440.0));
+    alice.duration = Duration::from_secs(20);
+    let alice = dial(alice);
+    let mut bob = member(&b, "bob", None, None);
+    bob.duration = Duration::from_secs(20);
+    let bob = dial(bob);
+    let operator = async {
+        wait_members(&a, "3000", 1).await;
+        wait_members(&b, "3000", 1).await;
+        let mut a_events = Api::new(&a).events("?room=3000", None);
+        let ab = cascade(&a, &b).await;
+        leg_reaches(&a, &ab, "up").await;
+        // Each side lists the other's person: kind remote, its home node, the leg it is
+        // reached by; alice's tone makes her talking on B too.
+        let b_legs = Api::new(&b).get("/v1/rooms/3000/cascades").await.json();
+        let ba = b_legs[0]["id"].as_str().expect("B's leg").to_string();
+        let far_alice = listed(&b, "alice", |m| m["talking"] == true).await;
+        assert_eq!(far_alice["kind"], "remote", "{far_alice}");
+        assert_eq!(far_alice["node"], "node-a", "{far_alice}");
+        assert_eq!(far_alice["via"], ba.as_str(), "{far_alice}");
+        let far_bob = listed(&a, "bob", |m| m["kind"] == "remote").await;
+        assert_eq!(
+            (far_bob["node"].clone(), far_bob["via"].clone()),
+            (json!("node-b"), json!(ab))
+        );
+        let joined = a_events
+            .until(LIMIT, |e| {
+                kind(e) == "member-joined" && e["member"]["name"] == "bob"
+            })
+            .await
+            .pop()
+            .expect("bob's join");
+        assert_eq!(
+            joined["node"], "node-b",
+            "the event says where bob is: {joined}"
+        );
+        assert_eq!(joined["member"]["via"], ab.as_str(), "{joined}");
+        // Legs are listed as cascade members, never as people.
+        let rooms = Api::new(&a).get("/v1/rooms/3000").await.json();
+        assert_eq!(rooms["members"], 1, "{rooms}");
+        // Only a far person's own controls cross a leg.
+        // B's room hears her over the leg (so bob does) before she is muted.
+        listed(&b, "node-a", |m| m["talking"] == true).await;
+        let alias = far_alice["id"].as_u64().expect("alias");
+        let path = format!("/v1/rooms/3000/members/{alias}");
+        let canvas = Api::new(&b).patch(&path, json!({"canvas": 1})).await;
+        assert_eq!(canvas.status, 422, "{}", canvas.body);
+        // Muting alice through B takes effect on A, her home, and comes back in the roster.
+        let muted = Api::new(&b).patch(&path, json!({"muted": true})).await;
+        assert_eq!(muted.status, 200, "{}", muted.body);
+        listed(&a, "alice", |m| m["muted"] == true).await;
+        listed(&b, "alice", |m| m["muted"] == true && m["talking"] == false).await;
+        // Somebody joining B now never hears her.
+        let mut dave = member(&b, "dave", None, None);
+        dave.duration = Duration::from_secs(4);
+        let dave = dial(dave).await.expect("dave");
+        // Kicking bob through A ends his call on B; A hears of it with bob's node.
+        let bob_alias = far_bob["id"].as_u64().expect("alias");
+        let kicked = Api::new(&a)
+            .delete(&format!("/v1/rooms/3000/members/{bob_alias}"))
+            .await;
+        assert_eq!(kicked.status, 204, "{}", kicked.body);
+        let left = a_events
+            .until(LIMIT, |e| {
+                kind(e) == "member-left" && e["member"] == bob_alias
+            })
+            .await
+            .pop()
+            .expect("bob's departure");
+        assert_eq!(
+            (left["node"].clone(), left["via"].clone()),
+            (json!("node-b"), json!(ab))
+        );
+        // Once the leg is gone, B no longer lists alice (still in A's room).
+        let deleted = Api::new(&a)
+            .delete(&format!("/v1/rooms/3000/cascades/{ab}"))
+            .await;
+        assert_eq!(deleted.status, 204, "{}", deleted.body);
+        listed(&b, "alice", Value::is_null).await;
+        listed(&a, "alice", |m| m["kind"] == "member").await;
+        dave
+    };
+    let (alice, bob, dave) = tokio::join!(alice, bob, operator);
+    alice.expect("alice");
+    let bob = bob.expect("bob");
+    assert_eq!(
+        bob.ended_by.as_deref(),
+        Some("remote BYE"),
+        "bob was kicked: {bob:?}"
+    );
+    assert!(
+        bob.duration_s < 19.0,
+        "before his call's end: {}",
+        bob.duration_s
+    );
+    let bob_heard = loudest_window(&bob.recording, 440.0);
+    assert!(
+        bob_heard > 0.5,
+        "bob heard alice before her mute: {bob_heard:.3}"
+    );
+    let dave_hears = tone_ratio(&dave.recording, 440.0, 48_000);
+    assert!(
+        dave_hears < 0.02,
+        "muted alice is silent on B: {dave_hears:.3}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_dialling_each_other_at_once_keep_one_leg() {
+    let (a, b) = (start(node("node-a")).await, start(node("node-b")).await);
+    let (ab, ba) = tokio::join!(cascade(&a, &b), cascade(&b, &a));
+    // The lower node id keeps its outgoing leg: A's to B; B's to A is dropped by both ends.
+    let up_legs = |server: &ServerHandle| {
+        let api = Api::new(server);
+        async move {
+            let legs = api.get("/v1/rooms/3000/cascades").await.json();
+            legs.as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter(|leg| leg["state"] == "up")
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_else(Vec::new)
+        }
+    };
+    let settled = eventually(LIMIT, || async {
+        let (on_a, on_b) = (up_legs(&a).await, up_legs(&b).await);
+        on_a.len() == 1
+            && on_b.len() == 1
+            && on_a[0]["id"] == ab.as_str()
+            && on_b[0]["direction"] == "in"
+            && leg_state(&b, &ba).await == "down"
+    })
+    .await;
+    let (on_a, on_b) = (up_legs(&a).await, up_legs(&b).await);
+    assert!(settled, "one leg, A's: A has {on_a:?}, B has {on_b:?}");
+    let dropped = leg_reaches(&b, &ba, "down").await;
+    assert_eq!(
+        dropped["status"], 482,
+        "B's own leg was the duplicate: {dropped}"
+    );
+    assert_eq!(on_a[0]["remote_node"], "node-b");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// The state of leg `id` of `server`'s room 3000 (`""` when not listed).
+async fn leg_state(server: &ServerHandle, id: &str) -> String {
+    let legs = Api::new(server).get("/v1/rooms/3000/cascades").await.json();
+    legs.as_array()
+        .and_then(|l| l.iter().find(|leg| leg["id"] == id))
+        .and_then(|leg| leg["state"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }

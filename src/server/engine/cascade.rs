@@ -78,6 +78,8 @@ impl CallEngine {
             redial: None,
             request: None,
             permanent: header.permanent,
+            roster: Default::default(),
+            keepalive: None,
         });
     }
 
@@ -122,6 +124,8 @@ impl CallEngine {
             }),
             permanent: request.permanent,
             request: Some(request),
+            roster: Default::default(),
+            keepalive: None,
         });
         match self.dial_leg(now, &id) {
             Ok(leg) => {
@@ -250,8 +254,9 @@ impl CallEngine {
     }
 
     /// A leg's call joined its room.
-    pub(super) fn leg_up(&mut self, leg: &str) {
-        let at = self.clock.at(Instant::now());
+    pub(super) fn leg_up(&mut self, now: Instant, leg: &str) {
+        self.start_keepalive(now, leg);
+        let at = self.clock.at(now);
         if let Some(l) = self.cascades.get_mut(leg) {
             l.state = LegState::Up;
             l.since = at;
@@ -273,6 +278,7 @@ impl CallEngine {
     /// A leg's call ended (or never came up): an incoming leg is forgotten (its dialler
     /// dials again); an outgoing one stays listed as `down`.
     pub(super) fn leg_down(&mut self, leg: &str, status: Option<u16>) {
+        self.forget_far_side(leg);
         let at = self.clock.at(Instant::now());
         let first = std::time::Duration::from_secs(self.config.cascade.redial_first_secs);
         let max = std::time::Duration::from_secs(self.config.cascade.redial_max_secs.max(1));
@@ -322,6 +328,7 @@ impl CallEngine {
             .filter(|l| l.room == room)
             .cloned()
             .ok_or_else(|| ControlError::UnknownCascade(id.to_string()))?;
+        self.forget_far_side(id);
         self.cascades.remove(id);
         if let Some(cid) = leg.call_id {
             if self.dials.contains_key(&cid) {

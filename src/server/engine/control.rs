@@ -15,7 +15,7 @@ use tracing::info;
 
 impl CallEngine {
     /// The call of `member` in `room`, if it is in that room.
-    fn member_call(&self, room: &str, member: MemberId) -> Result<String, ControlError> {
+    pub(super) fn member_call(&self, room: &str, member: MemberId) -> Result<String, ControlError> {
         if !self.policies.contains_key(room) {
             return Err(ControlError::UnknownRoom(room.to_string()));
         }
@@ -58,25 +58,32 @@ impl CallEngine {
         Ok(())
     }
 
-    fn control_member(&mut self, room: &str, member: MemberId, change: MemberControl) {
+    pub(super) fn control_member(
+        &mut self,
+        room: &str,
+        member: MemberId,
+        change: MemberControl,
+        by: ChangeSource,
+    ) {
         if change.is_empty() {
             return;
         }
-        if let Some(role) = change.role {
-            let call = self
-                .by_member
-                .get(&member)
-                .and_then(|cid| self.calls.get_mut(cid));
-            if let Some(call) = call {
+        let call = self
+            .by_member
+            .get(&member)
+            .and_then(|cid| self.calls.get_mut(cid));
+        if let Some(call) = call {
+            if let Some(role) = change.role {
                 call.role = role;
             }
+            call.controls.apply(&change);
         }
         self.registry.control(room, member, change.clone());
         self.events.push_back(ServerEvent::MemberUpdated {
             room: room.to_string(),
             member,
             changes: change,
-            by: ChangeSource::Api,
+            by,
         });
     }
 
@@ -88,12 +95,18 @@ impl CallEngine {
                 change,
                 reply,
             } => {
-                let found = self
-                    .member_call(&room, member)
-                    .and_then(|cid| self.check_canvases(&cid, &change));
-                if found.is_ok() {
-                    self.control_member(&room, member, change);
-                }
+                let found = match self.member_call(&room, member) {
+                    Ok(cid) => self.check_canvases(&cid, &change).map(|()| {
+                        self.control_member(&room, member, change, ChangeSource::Api);
+                    }),
+                    // A far person of the cascade roster: changed on its home node.
+                    Err(ControlError::UnknownMember { .. })
+                        if self.far_target(&room, member).is_some() =>
+                    {
+                        self.send_home(now, &room, member, Some(&change))
+                    }
+                    Err(e) => Err(e),
+                };
                 let _ = reply.send(found);
             }
             ControlRequest::Kick {
@@ -101,12 +114,20 @@ impl CallEngine {
                 member,
                 reply,
             } => {
-                let found = self.member_call(&room, member);
-                if let Ok(cid) = &found {
-                    info!(call_id = %cid, %room, member, "kicked");
-                    self.hang_up(now, cid, LeaveReason::Kicked);
-                }
-                let _ = reply.send(found.map(|_| ()));
+                let found = match self.member_call(&room, member) {
+                    Ok(cid) => {
+                        info!(call_id = %cid, %room, member, "kicked");
+                        self.hang_up(now, &cid, LeaveReason::Kicked);
+                        Ok(())
+                    }
+                    Err(ControlError::UnknownMember { .. })
+                        if self.far_target(&room, member).is_some() =>
+                    {
+                        self.send_home(now, &room, member, None)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(found);
             }
             ControlRequest::MuteAll {
                 room,
@@ -297,7 +318,7 @@ impl CallEngine {
             ..MemberControl::default()
         };
         for &member in &targets {
-            self.control_member(room, member, change.clone());
+            self.control_member(room, member, change.clone(), ChangeSource::Api);
         }
         info!(%room, muted, members = targets.len(), "mute-all");
         Ok(targets)

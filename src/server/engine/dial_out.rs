@@ -499,6 +499,7 @@ impl CallEngine {
             invite: None,
             staged: None,
             awaiting_pin: false,
+            controls: Default::default(),
             joined: false,
             joined_at: None,
             codec: None,

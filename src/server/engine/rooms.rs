@@ -117,7 +117,7 @@ impl CallEngine {
             info!(%room, member = call.member, "caller waits in the PIN lobby");
         }
         if let Some(leg) = leg {
-            self.leg_up(&leg);
+            self.leg_up(now, &leg);
         }
         if !self.policies.contains_key(&room) {
             let policy = RoomPolicy::new(at, false, self.config.video.canvas_configs());
@@ -138,8 +138,15 @@ impl CallEngine {
 
     /// Forgets a room that has no media left, unless the API created it.
     pub(super) fn forget_room_if_done(&mut self, room: &str) {
-        let keep =
-            self.registry.contains(room) || self.policies.get(room).is_none_or(|p| p.persistent);
+        // A leg still ringing keeps its room: its answer joins it (two nodes that dial each
+        // other at once drop one leg, maybe the room's only member, before the other answers).
+        let dialling = self
+            .cascades
+            .in_room(room)
+            .any(|l| l.state == crate::cascade::LegState::Connecting);
+        let keep = self.registry.contains(room)
+            || dialling
+            || self.policies.get(room).is_none_or(|p| p.persistent);
         if !keep {
             self.policies.remove(room);
             self.cascades.forget_room(room);
@@ -167,6 +174,8 @@ impl CallEngine {
                 call.peer.addr
             ),
             joined_at: call.joined_at.unwrap_or(self.clock.at(Instant::now())),
+            node: None,
+            via: None,
         }
     }
 
@@ -185,6 +194,7 @@ impl CallEngine {
             info: policy.info(),
             canvases: policy.canvases.clone(),
             calls,
+            far: self.far_members(room),
             live: self.registry.snapshot(room),
         })
     }

@@ -135,7 +135,12 @@ fn to_tag(response: &str) -> String {
 
 /// Places the call and ACKs its 200; returns the server's tag.
 fn established(h: &mut Harness) -> String {
-    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    answered(h, &request("INVITE", "1 INVITE", None, &offer()))
+}
+
+/// Sends `invite` and ACKs its 200; returns the server's tag.
+fn answered(h: &mut Harness, invite: &str) -> String {
+    h.receive(invite);
     let ok = h
         .sent_starting("SIP/2.0 200")
         .first()
@@ -513,4 +518,94 @@ fn three_wrong_pins_or_thirty_seconds_end_the_call() {
         !h.sent_starting("BYE").is_empty(),
         "30 s without the PIN hangs up"
     );
+}
+
+/// A cascade leg from node-b (an INVITE with its header, answered and ACKed); returns the
+/// server's tag.
+fn cascade_leg_in(h: &mut Harness) -> String {
+    let invite = request("INVITE", "1 INVITE", None, &offer()).replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nX-Tessera-Cascade: node=node-b;room=3000;tree=node-b\r\n",
+    );
+    answered(h, &invite)
+}
+
+/// An INFO of the leg's dialog with `body` of `content_type`.
+fn info(cseq: u32, tag: &str, content_type: &str, body: &str) -> String {
+    request("INFO", &format!("{cseq} INFO"), Some(tag), body)
+        .replace("application/sdp", content_type)
+}
+
+#[test]
+fn a_leg_reads_the_far_roster_and_ends_when_its_keepalive_goes_unanswered() {
+    use crate::cascade::roster::CASCADE_CONTENT_TYPE;
+    let mut h = Harness::new(config());
+    let tag = cascade_leg_in(&mut h);
+    assert!(
+        h.events()
+            .iter()
+            .any(|e| matches!(e, ServerEvent::CascadeUp { .. })),
+        "the leg is up"
+    );
+    // The far side's people arrive as remote members.
+    let side = r#"{"type":"side","seq":1,"tree":["node-b"],"people":[{"node":"node-b","member":4,"name":"bob","talking":true}]}"#;
+    h.receive(&info(2, &tag, CASCADE_CONTENT_TYPE, side));
+    assert_eq!(h.last_final(), "SIP/2.0 200 OK");
+    let events = h.events();
+    let joined = events.iter().find_map(|e| match e {
+        ServerEvent::MemberJoined { member, .. } => Some(member.clone()),
+        _ => None,
+    });
+    let joined = joined.expect("bob joined");
+    assert_eq!(
+        (joined.name.as_str(), joined.via.as_deref()),
+        ("bob", Some("cascade-1"))
+    );
+    assert_eq!(joined.node.as_ref().map(|n| n.as_str()), Some("node-b"));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ServerEvent::TalkingStarted { far: Some(_), .. })));
+    // Other bodies are refused without harm.
+    h.receive(&info(
+        3,
+        &tag,
+        "application/dtmf-relay",
+        "Signal=5\r\nDuration=160\r\n",
+    ));
+    assert!(
+        h.last_final().starts_with("SIP/2.0 415"),
+        "{}",
+        h.last_final()
+    );
+    h.receive(&info(4, &tag, CASCADE_CONTENT_TYPE, "{not json"));
+    assert!(
+        h.last_final().starts_with("SIP/2.0 400"),
+        "{}",
+        h.last_final()
+    );
+    // Our side went to the far node once the leg was up.
+    let ours = h.sent_starting("INFO ");
+    assert!(
+        ours.first()
+            .is_some_and(|m| m.contains(r#""type":"side""#) && !m.contains("node-b")),
+        "our side, without the far node's people: {ours:?}"
+    );
+    // An OPTIONS every 5 s; one left unanswered for 10 s ends the leg (BYE) and its people.
+    h.advance(Duration::from_millis(5_100));
+    assert_eq!(h.sent_starting("OPTIONS ").len(), 1, "the keepalive probe");
+    assert!(h.sent_starting("BYE").is_empty());
+    h.advance(Duration::from_secs(10));
+    assert!(!h.sent_starting("BYE").is_empty(), "the leg ended");
+    let events = h.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        ServerEvent::MemberLeft {
+            reason: LeaveReason::LegDown,
+            far: Some(_),
+            ..
+        }
+    )));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ServerEvent::CascadeDown { .. })));
 }
