@@ -130,9 +130,13 @@ pub struct DialReport {
     /// Why the call ended early, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_by: Option<String>,
-    /// Decoded received audio (48 kHz mono), for in-process callers.
+    /// Decoded received audio (48 kHz mono), for in-process callers: one 20 ms frame per
+    /// tick from `media_started`, so sample `i` played at `media_started + i / 48 kHz`.
     #[serde(skip)]
     pub recording: Vec<i16>,
+    /// When media (and the recording) started.
+    #[serde(skip)]
+    pub media_started: Option<std::time::Instant>,
     /// Last decoded video frame, for in-process callers.
     #[serde(skip)]
     pub last_frame: Option<crate::media::video::frame::I420Frame>,

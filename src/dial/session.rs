@@ -128,6 +128,7 @@ pub(super) fn empty_report(options: &DialOptions) -> DialReport {
         duration_s: 0.0,
         ended_by: None,
         recording: Vec::new(),
+        media_started: None,
         video_rx_frames: 0,
         video_pli_sent: 0,
         video_width: 0,
@@ -322,6 +323,7 @@ impl Uac {
             .zip(audio.telephone_event)
             .map(|(digits, te)| KeyPresses::new(digits, te));
         let answered_at = Instant::now();
+        report.media_started = Some(answered_at);
         let ticks = rtp_ticks_per_frame(audio.codec);
         let mut frame = vec![0i16; FRAME_SAMPLES];
         let mut payload = Vec::with_capacity(1500);
