@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 use tessera::cascade::LegRequest;
 use tessera::cascade::LegState;
-use tessera::config::{Config, PortRange};
+use tessera::config::{CascadeConfig, Config, PortRange};
 use tessera::dial::{dial, DialOptions, DialReport};
 use tessera::media::audio::tone::tone_ratio;
 use tessera::server::ServerHandle;
@@ -54,6 +54,9 @@ async fn leg(from: &ServerHandle, to: &ServerHandle) -> String {
         watching_canvas: None,
         timeout: Duration::from_secs(10),
         permanent: false,
+        video: CascadeConfig::default()
+            .leg_view(None, None)
+            .expect("default view"),
     };
     let leg = from
         .control()

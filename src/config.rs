@@ -63,6 +63,10 @@ pub struct CascadeConfig {
     pub keepalive_secs: u64,
     /// …and ends (then redials) when one stays unanswered this long.
     pub keepalive_timeout_secs: u64,
+    /// The size (`WxH`) and bitrate (bits per second) of the view a leg is sent, whatever
+    /// its canvas's; a leg dialled by config or API may set its own.
+    pub video_size: String,
+    pub bitrate: u32,
     /// Legs dialled at start-up (`[[cascade.leg]]`).
     pub leg: Vec<ConfiguredLeg>,
 }
@@ -82,6 +86,37 @@ pub struct ConfiguredLeg {
     /// Kept up whether or not anybody is in the room (no idle end; the room stays).
     #[serde(default)]
     pub permanent: bool,
+    /// The leg's view size (`WxH`) and bitrate, if not `[cascade]`'s.
+    pub video_size: Option<String>,
+    pub bitrate: Option<u32>,
+}
+
+/// The bitrates a leg's view may have, bits per second.
+pub const LEG_BITRATE_RANGE: std::ops::RangeInclusive<u32> = 64_000..=20_000_000;
+
+impl CascadeConfig {
+    /// A leg's view: `size` and `bitrate` where given, else the defaults.
+    pub fn leg_view(
+        &self,
+        size: Option<&str>,
+        bitrate: Option<u32>,
+    ) -> Result<crate::conference::view::ViewFormat, String> {
+        let (width, height) = crate::dial::parse_size(size.unwrap_or(&self.video_size))
+            .map_err(|e| format!("video_size: {e}"))?;
+        let bitrate_bps = bitrate.unwrap_or(self.bitrate);
+        if !LEG_BITRATE_RANGE.contains(&bitrate_bps) {
+            return Err(format!(
+                "bitrate: {bitrate_bps} is out of range {}..={}",
+                LEG_BITRATE_RANGE.start(),
+                LEG_BITRATE_RANGE.end()
+            ));
+        }
+        Ok(crate::conference::view::ViewFormat {
+            width,
+            height,
+            bitrate_bps,
+        })
+    }
 }
 
 impl Default for CascadeConfig {
@@ -92,6 +127,8 @@ impl Default for CascadeConfig {
             redial_max_secs: 60,
             keepalive_secs: 5,
             keepalive_timeout_secs: 10,
+            video_size: "1280x720".to_string(),
+            bitrate: 2_000_000,
             leg: Vec::new(),
         }
     }

@@ -2,7 +2,7 @@
 //! servers. `POST` dials one (`201` with the leg, `connecting`; `cascade-*` state follows in
 //! the list), `GET` lists them, `DELETE …/{id}` ends one (BYE, or CANCEL while it rings).
 
-use super::error::{ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::json::Body;
 use super::ApiState;
 use crate::cascade::{CascadeLeg, LegDirection, LegState, NodeId};
@@ -32,6 +32,10 @@ pub struct CascadeBody {
     /// Keep the leg (and the room) up whether or not anybody is in the room.
     #[serde(default)]
     permanent: bool,
+    /// The size of the view the leg is sent, `WxH` (default `[cascade] video_size`, 1280x720).
+    video_size: Option<String>,
+    /// Its bitrate, bits per second (default `[cascade] bitrate`, 2000000).
+    bitrate: Option<u32>,
 }
 
 /// A leg as the API lists it.
@@ -98,12 +102,17 @@ pub async fn start(
     Path(room): Path<String>,
     Body(body): Body<CascadeBody>,
 ) -> ApiResult<(StatusCode, Json<LegView>)> {
+    let video = api
+        .cascade
+        .leg_view(body.video_size.as_deref(), body.bitrate)
+        .map_err(ApiError::invalid)?;
     let request = CascadeRequest {
         uri: body.uri,
         canvas: body.canvas,
         watching_canvas: body.watching_canvas,
         timeout: Duration::from_secs(body.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
         permanent: body.permanent,
+        video,
     };
     let leg = api.control.start_cascade(&room, request).await?;
     Ok((StatusCode::CREATED, Json(leg.into())))

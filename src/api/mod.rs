@@ -45,6 +45,8 @@ pub struct ApiState {
     pub layouts: Arc<LayoutLibrary>,
     /// This server's node id (cascades).
     pub node: crate::cascade::NodeId,
+    /// Cascade settings (the defaults of a leg's view).
+    pub cascade: crate::config::CascadeConfig,
     /// Becomes true when the server stops (event streams end).
     pub stopping: watch::Receiver<bool>,
 }

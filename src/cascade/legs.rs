@@ -76,6 +76,8 @@ pub struct LegRequest {
     pub timeout: std::time::Duration,
     /// Kept up whether or not anybody is in the room: no idle end, and the room stays.
     pub permanent: bool,
+    /// The size and bitrate of the view the leg is sent.
+    pub video: crate::conference::view::ViewFormat,
 }
 
 /// When and how often a leg that went down is dialled again.

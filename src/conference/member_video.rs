@@ -15,7 +15,7 @@ use crate::sdp::Direction;
 use std::time::{Duration, Instant};
 
 use super::member::{StreamUpdate, TickTime};
-use super::view::KeyframeReason;
+use super::view::{KeyframeReason, ViewFormat};
 
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -32,6 +32,8 @@ pub struct MemberVideoSetup {
     pub hide_self: bool,
     /// The member negotiated packetization-mode=0: it receives single NAL units only.
     pub single_nal_units: bool,
+    /// What it receives has a size and bitrate of its own (a cascade leg's), not its canvas's.
+    pub view_format: Option<ViewFormat>,
     /// Both sides offered generic NACK (RFC 4585 §6.2.1): we NACK its lost packets.
     pub nack: bool,
 }
@@ -56,6 +58,7 @@ pub struct MemberVideo {
     pub hide_self: bool,
     /// Receives single NAL unit packets only (packetization-mode=0, RFC 6184 §6.2).
     pub single_nal_units: bool,
+    pub view_format: Option<ViewFormat>,
     /// The negotiated H.264 payload type; other payload types are ignored.
     payload_type: u8,
     /// The member asked for a keyframe (PLI/FIR) or just started watching.
@@ -93,6 +96,7 @@ impl MemberVideo {
             watching_canvas: setup.watching_canvas,
             hide_self: setup.hide_self,
             single_nal_units: setup.single_nal_units,
+            view_format: setup.view_format,
             payload_type: setup.payload_type,
             wants_keyframe: Some(KeyframeReason::NewWatcher),
             awaiting_keyframe: true,

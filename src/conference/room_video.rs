@@ -400,16 +400,26 @@ fn view_of(m: &Member, v: &MemberVideo) -> ViewKey {
         canvas: v.watching_canvas,
         excluded,
         single_nal_units: v.single_nal_units,
+        format: v.view_format,
     }
 }
 
-/// The encoder of view `key` on `canvas`: slices of at most one MTU for single-NAL views.
+/// The encoder of view `key` on `canvas`: the view's own format or the canvas's, slices of at
+/// most one MTU for single-NAL views.
 fn encoder_config(canvas: &Canvas, key: &ViewKey) -> EncoderConfig {
+    let (width, height, bitrate_bps) = match key.format {
+        Some(f) => (f.width, f.height, f.bitrate_bps),
+        None => (
+            canvas.config.width,
+            canvas.config.height,
+            canvas.config.bitrate_bps,
+        ),
+    };
     EncoderConfig {
-        width: canvas.config.width,
-        height: canvas.config.height,
+        width,
+        height,
         fps: canvas.config.fps,
-        bitrate_bps: canvas.config.bitrate_bps,
+        bitrate_bps,
         max_keyframe_interval: None,
         max_nal_bytes: key.single_nal_units.then_some(DEFAULT_MTU as u32),
     }

@@ -1,8 +1,9 @@
 //! A *view*: canvas C minus a set of excluded sources. Every outgoing video stream subscribes
 //! to exactly one view; each distinct view is encoded and packetized once per frame however
 //! many members watch it, and subscribers only get their own SSRC/sequence/timestamp stamped
-//! on the shared payloads. Keyframe requests are coalesced per view and rate-limited. In the
-//! server the encoding runs on a codec thread ([`VideoCodecPool`]); the frame comes back to
+//! on the shared payloads. Keyframe requests are coalesced per view and rate-limited. A view
+//! may have a size and bitrate of its own ([`ViewFormat`], a cascade leg's): its canvas is
+//! scaled to it before the encode. In the server the encoding runs on a codec thread ([`VideoCodecPool`]); the frame comes back to
 //! be sent a tick later, stamped with the time its canvas was composed.
 
 use super::member::MemberId;
@@ -11,6 +12,7 @@ use crate::media::video::codec_pool::{
     packetizer_for, EncodeOutcome, PooledEncoder, VideoCodecPool,
 };
 use crate::media::video::frame::I420Frame;
+use crate::media::video::scale::{FitMode, ScaleQuality, Scaler};
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -31,13 +33,23 @@ pub enum KeyframeReason {
     NewWatcher,
 }
 
-/// Identifies a view: a canvas index, the members whose tiles it leaves out, and whether it
-/// is sent as single NAL units (watchers in packetization-mode=0: size-limited slices).
+/// A view's own encode size and bitrate, when not its canvas's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ViewFormat {
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_bps: u32,
+}
+
+/// Identifies a view: a canvas index, the members whose tiles it leaves out, whether it is
+/// sent as single NAL units (watchers in packetization-mode=0: size-limited slices), and its
+/// own format, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ViewKey {
     pub canvas: usize,
     pub excluded: BTreeSet<MemberId>,
     pub single_nal_units: bool,
+    pub format: Option<ViewFormat>,
 }
 
 /// Where a view's canvases are encoded.
@@ -64,6 +76,10 @@ pub struct FinishedFrame {
 /// The encoder and packetizer of one view, plus its keyframe policy.
 pub struct View {
     encoder: ViewEncoder,
+    /// The encoder's picture size.
+    size: (u32, u32),
+    /// A canvas of another size is scaled into this picture first.
+    resized: Option<(Scaler, I420Frame)>,
     /// Encoded frames not yet sent, oldest first.
     pub finished: Vec<FinishedFrame>,
     keyframe_wanted: Option<KeyframeReason>,
@@ -77,23 +93,29 @@ pub struct View {
 impl View {
     /// A view encoding inline.
     pub fn new(config: EncoderConfig) -> Result<Self, VideoCodecError> {
-        Ok(Self::with_encoder(ViewEncoder::Inline {
-            encoder: Box::new(VideoEncoder::new(config)?),
-            packetizer: packetizer_for(&config),
-            encoded: Vec::with_capacity(64 * 1024),
-        }))
+        Ok(Self::with_encoder(
+            ViewEncoder::Inline {
+                encoder: Box::new(VideoEncoder::new(config)?),
+                packetizer: packetizer_for(&config),
+                encoded: Vec::with_capacity(64 * 1024),
+            },
+            &config,
+        ))
     }
 
     /// A view encoding on a thread of `pool` (the encoder is built there).
     pub fn pooled(pool: &VideoCodecPool, config: EncoderConfig) -> Result<Self, VideoCodecError> {
-        Ok(Self::with_encoder(ViewEncoder::Pooled(
-            pool.open_encoder(config)?,
-        )))
+        Ok(Self::with_encoder(
+            ViewEncoder::Pooled(pool.open_encoder(config)?),
+            &config,
+        ))
     }
 
-    fn with_encoder(encoder: ViewEncoder) -> Self {
+    fn with_encoder(encoder: ViewEncoder, config: &EncoderConfig) -> Self {
         Self {
             encoder,
+            size: (config.width, config.height),
+            resized: None,
             finished: Vec::new(),
             keyframe_wanted: Some(KeyframeReason::NewWatcher),
             last_keyframe: None,
@@ -136,6 +158,23 @@ impl View {
     /// [`collect`](Self::collect).
     pub fn encode(&mut self, now: Instant, canvas: &I420Frame) -> Result<(), VideoCodecError> {
         let force = self.force_keyframe(now);
+        let canvas = if (canvas.width, canvas.height) == self.size {
+            canvas
+        } else {
+            let (w, h) = self.size;
+            let (scaler, picture) = self.resized.get_or_insert_with(|| {
+                (
+                    Scaler::new(ScaleQuality::Bilinear),
+                    I420Frame::new_black(w, h),
+                )
+            });
+            let bounds = picture.bounds();
+            if let Err(e) = scaler.scale_into(canvas, picture, bounds, FitMode::Fit) {
+                warn!(error = %e, "cannot scale the canvas to its view's size");
+                return Ok(());
+            }
+            &*picture
+        };
         match &mut self.encoder {
             ViewEncoder::Inline {
                 encoder,

@@ -514,6 +514,10 @@ impl CallEngine {
                         hide_self: cascade.is_some()
                             || other_header(req, "X-Tessera-Hide-Self")
                                 .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true")),
+                        // A leg dialled in is sent the default leg view.
+                        view_format: cascade
+                            .as_ref()
+                            .and_then(|_| self.config.cascade.leg_view(None, None).ok()),
                         codec_pool: Some(&self.codec_pool),
                     };
                     setup.video = Some(build_member_video(plan, peer.addr.ip()).map_err(|e| {

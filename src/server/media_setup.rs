@@ -4,6 +4,7 @@
 use crate::conference::member::{AudioParams, MemberId, MemberSetup};
 use crate::conference::member_video::MemberVideoSetup;
 use crate::conference::room::SharedEncoders;
+use crate::conference::view::ViewFormat;
 use crate::media::audio::codec::{AudioEncoder, CodecError, EncoderSettings};
 use crate::media::audio::inbound::AudioInbound;
 use crate::media::video::codec::{VideoCodecError, VideoDecoder};
@@ -50,6 +51,8 @@ pub struct VideoPlan<'a> {
     pub watching_canvas: usize,
     /// Leave the member's own tile out of what it receives.
     pub hide_self: bool,
+    /// What it receives has its own size and bitrate (a cascade leg).
+    pub view_format: Option<ViewFormat>,
     /// Decode threads for the member's frames (inline on the media thread when `None`).
     pub codec_pool: Option<&'a VideoCodecPool>,
 }
@@ -72,6 +75,7 @@ pub fn build_member_video(
         watching_canvas: plan.watching_canvas,
         hide_self: plan.hide_self,
         single_nal_units: v.params.packetization_mode == 0,
+        view_format: plan.view_format,
         nack: v.nack,
     })
 }

@@ -183,6 +183,14 @@ impl ServerHandle {
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let api_config = config.api.clone();
         let configured_legs = config.cascade.leg.clone();
+        let cascade_config = config.cascade.clone();
+        // A bad default leg view stops the start, before anything is bound.
+        cascade_config
+            .leg_view(None, None)
+            .map_err(|reason| ServerError::CascadeLeg {
+                room: "*".to_string(),
+                reason,
+            })?;
         let canvases = config.video.canvas_configs();
         let (transport, transport_rx) = Transport::bind(config.sip.listen, true).await?;
         let sip_addr = transport.local_addr();
@@ -205,6 +213,7 @@ impl ServerHandle {
             canvases,
             layouts,
             node: node.clone(),
+            cascade: cascade_config.clone(),
             stopping: stopped.clone(),
         };
         let (api_addr, _api_task) =
@@ -223,14 +232,25 @@ impl ServerHandle {
             let _ = stopped_tx.send(true);
         });
         for leg in configured_legs {
-            let request = crate::cascade::LegRequest {
-                uri: leg.peer.clone(),
-                canvas: leg.canvas,
-                watching_canvas: leg.watching_canvas,
-                timeout: std::time::Duration::from_secs(30),
-                permanent: leg.permanent,
+            let video = cascade_config.leg_view(leg.video_size.as_deref(), leg.bitrate);
+            let started = match video {
+                Ok(video) => {
+                    let request = crate::cascade::LegRequest {
+                        uri: leg.peer.clone(),
+                        canvas: leg.canvas,
+                        watching_canvas: leg.watching_canvas,
+                        timeout: std::time::Duration::from_secs(30),
+                        permanent: leg.permanent,
+                        video,
+                    };
+                    control
+                        .start_cascade(&leg.room, request)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e),
             };
-            match control.start_cascade(&leg.room, request).await {
+            match started {
                 Ok(started) => {
                     info!(leg = %started.id, room = %leg.room, peer = %leg.peer,
                           "configured cascade leg");
@@ -240,7 +260,7 @@ impl ServerHandle {
                     let _ = shutdown_tx.send(());
                     return Err(ServerError::CascadeLeg {
                         room: leg.room,
-                        reason: e.to_string(),
+                        reason: e,
                     });
                 }
             }

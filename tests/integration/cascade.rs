@@ -17,7 +17,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tessera::config::Config;
-use tessera::dial::{dial, DialOptions};
+use tessera::dial::{dial, DialOptions, Listener};
 use tessera::media::audio::tone::tone_ratio;
 use tessera::media::video::frame::I420Frame;
 use tessera::server::ServerHandle;
@@ -420,6 +420,8 @@ async fn a_configured_permanent_leg_comes_up_at_start_and_outlives_the_idle_grac
         canvas: None,
         watching_canvas: None,
         permanent: true,
+        video_size: None,
+        bitrate: None,
     }];
     let a = start(a_config).await;
     let legs = Api::new(&a).get("/v1/rooms/3000/cascades").await.json();
@@ -443,6 +445,8 @@ async fn a_configured_permanent_leg_comes_up_at_start_and_outlives_the_idle_grac
         canvas: None,
         watching_canvas: None,
         permanent: false,
+        video_size: None,
+        bitrate: None,
     }];
     let refused = tessera::server::ServerHandle::start(bad).await;
     assert!(
@@ -641,4 +645,47 @@ async fn leg_state(server: &ServerHandle, id: &str) -> String {
         .and_then(|leg| leg["state"].as_str())
         .unwrap_or_default()
         .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leg_is_sent_a_view_of_its_own_size() {
+    let a = start(node("node-a")).await;
+    // A plain SIP peer (our dialler answering) stands in for the far conference.
+    let mut far = DialOptions::new(String::new());
+    far.color = Some(BLUE);
+    far.video_size = (160, 90);
+    far.duration = Duration::from_secs(5);
+    let far = Listener::bind(far, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("binds");
+    let far_at = far.local_addr();
+    let mut red = member(&a, "red", Some(RED), None);
+    red.duration = Duration::from_secs(8);
+    let operator = async {
+        wait_members(&a, "3000", 1).await;
+        let api = Api::new(&a);
+        for bad in [json!({"video_size": "wide"}), json!({"bitrate": 1})] {
+            let mut body = bad.clone();
+            body["uri"] = json!(format!("sip:3000@{far_at}"));
+            let refused = api.post("/v1/rooms/3000/cascades", body).await;
+            assert_eq!(refused.status, 422, "{bad}: {}", refused.body);
+        }
+        let body = json!({"uri": format!("sip:3000@{far_at}"), "video_size": "480x270", "bitrate": 500000});
+        let started = api.post("/v1/rooms/3000/cascades", body).await;
+        assert_eq!(started.status, 201, "{}", started.body);
+    };
+    let (far, red, ()) = tokio::join!(far.answer(), dial(red), operator);
+    red.expect("red");
+    let far = far.expect("the far peer");
+    assert_eq!(
+        (far.video_width, far.video_height),
+        (480, 270),
+        "the leg's own size, not the canvas's 320x180"
+    );
+    let frame = far.last_frame.expect("a picture");
+    assert!(
+        share(&frame, (0, 0, 480, 270), RED) > 0.05,
+        "it shows the room (red)"
+    );
+    a.shutdown().await;
 }

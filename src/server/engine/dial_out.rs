@@ -427,8 +427,13 @@ impl CallEngine {
                     sockets,
                     negotiated: video,
                     watching_canvas: dial.placement.1,
-                    // A cascade leg never gets back what came over it.
+                    // A cascade leg never gets back what came over it, and has its own view.
                     hide_self: dial.leg.is_some(),
+                    view_format: dial
+                        .leg
+                        .as_ref()
+                        .and_then(|leg| self.cascades.get(leg)?.request.as_ref())
+                        .map(|r| r.video),
                     codec_pool: Some(&self.codec_pool),
                 };
                 setup.video =
