@@ -481,6 +481,7 @@ impl Member {
                 inbound: v.inbound.stats(),
                 reorder: v.reorder_stats(),
                 frames_sent: v.frames_sent,
+                retransmitted: v.retransmitted,
             }),
         }
     }
@@ -530,4 +531,6 @@ pub struct VideoSnapshot {
     /// Reordering of its incoming video (the video jitter buffer).
     pub reorder: crate::rtp::reorder::ReorderStats,
     pub frames_sent: u64,
+    /// Packets sent again because it NACKed them.
+    pub retransmitted: u64,
 }

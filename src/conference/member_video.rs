@@ -8,6 +8,7 @@ use crate::rtp::clock::MediaClock;
 use crate::rtp::endpoint::{Inbound, RtpEndpoint};
 use crate::rtp::h264::RtpPayloads;
 use crate::rtp::reorder::{Arrival, ReorderBuffer, ReorderStats};
+use crate::rtp::retransmit::RetransmitHistory;
 use crate::rtp::rtcp::{ntp_from_unix, write_compound, RtcpPacket, SenderInfo};
 use crate::rtp::sender::RtpSender;
 use crate::sdp::video::H264_CLOCK_RATE;
@@ -70,6 +71,10 @@ pub struct MemberVideo {
     /// When RTP or RTCP last arrived on the video sockets (for the RTP timeout).
     pub(super) last_rx: Instant,
     buf: Vec<u8>,
+    /// What we sent lately, to answer the member's NACKs (when it negotiated them).
+    history: Option<RetransmitHistory>,
+    /// Packets sent again because the member NACKed them.
+    pub retransmitted: u64,
     pub frames_sent: u64,
     /// Frames not sent because the member was waiting for its first keyframe.
     pub frames_before_keyframe: u64,
@@ -103,6 +108,8 @@ impl MemberVideo {
             next_rtcp: None,
             last_rx: epoch,
             buf: Vec::with_capacity(1500),
+            history: setup.nack.then(RetransmitHistory::default),
+            retransmitted: 0,
             frames_sent: 0,
             frames_before_keyframe: 0,
         }
@@ -154,6 +161,8 @@ impl MemberVideo {
             ..
         } = self;
         let receiving = direction.receives();
+        let ours = self.sender.ssrc();
+        let mut nacked: Vec<u16> = Vec::new();
         endpoint.drain(|packet| match packet {
             Inbound::Rtp(rtp) if receiving && rtp.payload_type() == payload_type => {
                 *last_rx = now;
@@ -171,16 +180,20 @@ impl MemberVideo {
             Inbound::Rtcp(packets) => {
                 *last_rx = now;
                 for p in packets {
-                    if matches!(
-                        p,
+                    match p {
                         RtcpPacket::PictureLossIndication { .. }
-                            | RtcpPacket::FullIntraRequest { .. }
-                    ) {
-                        wants_keyframe.get_or_insert(KeyframeReason::Repair);
+                        | RtcpPacket::FullIntraRequest { .. } => {
+                            wants_keyframe.get_or_insert(KeyframeReason::Repair);
+                        }
+                        RtcpPacket::Nack {
+                            media_ssrc, lost, ..
+                        } if media_ssrc == ours => nacked.extend(lost),
+                        _ => {}
                     }
                 }
             }
         });
+        self.retransmit(&nacked, now);
         while let Some(p) = self.reorder.pop(now) {
             self.inbound
                 .push(now, p.seq, p.timestamp, p.marker, &p.payload);
@@ -200,6 +213,20 @@ impl MemberVideo {
                     sender_ssrc: self.sender.ssrc(),
                     media_ssrc,
                 }]);
+            }
+        }
+    }
+
+    /// Sends again the packets the member NACKed that the history still holds (a plain
+    /// retransmission, RFC 4585 §6.2.1; what is gone waits for the member's PLI).
+    fn retransmit(&mut self, lost: &[u16], now: Instant) {
+        let Some(history) = self.history.as_ref() else {
+            return;
+        };
+        for &seq in lost {
+            if let Some(packet) = history.get(seq, now) {
+                self.endpoint.send_rtp(packet);
+                self.retransmitted += 1;
             }
         }
     }
@@ -225,6 +252,9 @@ impl MemberVideo {
             self.sender
                 .packetize_at(payload, timestamp, marker, &mut self.buf);
             self.endpoint.send_rtp(&self.buf);
+            if let Some(history) = self.history.as_mut() {
+                history.remember(&self.buf, captured_at);
+            }
         }
         self.frames_sent += 1;
     }

@@ -8,6 +8,7 @@ pub mod jitter;
 pub mod latch;
 pub mod port_pool;
 pub mod reorder;
+pub mod retransmit;
 pub mod rtcp;
 pub mod sender;
 pub mod seq;

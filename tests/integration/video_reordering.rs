@@ -1,7 +1,8 @@
 //! The video jitter buffer over a real call: a sender whose packets arrive out of order within
 //! the window loses nothing and is never asked for a keyframe; a lost packet is NACKed (the
 //! sender offered `nack`) and its retransmission repairs the frame without a keyframe; a packet
-//! that never comes is given up after the window and repaired with a PLI.
+//! that never comes is given up after the window and repaired with a PLI; and the server
+//! answers a NACK of its own video with the packet it sent (its retransmission history).
 
 use crate::common;
 
@@ -134,6 +135,20 @@ impl Sender {
     }
 }
 
+/// The next RTP packet (not RTCP) the server sends to `socket`.
+async fn next_rtp(socket: &UdpSocket) -> Vec<u8> {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(10), socket.recv_from(&mut buf))
+            .await
+            .expect("the server keeps sending video")
+            .expect("recv");
+        if !is_rtcp(&buf[..n]) && n >= 12 {
+            return buf[..n].to_vec();
+        }
+    }
+}
+
 async fn video_of(server: &ServerHandle) -> VideoSnapshot {
     let room = server.control().room("reo").await.expect("room");
     room.members[0].video.clone().expect("member video")
@@ -247,6 +262,37 @@ async fn reordered_packets_are_put_back_lost_ones_nacked_then_repaired() {
     assert!(asked, "then a keyframe was requested");
     let lost = video_of(&server).await;
     assert!(lost.reorder.lost >= 1, "{:?}", lost.reorder);
+    // The other way: our NACK of the server's video is answered from its history, with the
+    // very packet it sent.
+    let sent = next_rtp(&sender.socket).await;
+    let (seq, ssrc) = (
+        u16::from_be_bytes([sent[2], sent[3]]),
+        u32::from_be_bytes([sent[8], sent[9], sent[10], sent[11]]),
+    );
+    let mut nack = Vec::new();
+    tessera::rtp::rtcp::write_compound(
+        &[RtcpPacket::Nack {
+            sender_ssrc: 1,
+            media_ssrc: ssrc,
+            lost: vec![seq],
+        }],
+        &mut nack,
+    );
+    sender.socket.send_to(&nack, sender.server).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut again = None;
+    while Instant::now() < deadline && again.is_none() {
+        let packet = next_rtp(&sender.socket).await;
+        if packet[2..4] == sent[2..4] {
+            again = Some(packet);
+        }
+    }
+    assert_eq!(
+        again.as_deref(),
+        Some(sent.as_slice()),
+        "packet {seq} sent again as it was"
+    );
+    assert!(video_of(&server).await.retransmitted >= 1);
     call.hang_up().await;
     server.shutdown().await;
 }
