@@ -8,7 +8,9 @@
 //! rooms fall silent (no audio circulates); a leg whose peer stops is redialled until it is back;
 //! a permanent `[[cascade.leg]]` comes up at start and outlives the idle grace; one roster
 //! spans the cascade (far people listed with their node and leg, their talking and mute
-//! state), and a mute or kick of a far person takes effect on its home node.
+//! state), and a mute or kick of a far person takes effect on its home node; two nodes that
+//! dial each other at once keep one leg; a leg is sent a view of its own size; with two
+//! canvases per side each member sees what its watching canvas promises.
 
 use crate::common;
 
@@ -110,7 +112,12 @@ fn hears_but_not_itself(recording: &[i16], who: &str, far_hz: f32, own_hz: f32) 
 
 /// The tile of member `id` on canvas 1 of `server`'s room 3000.
 async fn tile_of(server: &ServerHandle, id: u64) -> (i32, i32, u32, u32) {
-    let canvas = Api::new(server).get("/v1/rooms/3000/canvases").await.json()[0].clone();
+    tile_on(server, 1, id).await
+}
+
+/// The tile of member `id` on canvas `n` (1-based) of `server`'s room 3000.
+async fn tile_on(server: &ServerHandle, n: usize, id: u64) -> (i32, i32, u32, u32) {
+    let canvas = Api::new(server).get("/v1/rooms/3000/canvases").await.json()[n - 1].clone();
     let t = canvas["tiles"]
         .as_array()
         .and_then(|tiles| tiles.iter().find(|t| t["member"] == id).cloned())
@@ -688,4 +695,94 @@ async fn a_leg_is_sent_a_view_of_its_own_size() {
         "it shows the room (red)"
     );
     a.shutdown().await;
+}
+
+const GREEN: (u8, u8, u8) = (20, 200, 20);
+const YELLOW: (u8, u8, u8) = (230, 220, 20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_canvases_per_side_show_what_each_watching_canvas_promises() {
+    let two = |name: &str| {
+        let mut c = node(name);
+        c.video.canvases = 2;
+        c
+    };
+    let (a, b) = (start(two("node-a")).await, start(two("node-b")).await);
+    // On each side one member on (and watching) canvas 1, one on canvas 2.
+    let on = |server: &ServerHandle, name: &str, colour, canvas: usize| {
+        let mut o = member(server, name, Some(colour), None);
+        o.duration = Duration::from_secs(10);
+        o.headers = vec![
+            ("X-Tessera-Canvas".into(), canvas.to_string()),
+            ("X-Tessera-Watching-Canvas".into(), canvas.to_string()),
+        ];
+        o
+    };
+    let (a1, a2) = (on(&a, "a1", RED, 1), on(&a, "a2", GREEN, 2));
+    let (b1, b2) = (on(&b, "b1", BLUE, 1), on(&b, "b2", YELLOW, 2));
+    let operator = async {
+        wait_members(&a, "3000", 2).await;
+        wait_members(&b, "3000", 2).await;
+        // A's canvas 2 goes to B (on B's canvas 1); B's canvas 1 comes back onto A's canvas 2.
+        let body =
+            json!({"uri": format!("sip:3000@{}", b.sip_addr()), "canvas": 2, "watching_canvas": 2});
+        let started = Api::new(&a).post("/v1/rooms/3000/cascades", body).await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        let id = started.json()["id"].as_str().expect("id").to_string();
+        let up = leg_reaches(&a, &id, "up").await;
+        let on_a = up["member"].as_u64().expect("leg member on A");
+        let far = Api::new(&b).get("/v1/rooms/3000/cascades").await.json();
+        let on_b = far[0]["member"].as_u64().expect("leg member on B");
+        let tiles_on = |server: &'static str, n: usize, count: usize| {
+            let server = if server == "a" { &a } else { &b };
+            async move {
+                eventually(LIMIT, || async {
+                    let c =
+                        Api::new(server).get("/v1/rooms/3000/canvases").await.json()[n - 1].clone();
+                    c["tiles"].as_array().is_some_and(|t| t.len() == count)
+                })
+                .await
+            }
+        };
+        assert!(tiles_on("a", 2, 2).await, "a2 and the leg on A's canvas 2");
+        assert!(tiles_on("b", 1, 2).await, "b1 and the leg on B's canvas 1");
+        (tile_on(&a, 2, on_a).await, tile_on(&b, 1, on_b).await)
+    };
+    let (a1, a2, b1, b2, (leg_on_a, leg_on_b)) =
+        tokio::join!(dial(a1), dial(a2), dial(b1), dial(b2), operator);
+    let frame = |r: Result<tessera::dial::DialReport, _>, who: &str| {
+        r.unwrap_or_else(|e: tessera::dial::DialError| panic!("{who}: {e}"))
+            .last_frame
+            .unwrap_or_else(|| panic!("{who} received a picture"))
+    };
+    let (a1, a2, b1, b2) = (
+        frame(a1, "a1"),
+        frame(a2, "a2"),
+        frame(b1, "b1"),
+        frame(b2, "b2"),
+    );
+    let whole = (0, 0, 320, 180);
+    // Canvas 1 of A and canvas 2 of B never had the far room.
+    assert!(share(&a1, whole, RED) > 0.1, "a1 sees itself");
+    for (colour, name) in [(BLUE, "blue"), (GREEN, "green"), (YELLOW, "yellow")] {
+        assert!(share(&a1, whole, colour) < 0.01, "a1 sees no {name}");
+    }
+    assert!(share(&b2, whole, YELLOW) > 0.1, "b2 sees itself");
+    for (colour, name) in [(RED, "red"), (GREEN, "green"), (BLUE, "blue")] {
+        assert!(share(&b2, whole, colour) < 0.01, "b2 sees no {name}");
+    }
+    // A's canvas 2: green and the far room (blue), which holds no green; B's canvas 1 the same
+    // mirrored.
+    assert!(share(&a2, leg_on_a, BLUE) > 0.1, "a2 sees b1 over the leg");
+    assert!(
+        share(&a2, leg_on_a, GREEN) < 0.01,
+        "a2 never nested in the far picture"
+    );
+    assert!(share(&b1, leg_on_b, GREEN) > 0.1, "b1 sees a2 over the leg");
+    assert!(
+        share(&b1, leg_on_b, BLUE) < 0.01,
+        "b1 never nested in the far picture"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
 }
