@@ -202,6 +202,10 @@ async fn a_chain_carries_sound_end_to_end_and_refuses_the_ring() {
     );
     let listener = dial(member(&a, "on-a", None, None));
     let talker = dial(member(&c, "on-c", None, Some(880.0)));
+    let (mut a_events, mut c_events) = (
+        Api::new(&a).events("?room=3000", None),
+        Api::new(&c).events("?room=3000", None),
+    );
     let operator = async {
         wait_members(&a, "3000", 1).await;
         wait_members(&c, "3000", 1).await;
@@ -242,7 +246,17 @@ async fn a_chain_carries_sound_end_to_end_and_refuses_the_ring() {
         "A hears C through B: {:.3}",
         tone_ratio(&late, 880.0, 48_000)
     );
-    for server in [a, b, c] {
+    // B ending its legs (it stops, BYE on both) is a cascade-down on A and on C (the refused
+    // rings were theirs too, with status 482).
+    b.shutdown().await;
+    for events in [&mut a_events, &mut c_events] {
+        events
+            .until(LIMIT, |e| {
+                kind(e) == "cascade-down" && e["status"].is_null()
+            })
+            .await;
+    }
+    for server in [a, c] {
         server.shutdown().await;
     }
 }
