@@ -34,6 +34,8 @@ fn node(name: &str) -> Config {
     config.video.canvas.width = 320;
     config.video.canvas.height = 180;
     config.video.canvas.fps = 15.0;
+    // Legs are sent the canvas's size, not the default 1280x720 (cheap on a loaded machine).
+    config.cascade.video_size = "320x180".to_string();
     config
 }
 
