@@ -40,6 +40,9 @@ pub struct JitterConfig {
     pub max_delay_ms: u32,
     /// Most packets held; the oldest are dropped beyond this.
     pub max_packets: usize,
+    /// Frames of headroom on top of twice the jitter (1: a frame's safety; 0 for a stream a
+    /// server already paced, such as a cascade leg's mix).
+    pub headroom_frames: u32,
 }
 
 impl Default for JitterConfig {
@@ -50,6 +53,7 @@ impl Default for JitterConfig {
             min_delay_ms: 20,
             max_delay_ms: 200,
             max_packets: 50,
+            headroom_frames: 1,
         }
     }
 }
@@ -446,9 +450,10 @@ impl<T: Clone> JitterBuffer<T> {
         self.next_seq = Some(new_next);
     }
 
-    /// Target delay in RTP units: clamp(2 × jitter + one frame, min, max).
+    /// Target delay in RTP units: clamp(2 × jitter + headroom frames, min, max).
     fn target_ts(&self) -> u64 {
-        let wanted = 2.0 * self.arrivals.jitter + self.arrivals.frame_ts as f64;
+        let headroom = u64::from(self.config.headroom_frames) * self.arrivals.frame_ts;
+        let wanted = 2.0 * self.arrivals.jitter + headroom as f64;
         let min = self.ms_to_ts(self.config.min_delay_ms);
         let max = self.ms_to_ts(self.config.max_delay_ms);
         (wanted as u64).clamp(min, max)
@@ -541,6 +546,25 @@ mod tests {
 
     fn steady(range: std::ops::Range<u32>) -> Vec<(u64, u32)> {
         range.map(|i| (u64::from(i) * 20, i)).collect()
+    }
+
+    #[test]
+    fn a_paced_stream_plays_its_first_packet_at_once_and_keeps_every_packet() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig {
+            min_delay_ms: 0,
+            headroom_frames: 0,
+            ..JitterConfig::default()
+        })
+        .unwrap();
+        let out = run(&mut jb, t0, 100, &steady(0..50), 0, 55);
+        assert_eq!(out[0], Playout::Packet(0), "no frame of headroom");
+        assert_eq!(played(&out), (0..50).collect::<Vec<_>>());
+        assert_eq!(jb.stats().target_delay_ms, 0);
+        // The default waits one frame first.
+        let mut jb = buffer();
+        let out = run(&mut jb, t0, 100, &steady(0..50), 0, 55);
+        assert_eq!(out[0], Playout::Buffering);
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::conference::registry::{is_valid_room_id, RoomRegistry};
 use crate::conference::room::RoomId;
 use crate::config::Config;
 use crate::media::audio::codec::EncoderSettings;
+use crate::media::audio::inbound::AudioInbound;
 use crate::media::video::codec_pool::VideoCodecPool;
 use crate::metrics::Metrics;
 use crate::rtp::port_pool::PortPool;
@@ -506,6 +507,13 @@ impl CallEngine {
                         Reject::new(500, "media setup failed")
                     })?;
                 setup.controls.awaiting_pin = awaiting_pin;
+                if cascade.is_some() {
+                    // The far server paced its mix: no extra playout frame per hop.
+                    setup.inbound = AudioInbound::paced(audio.codec).map_err(|e| {
+                        warn!(error = %e, "cannot build member media");
+                        Reject::new(500, "media setup failed")
+                    })?;
+                }
                 if let (Some(negotiated), Some(sockets)) = (video.as_ref(), video_sockets) {
                     let plan = VideoPlan {
                         sockets,

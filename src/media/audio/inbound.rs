@@ -51,6 +51,23 @@ pub struct AudioInbound {
 
 impl AudioInbound {
     pub fn new(codec: AudioCodec) -> Result<Self, CodecError> {
+        Self::with_jitter(codec, JitterConfig::default())
+    }
+
+    /// For a stream another server paced (a cascade leg's mix): no playout delay beyond what
+    /// its jitter asks for (a hop adds one frame less).
+    pub fn paced(codec: AudioCodec) -> Result<Self, CodecError> {
+        Self::with_jitter(
+            codec,
+            JitterConfig {
+                min_delay_ms: 0,
+                headroom_frames: 0,
+                ..JitterConfig::default()
+            },
+        )
+    }
+
+    fn with_jitter(codec: AudioCodec, jitter: JitterConfig) -> Result<Self, CodecError> {
         let clock_rate = match codec {
             AudioCodec::Opus => 48_000,
             AudioCodec::Pcmu | AudioCodec::Pcma => 8_000,
@@ -58,7 +75,7 @@ impl AudioInbound {
         Ok(Self {
             jitter: JitterBuffer::new(JitterConfig {
                 clock_rate,
-                ..JitterConfig::default()
+                ..jitter
             })
             .map_err(|e| CodecError::Config(e.to_string()))?,
             decoder: AudioDecoder::new(codec)?,

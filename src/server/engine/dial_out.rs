@@ -9,6 +9,7 @@ use crate::cascade::CASCADE_HEADER;
 use crate::conference::member::MemberId;
 use crate::conference::member_control::Role;
 use crate::conference::registry::is_valid_room_id;
+use crate::media::audio::inbound::AudioInbound;
 use crate::rtp::port_pool::RtpSocketPair;
 use crate::sdp::{accept_answer, build_offer, Direction, LocalMedia, SessionDescription};
 use crate::server::call::{Call, CallState};
@@ -422,6 +423,10 @@ impl CallEngine {
         let settings = self.encoder_settings;
         let built = build_member(who, dial.sockets, &audio, settings).map_err(|e| e.to_string());
         let setup = built.and_then(|mut setup| {
+            if dial.leg.is_some() {
+                // The far server paced its mix: no extra playout frame per hop.
+                setup.inbound = AudioInbound::paced(audio.codec).map_err(|e| e.to_string())?;
+            }
             if let (Some(video), Some(sockets)) = (negotiated.video.as_ref(), dial.video_sockets) {
                 let plan = VideoPlan {
                     sockets,
