@@ -35,28 +35,7 @@ fn tile(canvas: &Value, member: u64) -> Option<(i32, i32, u32, u32)> {
 
 /// The snapshot PNG of canvas 1, decoded.
 async fn snapshot(api: &Api, room: &str) -> image::RgbImage {
-    let path = format!("{}/v1/rooms/{room}/canvases/1/snapshot.png", api.base);
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut response = ureq::get(&path).call().expect("snapshot");
-        assert_eq!(
-            response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("image/png")
-        );
-        response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .expect("body")
-    })
-    .await
-    .expect("thread");
-    image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-        .expect("a PNG")
-        .to_rgb8()
+    api.snapshot(room, 1).await
 }
 
 /// A server whose canvas is 320x180 at 15 fps (cheap to encode, big enough for tiles).

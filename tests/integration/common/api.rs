@@ -142,6 +142,35 @@ impl Api {
         self.call("DELETE", path, None).await
     }
 
+    /// The snapshot PNG of canvas `canvas` (1-based) of `room`, decoded.
+    pub async fn snapshot(&self, room: &str, canvas: usize) -> image::RgbImage {
+        let path = format!(
+            "{}/v1/rooms/{room}/canvases/{canvas}/snapshot.png",
+            self.base
+        );
+        let bytes = tokio::task::spawn_blocking(move || {
+            let mut response = ureq::get(&path).call().expect("snapshot");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("image/png")
+            );
+            response
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024 * 1024)
+                .read_to_vec()
+                .expect("body")
+        })
+        .await
+        .expect("thread");
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+            .expect("a PNG")
+            .to_rgb8()
+    }
+
     /// Follows `/v1/events` (with `query`, e.g. `?room=3000`), resuming after `last_id`.
     /// Returns once the server has answered the request, so the subscription exists and no
     /// event that follows is missed.

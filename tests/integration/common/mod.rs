@@ -37,6 +37,15 @@ pub fn test_config() -> Config {
     c
 }
 
+/// Tests that run several servers with video at once take one of these permits, so that on
+/// a two-core machine at most two of them share the cores (the other tests go on meanwhile).
+static SEVERAL_SERVERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Waits for a turn to run several servers; the turn lasts as long as the permit.
+pub async fn several_servers() -> tokio::sync::SemaphorePermit<'static> {
+    SEVERAL_SERVERS.acquire().await.expect("never closed")
+}
+
 pub fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
