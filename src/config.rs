@@ -24,7 +24,27 @@ pub enum ConfigError {
     },
     #[error("invalid RTP port range {0:?}: expected LOW-HIGH with even LOW and at least 2 ports")]
     PortRange(String),
+    #[error("{key} = {value} is out of range {min}..={max}")]
+    OutOfRange {
+        key: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
 }
+
+/// The timer settings and their sane ranges (a larger value would overflow the clock when
+/// added to it, or mean the timer never fires).
+const TIMER_RANGES: [(&str, u64, u64); 8] = [
+    ("[sip] t1_ms", 1, 10_000),
+    ("[sip] answer_delay_ms", 0, 60_000),
+    ("[rtp] timeout_secs", 1, 86_400),
+    ("[cascade] idle_grace_secs", 0, 86_400),
+    ("[cascade] redial_first_secs", 0, 86_400),
+    ("[cascade] redial_max_secs", 1, 86_400),
+    ("[cascade] keepalive_secs", 1, 3_600),
+    ("[cascade] keepalive_timeout_secs", 1, 3_600),
+];
 
 /// Everything `tessera serve` needs.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -297,6 +317,31 @@ impl Config {
         })
     }
 
+    /// Refuses timer values that would overflow the clock or never fire, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let values = [
+            self.sip.t1_ms,
+            self.sip.answer_delay_ms,
+            self.rtp.timeout_secs,
+            self.cascade.idle_grace_secs,
+            self.cascade.redial_first_secs,
+            self.cascade.redial_max_secs,
+            self.cascade.keepalive_secs,
+            self.cascade.keepalive_timeout_secs,
+        ];
+        for ((key, min, max), value) in TIMER_RANGES.into_iter().zip(values) {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::OutOfRange {
+                    key,
+                    value,
+                    min,
+                    max,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// RTP inactivity limit.
     pub fn rtp_timeout(&self) -> Duration {
         Duration::from_secs(self.rtp.timeout_secs)
@@ -362,6 +407,30 @@ fn or_cores(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timers_that_would_overflow_the_clock_are_refused_by_name() {
+        assert!(Config::default().validate().is_ok());
+        let mut c = Config::default();
+        c.sip.t1_ms = u64::MAX;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("[sip] t1_ms") && e.contains("1..=10000"), "{e}");
+        let mut c = Config::default();
+        c.sip.answer_delay_ms = 60_001;
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.cascade.keepalive_secs = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("keepalive_secs"), "{e}");
+        // Every value is at its key's place in the table.
+        let mut c = Config::default();
+        c.rtp.timeout_secs = 86_401;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("[rtp] timeout_secs"));
+    }
 
     #[test]
     fn defaults_match_the_documented_flags() {

@@ -51,6 +51,8 @@ pub enum ServerError {
     NodeId(#[from] crate::cascade::node_id::InvalidNodeId),
     #[error("[[cascade.leg]] for room {room}: {reason}")]
     CascadeLeg { room: String, reason: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// The built-in layouts, or the configured directory's; every canvas's layout must exist.
@@ -181,6 +183,7 @@ impl ServerHandle {
     /// Starts a server (binds SIP and the control API, starts media threads) and returns
     /// once it is listening.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
+        config.validate()?;
         let api_config = config.api.clone();
         let configured_legs = config.cascade.leg.clone();
         let cascade_config = config.cascade.clone();

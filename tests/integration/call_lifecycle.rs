@@ -464,3 +464,15 @@ async fn bye_while_ringing_ends_the_invite_with_487() {
     assert!(ports_returned(&server).await);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_timer_that_would_overflow_the_clock_stops_the_start_with_its_name() {
+    let mut config = test_config();
+    config.sip.t1_ms = u64::MAX;
+    let refused = tessera::server::ServerHandle::start(config).await;
+    let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.contains("[sip] t1_ms"),
+        "refused, naming the key: {error:?}"
+    );
+}
