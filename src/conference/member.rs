@@ -302,7 +302,7 @@ impl Member {
             dtmf_digits,
             ..
         } = self;
-        endpoint.drain(|packet| match packet {
+        endpoint.drain(now, |packet| match packet {
             Inbound::Rtp(rtp) => {
                 if Some(rtp.payload_type()) == audio.telephone_event_pt {
                     if let Some(digit) = dtmf.on_packet(rtp.timestamp(), rtp.payload()) {
@@ -395,14 +395,14 @@ impl Member {
         self.endpoint.send_rtp(&self.packet_buf);
     }
 
-    /// True once, when no RTP or RTCP arrived on any of the member's streams for `timeout`
-    /// while we expect media on one of them (a video-only call times out too).
+    /// True once, when no RTP or RTCP arrived on any of the member's streams for `timeout`,
+    /// whatever the directions: a peer on hold still sends RTCP (RFC 3550 §6), and a call
+    /// whose peer sends nothing at all (a spoofed INVITE, a vanished phone) must not hold its
+    /// ports and encoders until restart.
     pub fn check_timeout(&mut self, now: Instant, timeout: Duration) -> bool {
         let video = self.video.as_ref();
-        let expecting = self.audio.direction != Direction::Inactive
-            || video.is_some_and(|v| v.direction != Direction::Inactive);
         let last_rx = video.map_or(self.last_rx, |v| v.last_rx.max(self.last_rx));
-        if !self.timed_out && expecting && now.duration_since(last_rx) >= timeout {
+        if !self.timed_out && now.duration_since(last_rx) >= timeout {
             self.timed_out = true;
             return true;
         }

@@ -163,7 +163,7 @@ impl MemberVideo {
         let receiving = direction.receives();
         let ours = self.sender.ssrc();
         let mut nacked: Vec<u16> = Vec::new();
-        endpoint.drain(|packet| match packet {
+        endpoint.drain(now, |packet| match packet {
             Inbound::Rtp(rtp) if receiving && rtp.payload_type() == payload_type => {
                 *last_rx = now;
                 if remote_ssrc.is_some_and(|s| s != rtp.ssrc()) {
@@ -232,10 +232,16 @@ impl MemberVideo {
     }
 
     /// Sends one encoded frame (shared payloads of the member's view, whose canvas was composed
-    /// at `captured_at`) with our own header. A member that has not had a keyframe yet gets
-    /// nothing until one comes.
+    /// at `captured_at`) with our own header. A member that has not shown consent (sent RTP
+    /// or RTCP), or has not had a keyframe yet, gets nothing until it has.
     pub fn send_frame(&mut self, captured_at: Instant, payloads: &RtpPayloads, keyframe: bool) {
         if !self.direction.sends() {
+            return;
+        }
+        if !self.endpoint.consented() {
+            // No video before the peer has shown it wants it (#14: a forged `c=` gets none);
+            // the first frame after its RTP or RTCP arrives is a keyframe.
+            self.awaiting_keyframe = true;
             return;
         }
         if self.awaiting_keyframe && !keyframe {

@@ -382,6 +382,7 @@ impl Uac {
                 }
                 _ = video_ticker.tick(), if video.is_some() => {
                     if let Some(v) = video.as_deref_mut() {
+                        v.send_report(Instant::now()).await;
                         v.send_frame(Instant::now()).await;
                     }
                 }

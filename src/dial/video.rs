@@ -18,6 +18,9 @@ use tokio::net::UdpSocket;
 /// Frame interval of the sent stream (15 fps keeps the client cheap).
 pub const SEND_INTERVAL: Duration = Duration::from_millis(66);
 const MARKER: u32 = 32;
+/// Receiver reports go this often (RFC 3550 §6.2 suggests 5 s); the first at once, which also
+/// shows the server we want its video (media consent).
+const REPORT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Video state of one dialled call.
 pub struct DialVideo {
@@ -42,6 +45,7 @@ pub struct DialVideo {
     pub captured: Option<I420Frame>,
     drop_every: Option<u32>,
     received: u32,
+    next_report: Option<Instant>,
 }
 
 impl DialVideo {
@@ -84,12 +88,28 @@ impl DialVideo {
             captured: None,
             drop_every: None,
             received: 0,
+            next_report: None,
         })
     }
 
     /// Drops every `n`th received packet (simulated loss for tests).
     pub fn set_drop_every(&mut self, n: Option<u32>) {
         self.drop_every = n;
+    }
+
+    /// Sends a receiver report when one is due.
+    pub async fn send_report(&mut self, now: Instant) {
+        if self.next_report.is_some_and(|at| now < at) {
+            return;
+        }
+        self.next_report = Some(now + REPORT_INTERVAL);
+        let report = RtcpPacket::ReceiverReport {
+            ssrc: self.sender.ssrc(),
+            reports: Vec::new(),
+        };
+        let mut out = Vec::new();
+        write_compound(&[report], &mut out);
+        let _ = self.socket.send_to(&out, self.remote_rtcp).await;
     }
 
     /// Encodes and sends the next frame of the test pattern. Returns packets sent.

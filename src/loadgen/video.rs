@@ -8,7 +8,7 @@
 use super::stream::{apply_commands, pace, StreamCommand};
 use super::video_loop::VideoLoop;
 use crate::rtp::h264::{is_keyframe_access_unit, H264Depacketizer};
-use crate::rtp::rtcp::{is_rtcp, parse_compound, RtcpPacket};
+use crate::rtp::rtcp::{is_rtcp, parse_compound, write_compound, RtcpPacket};
 use crate::rtp::sender::RtpSender;
 use crate::rtp::stats::ReceiveStats;
 use crate::sdp::video::H264_CLOCK_RATE;
@@ -44,7 +44,13 @@ pub(super) struct VideoMember {
     keyframe_requests: u64,
     first_frame: Option<Instant>,
     last_frame: Option<Instant>,
+    next_report: Option<Instant>,
+    remote_ssrc: Option<u32>,
 }
+
+/// A watcher's receiver reports go this often (the first at once: it shows the server the
+/// watcher wants video, which the server waits for before sending more than a few packets).
+const REPORT_INTERVAL: Duration = Duration::from_secs(5);
 
 impl VideoMember {
     pub fn new(socket: UdpSocket, role: VideoRole) -> std::io::Result<Self> {
@@ -65,6 +71,8 @@ impl VideoMember {
             keyframe_requests: 0,
             first_frame: None,
             last_frame: None,
+            next_report: None,
+            remote_ssrc: None,
         })
     }
 }
@@ -117,6 +125,9 @@ pub(super) fn spawn(
                 let now = Instant::now();
                 for m in members.iter_mut().flatten() {
                     drain(m, now, &mut buf);
+                    if m.role.watches {
+                        send_report(m, now, &mut packet);
+                    }
                     if m.role.sends {
                         send_frame(m, &video, ticks_per_frame, &mut packet);
                     }
@@ -124,6 +135,28 @@ pub(super) fn spawn(
                 pace(&mut next, interval);
             }
         })
+}
+
+/// A receiver report (rtcp-mux: to the RTP address) when one is due.
+fn send_report(m: &mut VideoMember, now: Instant, packet: &mut Vec<u8>) {
+    let Some(remote) = m.remote else { return };
+    if m.next_report.is_some_and(|at| now < at) {
+        return;
+    }
+    m.next_report = Some(now + REPORT_INTERVAL);
+    let reports = m
+        .remote_ssrc
+        .map(|ssrc| vec![m.stats.report_block(ssrc, now)])
+        .unwrap_or_default();
+    packet.clear();
+    write_compound(
+        &[RtcpPacket::ReceiverReport {
+            ssrc: m.sender.ssrc(),
+            reports,
+        }],
+        packet,
+    );
+    let _ = m.socket.send_to(packet, remote);
 }
 
 fn send_frame(m: &mut VideoMember, video: &VideoLoop, ticks_per_frame: u32, packet: &mut Vec<u8>) {
@@ -173,6 +206,7 @@ fn drain(m: &mut VideoMember, now: Instant, buf: &mut [u8]) {
             continue;
         };
         m.rx_packets += 1;
+        m.remote_ssrc = Some(rtp.ssrc());
         let seq = u16::from(rtp.sequence_number());
         m.stats
             .on_packet(now, seq, rtp.timestamp(), rtp.payload().len());

@@ -1,7 +1,9 @@
 //! One member's RTP/RTCP sockets as seen from the media thread: non-blocking receive drained
-//! once per tick (no thread or task per member), symmetric-RTP validation, RTP/RTCP
-//! demultiplexing for rtcp-mux (RFC 5761 §4), and sending. Malformed and foreign packets are
-//! counted and dropped here; nothing on this path can end a call.
+//! once per tick (no thread or task per member), symmetric-RTP validation and consent
+//! ([`SourceLatch`]), RTP/RTCP demultiplexing for rtcp-mux (RFC 5761 §4), and sending.
+//! RTCP is accepted only from the latched RTP source's address, its port + 1, or the RTCP
+//! address the SDP gave. Malformed and foreign packets are counted and dropped here; nothing
+//! on this path can end a call.
 
 use super::latch::{LatchVerdict, SourceLatch};
 use super::port_pool::RtpSocketPair;
@@ -9,6 +11,7 @@ use super::rtcp::{is_rtcp, parse_compound, RtcpPacket};
 use rtp_rs::RtpReader;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 use tracing::debug;
 
 /// Most packets taken from one socket per tick; the rest wait for the next tick.
@@ -36,6 +39,8 @@ pub struct EndpointCounters {
     pub malformed: u64,
     pub foreign: u64,
     pub unvalidated: u64,
+    /// RTP packets not sent because the peer has not shown consent yet.
+    pub held_for_consent: u64,
 }
 
 /// Where the remote end wants media.
@@ -87,9 +92,14 @@ impl RtpEndpoint {
         self.counters
     }
 
+    /// Whether the peer has shown consent to receive our media.
+    pub fn consented(&self) -> bool {
+        self.latch.consented()
+    }
+
     /// Drains the RTP socket (and, every [`RTCP_SOCKET_EVERY`] calls, the RTCP socket),
-    /// handing each valid packet to `handle`.
-    pub fn drain(&mut self, mut handle: impl FnMut(Inbound<'_>)) {
+    /// handing each valid packet, received at `now`, to `handle`.
+    pub fn drain(&mut self, now: Instant, mut handle: impl FnMut(Inbound<'_>)) {
         let sockets = if self.rtcp_socket_countdown == 0 {
             self.rtcp_socket_countdown = RTCP_SOCKET_EVERY - 1;
             2
@@ -135,7 +145,7 @@ impl RtpEndpoint {
                     self.counters.malformed += 1;
                     continue;
                 };
-                match self.latch.check(from, packet.ssrc()) {
+                match self.latch.check(now, from, packet.ssrc()) {
                     LatchVerdict::Accept => {}
                     LatchVerdict::Relatched(to) => {
                         debug!(%to, "rtp source re-latched");
@@ -159,21 +169,35 @@ impl RtpEndpoint {
         }
     }
 
+    /// RTCP from the latched RTP address, its port + 1, or the RTCP address of the SDP; such
+    /// RTCP also shows the peer's consent.
     fn accept_rtcp_source(&mut self, from: SocketAddr) -> bool {
-        let entitled = self.latch.remote().is_some_and(|r| r.ip() == from.ip())
-            || self.remote_rtcp.is_some_and(|r| r.ip() == from.ip());
-        if entitled && self.remote_rtcp != Some(from) && !self.rtcp_mux {
-            self.remote_rtcp = Some(from);
+        let rtp = self.latch.remote();
+        let entitled = rtp == Some(from)
+            || rtp.is_some_and(|r| {
+                r.ip() == from.ip() && r.port().checked_add(1) == Some(from.port())
+            })
+            || self.remote_rtcp == Some(from);
+        if entitled {
+            self.latch.grant_consent();
+            if !self.rtcp_mux {
+                self.remote_rtcp = Some(from);
+            }
         }
         entitled
     }
 
     /// Sends one RTP packet to the latched remote address.
     pub fn send_rtp(&mut self, packet: &[u8]) {
-        if let Some(to) = self.latch.remote() {
-            if self.sockets.rtp.send_to(packet, to).is_ok() {
-                self.counters.tx_rtp += 1;
-            }
+        let Some(to) = self.latch.remote() else {
+            return;
+        };
+        if !self.latch.may_send() {
+            self.counters.held_for_consent += 1;
+            return;
+        }
+        if self.sockets.rtp.send_to(packet, to).is_ok() {
+            self.counters.tx_rtp += 1;
         }
     }
 

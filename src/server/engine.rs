@@ -661,7 +661,10 @@ impl CallEngine {
 
     fn on_ack(&mut self, now: Instant, req: Request) {
         let Some(cid) = call_id(&req) else { return };
-        let Some(call) = self.calls.get_mut(&cid) else {
+        // Both tags must name the dialog: an ACK forged from a seen INVITE alone (Call-ID and
+        // CSeq) cannot confirm a call or carry its answer.
+        let Some(call) = self.calls.get_mut(&cid).filter(|c| c.is_dialog_of(&req)) else {
+            debug!(call_id = %cid, "ACK of no dialog of ours ignored");
             return;
         };
         if matches!(call.state, CallState::AwaitingAck) {
@@ -727,7 +730,7 @@ impl CallEngine {
         let Some(call) = self.calls.get_mut(&cid) else {
             return self.reply(now, &key, &req, 481, None);
         };
-        if to_tag(&req).as_deref() != Some(call.local_tag.as_str()) {
+        if !call.is_dialog_of(&req) {
             return self.reply(now, &key, &req, 481, None);
         }
         if call.invite.is_some() || call.pending_offer.is_some() || call.reoffer.is_some() {

@@ -6,7 +6,7 @@
 //! requests on timers A/E, and reports timeouts (B, F, H, L). Reliable flows (TCP) get no
 //! retransmissions and zero-length wait states.
 
-use super::message::{call_id, cseq, top_branch};
+use super::message::{call_id, cseq, from_tag, to_tag, top_branch};
 use super::peer::Peer;
 use super::timers::TimerConfig;
 use bytes::Bytes;
@@ -104,6 +104,31 @@ struct ServerTx {
     retransmit_interval: Duration,
     deadline: Option<Instant>,
     acked: bool,
+    /// The From tag of the request; with the To tag of a 2xx, the dialog its ACK must name.
+    from_tag: Option<String>,
+    /// Its entry in the index of accepted INVITEs, once a 2xx went.
+    accepted_as: Option<AcceptedDialog>,
+}
+
+/// What an ACK for a 2xx must carry to be the ACK of an accepted INVITE (RFC 3261 §12.2.2):
+/// the whole dialog, not only Call-ID and CSeq, so one who never saw the 2xx cannot forge it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AcceptedDialog {
+    call_id: String,
+    cseq: u32,
+    from_tag: Option<String>,
+    to_tag: Option<String>,
+}
+
+impl AcceptedDialog {
+    fn of_ack(ack: &Request) -> Self {
+        Self {
+            call_id: call_id(ack).unwrap_or_default(),
+            cseq: cseq(ack).map(|(s, _)| s).unwrap_or(0),
+            from_tag: from_tag(ack),
+            to_tag: to_tag(ack),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +157,8 @@ pub struct TransactionLayer {
     timers: TimerConfig,
     server: HashMap<TxKey, ServerTx>,
     client: HashMap<TxKey, ClientTx>,
+    /// Accepted INVITE transactions by the dialog their ACK names (no scan per ACK).
+    accepted: HashMap<AcceptedDialog, TxKey>,
     outputs: VecDeque<TxOutput>,
 }
 
@@ -141,6 +168,7 @@ impl TransactionLayer {
             timers,
             server: HashMap::new(),
             client: HashMap::new(),
+            accepted: HashMap::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -189,6 +217,8 @@ impl TransactionLayer {
                 retransmit_interval: self.timers.t1,
                 deadline: None,
                 acked: false,
+                from_tag: from_tag(&request),
+                accepted_as: None,
             },
         );
         self.outputs
@@ -209,15 +239,14 @@ impl TransactionLayer {
                 return;
             }
         }
-        // ACK for a 2xx has its own branch: match the accepted INVITE by Call-ID and CSeq.
-        let ack_call_id = call_id(&request).unwrap_or_default();
-        let ack_seq = cseq(&request).map(|(s, _)| s).unwrap_or(0);
-        for tx in self.server.values_mut() {
-            if tx.state == ServerState::Accepted && tx.call_id == ack_call_id && tx.cseq == ack_seq
-            {
-                tx.acked = true;
-                tx.retransmit_at = None;
-            }
+        // ACK for a 2xx has its own branch: the accepted INVITE is found by its dialog.
+        if let Some(tx) = self
+            .accepted
+            .get(&AcceptedDialog::of_ack(&request))
+            .and_then(|key| self.server.get_mut(key))
+        {
+            tx.acked = true;
+            tx.retransmit_at = None;
         }
         self.outputs
             .push_back(TxOutput::AckForSuccess { request, peer });
@@ -244,6 +273,14 @@ impl TransactionLayer {
             tx.state = ServerState::Proceeding;
         } else if tx.is_invite && code < 300 {
             tx.state = ServerState::Accepted;
+            let dialog = AcceptedDialog {
+                call_id: tx.call_id.clone(),
+                cseq: tx.cseq,
+                from_tag: tx.from_tag.clone(),
+                to_tag: to_tag(response),
+            };
+            self.accepted.insert(dialog.clone(), key.clone());
+            tx.accepted_as = Some(dialog);
             tx.deadline = Some(now + timers.transaction_timeout());
             // RFC 3261 §13.3.1.4: the 2xx is retransmitted until ACKed, over UDP only.
             tx.retransmit_interval = timers.t1;
@@ -429,7 +466,9 @@ impl TransactionLayer {
             }
         }
         for key in ended.drain(..) {
-            self.server.remove(&key);
+            if let Some(dialog) = self.server.remove(&key).and_then(|tx| tx.accepted_as) {
+                self.accepted.remove(&dialog);
+            }
         }
         for (key, tx) in self.client.iter_mut() {
             if tx.deadline.is_some_and(|d| d <= now) {

@@ -59,7 +59,7 @@ struct Recording {
 /// Forwards the RTP (not RTCP) arriving on `relay` to `ffmpeg` until `stop` fires; returns
 /// each payload's NAL type and size.
 async fn relay_rtp(
-    relay: UdpSocket,
+    relay: std::sync::Arc<UdpSocket>,
     ffmpeg: SocketAddr,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) -> Vec<(u8, usize)> {
@@ -133,14 +133,14 @@ a=fmtp:{H264_PT} packetization-mode={packetization_mode};profile-level-id=42e01f
     .await;
     assert!(bound, "ffmpeg bound its RTP port");
     let audio = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let relay = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let offer = AvOffer {
         packetization_mode,
         ..AvOffer::watching(audio.local_addr().unwrap(), relay.local_addr().unwrap())
     };
     let (stop_relay, stop) = tokio::sync::oneshot::channel();
     let relayed = tokio::spawn(relay_rtp(
-        relay,
+        relay.clone(),
         SocketAddr::from(([127, 0, 0, 1], port)),
         stop,
     ));
@@ -152,6 +152,9 @@ a=fmtp:{H264_PT} packetization-mode={packetization_mode};profile-level-id=42e01f
         &offer.sdp(),
     )
     .await;
+    // The relay stands for ffmpeg's side of the network: its report shows the server that
+    // this address wants the canvas.
+    send_consent(&relay, &call.answer, "video").await;
     let answered = Instant::now();
     let mut stderr = ffmpeg.stderr.take().expect("stderr");
     let log = tokio::spawn(async move {

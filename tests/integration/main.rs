@@ -16,6 +16,7 @@ mod ffmpeg_records_canvas;
 mod hears_others_not_self;
 mod loadgen;
 mod media_bad_input;
+mod media_consent;
 mod member_controls;
 mod rtp_timing;
 mod shared_encoders;

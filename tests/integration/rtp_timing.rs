@@ -150,6 +150,8 @@ async fn probe_scenario(server: &ServerHandle) -> (Received, Received, WallClock
     .await;
     let server_video = sdp_port(&call.answer, "video").expect("video answered");
     assert_ne!(server_video, 0, "video accepted");
+    send_consent(&audio, &call.answer, "audio").await;
+    send_consent(&video, &call.answer, "video").await;
     let wall = WallClock::now();
     let until = Instant::now() + RECORD;
     let audio_rx = tokio::spawn({

@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use common::media_peer::*;
 use common::*;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -228,18 +229,23 @@ async fn ten_watchers_share_one_encoder_and_pli_bursts_are_rate_limited() {
     lossy.drop_every_nth_video_packet = Some(20); // 5 % loss
     calls.push(dial(lossy));
     let observe = async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let room = room_with(&server, "ten", 11).await;
+        // The PLIs come from a watcher's own address (a raw peer, so the test holds its
+        // socket): RTCP from any other port is not the watcher's and is refused.
+        let audio = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let video = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let offer = AvOffer::watching(audio.local_addr().unwrap(), video.local_addr().unwrap());
+        let watcher = ProbeCall::place(
+            server.sip_addr(),
+            &uri(&server, "ten"),
+            "ten-pli",
+            "",
+            &offer.sdp(),
+        )
+        .await;
+        send_consent(&video, &watcher.answer, "video").await;
+        let port = sdp_port(&watcher.answer, "video").expect("video answered");
+        let room = room_with(&server, "ten", 12).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let before = server.control().room("ten").await.expect("room");
-        // A burst of 20 PLIs in 1 s from a watcher's address: at most 3 IDRs come of it.
-        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let port = room
-            .members
-            .iter()
-            .find_map(|m| m.video.as_ref())
-            .expect("video member")
-            .rtp_port;
         let mut pli = Vec::new();
         tessera::rtp::rtcp::write_compound(
             &[tessera::rtp::rtcp::RtcpPacket::PictureLossIndication {
@@ -248,12 +254,45 @@ async fn ten_watchers_share_one_encoder_and_pli_bursts_are_rate_limited() {
             }],
             &mut pli,
         );
+        let rtcp_in = |room: &RoomSnapshot| {
+            let video = room
+                .members
+                .iter()
+                .find(|m| m.call_id == "ten-pli")
+                .and_then(|m| m.video.as_ref())
+                .expect("the watcher's video");
+            (video.counters.rx_rtcp, video.counters.foreign)
+        };
+        // From a stranger's socket on the same IP: refused, counted as foreign.
+        let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let start = rtcp_in(&server.control().room("ten").await.expect("room"));
+        for _ in 0..5 {
+            stranger.send_to(&pli, ("127.0.0.1", port)).await.unwrap();
+        }
+        let ctl = server.control();
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                ctl.room("ten")
+                    .await
+                    .is_some_and(|r| rtcp_in(&r).1 >= start.1 + 5)
+            })
+            .await,
+            "a stranger's PLIs are foreign"
+        );
+        let before = server.control().room("ten").await.expect("room");
+        assert_eq!(rtcp_in(&before).0, start.0, "and none was taken in");
+        // A burst of 20 PLIs in 1 s from the watcher's address: at most 3 IDRs come of it.
         for _ in 0..20 {
-            socket.send_to(&pli, ("127.0.0.1", port)).await.unwrap();
+            video.send_to(&pli, ("127.0.0.1", port)).await.unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         let after = server.control().room("ten").await.expect("room");
+        assert!(
+            rtcp_in(&after).0 >= start.0 + 20,
+            "the watcher's PLIs arrive"
+        );
+        watcher.hang_up().await;
         (room, before, after)
     };
     let (reports, (room, before, after)) = tokio::join!(futures::future::join_all(calls), observe);

@@ -78,6 +78,7 @@ async fn holding_video_stops_it_both_ways_and_resuming_restarts_it() {
             &offer.sdp(),
         )
         .await;
+        send_consent(&video, &call.answer, "video").await;
         let flowing = rtp_count(&video, H264_PT, Duration::ZERO, Duration::from_secs(1)).await;
         assert!(flowing > 5, "video flows before hold: {flowing}");
         for (version, hold) in [(2, "sendonly"), (4, "inactive")] {
@@ -127,8 +128,10 @@ async fn holding_video_stops_it_both_ways_and_resuming_restarts_it() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_video_only_call_is_ended_after_the_rtp_timeout() {
+/// Places a call whose peer never sends RTP or RTCP, with the offer `shape` makes of a
+/// sendrecv audio+video offer, and checks that the server hangs up after the RTP timeout and
+/// frees the ports.
+async fn silent_call_is_hung_up(name: &str, shape: impl Fn(&str) -> String) {
     let mut config = test_config();
     config.rtp.timeout_secs = 2;
     let server = start(config).await;
@@ -139,28 +142,42 @@ async fn a_silent_video_only_call_is_ended_after_the_rtp_timeout() {
         ..AvOffer::watching(audio.local_addr().unwrap(), video.local_addr().unwrap())
     }
     .sdp();
-    // Keep only the session part and the video section.
-    let video_only = {
-        let (session, rest) = offer.split_once("m=audio").expect("audio section");
-        let video_section = &rest[rest.find("m=video").expect("video section")..];
-        format!("{session}{video_section}")
-    };
     let call = ProbeCall::place(
         server.sip_addr(),
-        &uri(&server, "vonly"),
-        "vonly-1",
+        &uri(&server, name),
+        &format!("{name}-1"),
         "",
-        &video_only,
+        &shape(&offer),
     )
     .await;
     assert_ne!(sdp_port(&call.answer, "video"), Some(0), "video accepted");
     let bye = call.probe.request("BYE", WAIT).await;
-    assert!(
-        bye.is_some(),
-        "the server hung up the silent video-only call"
-    );
+    assert!(bye.is_some(), "the server hung up the silent call ({name})");
     assert!(ports_returned(&server).await, "its ports went back");
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_video_only_call_is_ended_after_the_rtp_timeout() {
+    silent_call_is_hung_up("vonly", |offer| {
+        // Keep only the session part and the video section.
+        let (session, rest) = offer.split_once("m=audio").expect("audio section");
+        let video_section = &rest[rest.find("m=video").expect("video section")..];
+        format!("{session}{video_section}")
+    })
+    .await;
+}
+
+/// #14: a call with every stream inactive used to be exempt from the RTP timeout, so one
+/// spoofed INVITE held its ports and encoders until restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_every_stream_inactive_is_ended_after_the_rtp_timeout() {
+    silent_call_is_hung_up("inactive", |offer| {
+        let offer = offer.replace("a=sendrecv", "a=inactive");
+        assert!(!offer.contains("a=sendrecv") && offer.matches("a=inactive").count() >= 2);
+        offer
+    })
+    .await;
 }
 
 /// The tiles of canvas `canvas` (1-based) once `members` joined and somebody watches it.

@@ -609,3 +609,25 @@ fn a_leg_reads_the_far_roster_and_ends_when_its_keepalive_goes_unanswered() {
         .iter()
         .any(|e| matches!(e, ServerEvent::CascadeDown { .. })));
 }
+
+/// #14: an ACK was matched on Call-ID and CSeq alone, so one who saw (or forged) the INVITE
+/// could confirm the call blind. Without our To tag it confirms nothing: the 200 goes on
+/// being retransmitted and the call is hung up at 64·T1 as if no ACK came.
+#[test]
+fn an_ack_without_our_tag_does_not_confirm_the_call() {
+    let mut h = Harness::new(config());
+    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 1);
+    h.receive(&request("ACK", "1 ACK", None, ""));
+    h.receive(&request("ACK", "1 ACK", Some("guessed"), ""));
+    h.advance(Duration::from_secs(5));
+    assert!(
+        h.sent_starting("SIP/2.0 200").len() > 1,
+        "the 200 is still retransmitted"
+    );
+    h.advance(Duration::from_secs(28));
+    assert!(
+        !h.sent_starting("BYE").is_empty(),
+        "hung up at 64·T1 as unacknowledged"
+    );
+}

@@ -202,3 +202,41 @@ fn tcp_gets_no_retransmissions() {
     layer.handle_timeout(t0 + Duration::from_secs(2));
     assert_eq!(transmits(&drain(&mut layer)), 0);
 }
+
+#[test]
+fn an_ack_naming_another_dialog_does_not_stop_the_2xx() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let invite = request("INVITE", "z9hG4bK7", 1);
+    layer.handle_request(t0, invite.clone(), peer());
+    let key = match drain(&mut layer).remove(0) {
+        TxOutput::Request { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    let mut ok = response_to(&invite, 200);
+    crate::sip::message::set_to_tag(&mut ok, "ours");
+    layer.respond(t0, &key, &ok);
+    drain(&mut layer);
+    // Call-ID and CSeq right, but no To tag (one who never saw the 200 cannot know it).
+    layer.handle_request(t0, request("ACK", "z9hG4bKforged", 1), peer());
+    drain(&mut layer);
+    layer.handle_timeout(t0 + Duration::from_millis(600));
+    assert_eq!(
+        transmits(&drain(&mut layer)),
+        1,
+        "the 200 is still retransmitted"
+    );
+    let text = format!("{}", request("ACK", "z9hG4bKack", 1)).replace(
+        "To: <sip:3000@127.0.0.1>",
+        "To: <sip:3000@127.0.0.1>;tag=ours",
+    );
+    let ack = match parse_message(text.as_bytes()).unwrap() {
+        SipMessage::Request(r) => r,
+        SipMessage::Response(_) => unreachable!(),
+    };
+    assert_eq!(to_tag(&ack).as_deref(), Some("ours"));
+    layer.handle_request(t0, ack, peer());
+    drain(&mut layer);
+    layer.handle_timeout(t0 + Duration::from_secs(3));
+    assert_eq!(transmits(&drain(&mut layer)), 0, "the real ACK stops it");
+}

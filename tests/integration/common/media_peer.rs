@@ -294,3 +294,22 @@ pub fn sdp_port(sdp: &str, media: &str) -> Option<u16> {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|p| p.parse().ok())
 }
+
+/// Sends an RTCP receiver report from `socket` to the server's `media` port of `answer`
+/// (rtcp-mux), as a real peer does within its first RTCP interval. It shows the server that
+/// the peer wants the media: until then at most a few packets come (#14, media consent).
+pub async fn send_consent(socket: &UdpSocket, answer: &str, media: &str) {
+    let port = sdp_port(answer, media).expect("the answer has the media");
+    let mut report = Vec::new();
+    tessera::rtp::rtcp::write_compound(
+        &[RtcpPacket::ReceiverReport {
+            ssrc: 0x7e57_0001,
+            reports: Vec::new(),
+        }],
+        &mut report,
+    );
+    socket
+        .send_to(&report, ("127.0.0.1", port))
+        .await
+        .expect("send the receiver report");
+}
