@@ -2,6 +2,7 @@
 //! (applied in that order). Running with no file at all is the normal case.
 
 use crate::conference::canvas::CanvasConfig;
+use crate::sip::transport::TcpLimits;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -35,7 +36,7 @@ pub enum ConfigError {
 
 /// The timer settings and their sane ranges (a larger value would overflow the clock when
 /// added to it, or mean the timer never fires).
-const TIMER_RANGES: [(&str, u64, u64); 8] = [
+const TIMER_RANGES: [(&str, u64, u64); 9] = [
     ("[sip] t1_ms", 1, 10_000),
     ("[sip] answer_delay_ms", 0, 60_000),
     ("[rtp] timeout_secs", 1, 86_400),
@@ -44,6 +45,7 @@ const TIMER_RANGES: [(&str, u64, u64); 8] = [
     ("[cascade] redial_max_secs", 1, 86_400),
     ("[cascade] keepalive_secs", 1, 3_600),
     ("[cascade] keepalive_timeout_secs", 1, 3_600),
+    ("[limits] tcp_idle_secs", 1, 86_400),
 ];
 
 /// Everything `tessera serve` needs.
@@ -58,6 +60,40 @@ pub struct Config {
     pub media: MediaConfig,
     pub audio: AudioConfig,
     pub video: VideoConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Bounds that keep one source from exhausting the server (`docs/SECURITY.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// SIP over TCP: connections open at once, in all and from one IP address.
+    pub tcp_connections: usize,
+    pub tcp_connections_per_ip: usize,
+    /// A TCP connection that carries no call and sent nothing for this long is closed.
+    pub tcp_idle_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let tcp = TcpLimits::default();
+        Self {
+            tcp_connections: tcp.connections,
+            tcp_connections_per_ip: tcp.connections_per_ip,
+            tcp_idle_secs: tcp.idle.as_secs(),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The limits of the SIP TCP listener.
+    pub fn tcp(&self) -> TcpLimits {
+        TcpLimits {
+            connections: self.tcp_connections,
+            connections_per_ip: self.tcp_connections_per_ip,
+            idle: Duration::from_secs(self.tcp_idle_secs),
+        }
+    }
 }
 
 /// This server's identity in cascades.
@@ -328,6 +364,7 @@ impl Config {
             self.cascade.redial_max_secs,
             self.cascade.keepalive_secs,
             self.cascade.keepalive_timeout_secs,
+            self.limits.tcp_idle_secs,
         ];
         for ((key, min, max), value) in TIMER_RANGES.into_iter().zip(values) {
             if !(min..=max).contains(&value) {

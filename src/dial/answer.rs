@@ -34,7 +34,7 @@ pub struct Listener {
 impl Listener {
     /// Binds `listen` (UDP and TCP; port 0 picks one).
     pub async fn bind(options: DialOptions, listen: SocketAddr) -> Result<Self, DialError> {
-        let (transport, events) = Transport::bind(listen, true).await?;
+        let (transport, events) = Transport::bind(listen, Some(Default::default())).await?;
         info!(local = %transport.local_addr(), "waiting for a call");
         Ok(Self {
             signalling: Listening {

@@ -53,7 +53,7 @@ pub async fn dial(options: DialOptions) -> Result<DialReport, DialError> {
     let server = resolve(&target).await?;
     let local_ip = local_ip_towards(server.ip());
     let bind: SocketAddr = SocketAddr::new(local_ip, 0);
-    let (transport, events) = Transport::bind(bind, false).await?;
+    let (transport, events) = Transport::bind(bind, None).await?;
     let peer = match options.transport {
         DialTransport::Udp => Peer::udp(server),
         DialTransport::Tcp => transport.connect_tcp(server).await?,

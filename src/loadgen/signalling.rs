@@ -58,7 +58,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let target = rsip::Uri::try_from(options.target.as_str())
         .map_err(|_| LoadError::Target(options.target.clone()))?;
     let server = resolve_loopback(&target).await?;
-    let (transport, events) = Transport::bind(SocketAddr::new(server.ip(), 0), false).await?;
+    let (transport, events) = Transport::bind(SocketAddr::new(server.ip(), 0), None).await?;
     let local = transport.local_addr();
     let payloads = Payloads::encode(options.talkers)?;
     let video_loop = if options.video_members > 0 {

@@ -17,6 +17,9 @@ use tracing::{debug, info_span, warn, Instrument};
 
 /// How long the driver sleeps when the engine has no timer (it wakes on any input anyway).
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
+/// How often the transport learns which TCP connections calls use, besides whenever the
+/// number of calls changes (calls change only on input, so this is checked after input).
+const IN_USE_REFRESH: Duration = Duration::from_secs(1);
 
 /// The channels the driver listens on.
 pub struct DriverInputs {
@@ -35,6 +38,7 @@ pub async fn run(
     events: EventBus,
 ) {
     let mut shutdown_requested = false;
+    let mut in_use_told: Option<(Instant, usize)> = None;
     loop {
         let deadline = engine
             .poll_timeout()
@@ -62,6 +66,11 @@ pub async fn run(
         }
         while let Some(event) = engine.poll_event() {
             events.publish(event, SystemTime::now());
+        }
+        let calls = engine.call_count();
+        if in_use_told.is_none_or(|(at, told)| told != calls || at.elapsed() >= IN_USE_REFRESH) {
+            in_use_told = Some((Instant::now(), calls));
+            transport.set_in_use(engine.tcp_connections_in_use());
         }
         if engine.is_stopped(Instant::now()) {
             break;

@@ -38,7 +38,7 @@ use crate::sip::message::{
     call_id, cseq, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
     ALLOWED_METHODS,
 };
-use crate::sip::peer::Peer;
+use crate::sip::peer::{ConnectionId, Flow, Peer};
 use crate::sip::transaction::{TimeoutKind, TransactionLayer, TxKey, TxOutput};
 use bytes::Bytes;
 use cascade::cascade_of;
@@ -237,6 +237,14 @@ impl CallEngine {
     /// Calls still tracked (including ones hanging up).
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The TCP connections the calls' signalling uses (spared by the idle timeout).
+    pub fn tcp_connections_in_use(&self) -> impl Iterator<Item = ConnectionId> + '_ {
+        self.calls.values().filter_map(|c| match c.peer.flow {
+            Flow::Tcp(id) => Some(id),
+            Flow::Udp => None,
+        })
     }
 
     /// Forgets every remaining call (after a shutdown): members leave, sockets return.

@@ -195,7 +195,8 @@ impl ServerHandle {
                 reason,
             })?;
         let canvases = config.video.canvas_configs();
-        let (transport, transport_rx) = Transport::bind(config.sip.listen, true).await?;
+        let (transport, transport_rx) =
+            Transport::bind(config.sip.listen, Some(config.limits.tcp())).await?;
         let sip_addr = transport.local_addr();
         let metrics = Arc::new(Metrics::new());
         let EngineParts {

@@ -2,7 +2,9 @@
 //! the blank line after the headers and `Content-Length`, skips CRLF keep-alives
 //! (RFC 5626 §4.4.1) and enforces size limits so a hostile peer cannot make us buffer forever.
 //!
-//! Sans-IO: the driver pushes the bytes it read and pulls complete messages out.
+//! Sans-IO: the driver pushes the bytes it read and pulls complete messages out. The search for
+//! the end of the headers resumes where the last one stopped, so a peer dripping a header a
+//! byte at a time costs linear work, not a rescan of the buffer per read.
 
 use thiserror::Error;
 
@@ -31,6 +33,11 @@ const MAX_START_LINE: usize = 2048;
 #[derive(Debug, Default)]
 pub struct StreamFramer {
     buf: Vec<u8>,
+    /// How far the search for the blank line after the headers got (it is not before this).
+    scanned: usize,
+    /// Bytes looked at by that search, for the test that it stays linear.
+    #[cfg(test)]
+    searched: usize,
 }
 
 impl StreamFramer {
@@ -53,6 +60,7 @@ impl StreamFramer {
             .count();
         if leading > 0 {
             self.buf.drain(..leading);
+            self.scanned = self.scanned.saturating_sub(leading);
         }
         match find_subslice(&self.buf, b"\r\n") {
             Some(end) if !looks_like_start_line(&self.buf[..end]) => {
@@ -61,12 +69,21 @@ impl StreamFramer {
             None if self.buf.len() > MAX_START_LINE => return Err(FramingError::NotSip),
             _ => {}
         }
-        let Some(header_end) = find_subslice(&self.buf, b"\r\n\r\n") else {
+        // The blank line may straddle the last search's end: back up three bytes.
+        let from = self.scanned.saturating_sub(3).min(self.buf.len());
+        #[cfg(test)]
+        {
+            self.searched += self.buf.len() - from;
+        }
+        let found = find_subslice(&self.buf[from..], b"\r\n\r\n").map(|at| from + at);
+        let Some(header_end) = found else {
+            self.scanned = self.buf.len();
             if self.buf.len() > MAX_HEADER_BYTES {
                 return Err(FramingError::HeaderTooLarge);
             }
             return Ok(None);
         };
+        self.scanned = header_end;
         if header_end > MAX_HEADER_BYTES {
             return Err(FramingError::HeaderTooLarge);
         }
@@ -81,6 +98,7 @@ impl StreamFramer {
             return Ok(None);
         }
         let message: Vec<u8> = self.buf.drain(..total).collect();
+        self.scanned = 0;
         Ok(Some(message))
     }
 
@@ -154,6 +172,30 @@ mod tests {
     use super::*;
 
     const OPTIONS: &[u8] = b"OPTIONS sip:3000@h SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+
+    /// #14: every read rescanned the whole buffer for the blank line, so a 16 KiB header
+    /// dripped a byte per read cost 16 K × 8 K comparisons. Now each byte is looked at a few
+    /// times at most, and a header split anywhere is still found.
+    #[test]
+    fn a_header_dripped_a_byte_at_a_time_is_searched_in_linear_time() {
+        let padding = "X-Pad: ".to_string() + &"a".repeat(MAX_HEADER_BYTES - 200) + "\r\n";
+        let message = format!("OPTIONS sip:3000@h SIP/2.0\r\n{padding}Content-Length: 0\r\n\r\n");
+        let mut framer = StreamFramer::new();
+        let mut out = None;
+        for byte in message.as_bytes() {
+            framer.push(std::slice::from_ref(byte));
+            if let Some(m) = framer.next_message().expect("valid") {
+                out = Some(m);
+            }
+        }
+        assert_eq!(out.as_deref(), Some(message.as_bytes()));
+        assert!(
+            framer.searched < 5 * message.len(),
+            "searched {} bytes for a {}-byte message",
+            framer.searched,
+            message.len()
+        );
+    }
 
     #[test]
     fn splits_two_messages_in_one_read() {

@@ -4,13 +4,17 @@
 //! Malformed input is answered here with `400 Bad Request` (`413` for a body over the limit)
 //! when a response can be formed (silence otherwise) and counted; a TCP peer that breaks
 //! framing gets that answer, then is disconnected without affecting anyone else.
+//!
+//! TCP is bounded ([`TcpLimits`]): connections in all and per source IP (one over is closed at
+//! once), and an idle timeout for connections that carry no call ([`Transport::set_in_use`]).
+//! Sends to one connection never wait ([`Transport::try_send`]): a full queue closes it.
 
 use super::framing::{FramingError, StreamFramer};
 use super::message::{parse_message, raw_bad_request, raw_error_response, RawRejection};
 use super::peer::{ConnectionId, Flow, Peer};
 use bytes::Bytes;
 use rsip::SipMessage;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,6 +60,27 @@ pub enum TransportEvent {
     Closed(ConnectionId),
 }
 
+/// Bounds on the TCP connections a listener keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Accepted connections open at once.
+    pub connections: usize,
+    /// Accepted connections open at once from one IP address.
+    pub connections_per_ip: usize,
+    /// A connection that carries no call and sent nothing for this long is closed.
+    pub idle: std::time::Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        Self {
+            connections: 1024,
+            connections_per_ip: 32,
+            idle: std::time::Duration::from_secs(120),
+        }
+    }
+}
+
 /// Counters of what the transport dropped.
 #[derive(Debug, Default)]
 pub struct TransportStats {
@@ -66,6 +91,18 @@ pub struct TransportStats {
     pub tcp_closed_queue_full: AtomicU64,
     /// UDP datagrams the socket could not take at once (dropped; SIP retransmits).
     pub udp_send_dropped: AtomicU64,
+    /// TCP connections refused at accept: over the total or per-IP limit.
+    pub tcp_refused: AtomicU64,
+    /// TCP connections closed because they carried no call and sent nothing for a while.
+    pub tcp_closed_idle: AtomicU64,
+}
+
+/// Open accepted connections per source IP, and the connections calls use.
+#[derive(Debug, Default)]
+struct Occupancy {
+    per_ip: HashMap<IpAddr, usize>,
+    total: usize,
+    in_use: HashSet<ConnectionId>,
 }
 
 type ConnectionTable = Arc<Mutex<HashMap<ConnectionId, mpsc::Sender<Bytes>>>>;
@@ -78,6 +115,8 @@ pub struct Transport {
     events: mpsc::Sender<TransportEvent>,
     next_connection: Arc<AtomicU64>,
     stats: Arc<TransportStats>,
+    occupancy: Arc<Mutex<Occupancy>>,
+    limits: TcpLimits,
     tasks: Arc<TaskSet>,
 }
 
@@ -144,12 +183,13 @@ async fn bind_sockets(
 }
 
 impl Transport {
-    /// Binds UDP on `addr` and, when `listen_tcp`, a TCP listener on the same port.
+    /// Binds UDP on `addr` and, when `tcp` is given, a TCP listener on the same port that
+    /// keeps to those limits.
     pub async fn bind(
         addr: SocketAddr,
-        listen_tcp: bool,
+        tcp: Option<TcpLimits>,
     ) -> Result<(Self, mpsc::Receiver<TransportEvent>), TransportError> {
-        let (udp, listener) = bind_sockets(addr, listen_tcp).await?;
+        let (udp, listener) = bind_sockets(addr, tcp.is_some()).await?;
         let (events, rx) = mpsc::channel(4096);
         let transport = Self {
             udp: Arc::new(udp),
@@ -157,6 +197,8 @@ impl Transport {
             events,
             next_connection: Arc::new(AtomicU64::new(1)),
             stats: Arc::default(),
+            occupancy: Arc::default(),
+            limits: tcp.unwrap_or_default(),
             tasks: Arc::default(),
         };
         transport
@@ -178,6 +220,16 @@ impl Transport {
             events: self.events.clone(),
             next_connection: self.next_connection.clone(),
             stats: self.stats.clone(),
+            occupancy: self.occupancy.clone(),
+            limits: self.limits,
+        }
+    }
+
+    /// The TCP connections calls use now: the idle timeout spares them (a call may go an
+    /// hour without a SIP message, and our BYE needs its connection).
+    pub fn set_in_use(&self, connections: impl IntoIterator<Item = ConnectionId>) {
+        if let Ok(mut occupancy) = self.occupancy.lock() {
+            occupancy.in_use = connections.into_iter().collect();
         }
     }
 
@@ -263,7 +315,7 @@ impl Transport {
             .await
             .map_err(|source| TransportError::Connect { addr, source })?;
         let ctx = self.clone_weak();
-        let id = ctx.register(stream, addr, &self.tasks);
+        let id = ctx.register(stream, addr, &self.tasks, false);
         Ok(Peer {
             addr,
             flow: Flow::Tcp(id),
@@ -279,6 +331,8 @@ struct TaskContext {
     events: mpsc::Sender<TransportEvent>,
     next_connection: Arc<AtomicU64>,
     stats: Arc<TransportStats>,
+    occupancy: Arc<Mutex<Occupancy>>,
+    limits: TcpLimits,
 }
 
 impl TaskContext {
@@ -339,7 +393,13 @@ impl TaskContext {
         loop {
             match listener.accept().await {
                 Ok((stream, from)) => {
-                    let id = self.register(stream, from, &tasks);
+                    if !self.admit(from.ip()) {
+                        self.stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+                        debug!(%from, "tcp connection refused: over the connection limit");
+                        drop(stream);
+                        continue;
+                    }
+                    let id = self.register(stream, from, &tasks, true);
                     debug!(connection = id, %from, "tcp connection accepted");
                 }
                 Err(e) => {
@@ -350,8 +410,50 @@ impl TaskContext {
         }
     }
 
-    /// Spawns the reader and writer of a new connection.
-    fn register(&self, stream: TcpStream, from: SocketAddr, tasks: &TaskSet) -> ConnectionId {
+    /// Counts an accepted connection from `ip` in, unless that goes over a limit.
+    fn admit(&self, ip: IpAddr) -> bool {
+        let Ok(mut occupancy) = self.occupancy.lock() else {
+            return false;
+        };
+        let from_ip = occupancy.per_ip.get(&ip).copied().unwrap_or(0);
+        if occupancy.total >= self.limits.connections || from_ip >= self.limits.connections_per_ip {
+            return false;
+        }
+        occupancy.total += 1;
+        *occupancy.per_ip.entry(ip).or_default() += 1;
+        true
+    }
+
+    /// Counts a closed accepted connection out.
+    fn release(&self, ip: IpAddr, id: ConnectionId) {
+        if let Ok(mut occupancy) = self.occupancy.lock() {
+            occupancy.total = occupancy.total.saturating_sub(1);
+            if let Some(n) = occupancy.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    occupancy.per_ip.remove(&ip);
+                }
+            }
+            occupancy.in_use.remove(&id);
+        }
+    }
+
+    /// Whether a call uses connection `id`.
+    fn in_use(&self, id: ConnectionId) -> bool {
+        self.occupancy
+            .lock()
+            .is_ok_and(|occupancy| occupancy.in_use.contains(&id))
+    }
+
+    /// Spawns the reader and writer of a new connection (`accepted`: counted against the
+    /// limits, released when it closes).
+    fn register(
+        &self,
+        stream: TcpStream,
+        from: SocketAddr,
+        tasks: &TaskSet,
+        accepted: bool,
+    ) -> ConnectionId {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let local = stream
             .local_addr()
@@ -378,6 +480,9 @@ impl TaskContext {
             if let Ok(mut c) = ctx.connections.lock() {
                 c.remove(&id);
             }
+            if accepted {
+                ctx.release(from.ip(), id);
+            }
             let _ = ctx.events.send(TransportEvent::Closed(id)).await;
             debug!(connection = id, "tcp connection closed");
         }));
@@ -392,10 +497,17 @@ impl TaskContext {
     ) {
         let mut framer = StreamFramer::new();
         let mut buf = vec![0u8; 16 * 1024];
+        let id = connection_of(peer);
         loop {
-            let n = match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
+            let n = match tokio::time::timeout(self.limits.idle, reader.read(&mut buf)).await {
+                Err(_) if self.in_use(id) => continue,
+                Err(_) => {
+                    self.stats.tcp_closed_idle.fetch_add(1, Ordering::Relaxed);
+                    debug!(%peer, "closing idle TCP connection that carries no call");
+                    return;
+                }
+                Ok(Ok(0) | Err(_)) => return,
+                Ok(Ok(n)) => n,
             };
             framer.push(&buf[..n]);
             loop {

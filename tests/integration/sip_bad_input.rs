@@ -472,3 +472,77 @@ async fn a_tcp_peer_that_stops_reading_cannot_stall_signalling() {
         .await
         .expect("shutdown does not hang on the stalled peer");
 }
+
+/// Whether the server answers an OPTIONS on `stream` (so it holds the connection open).
+async fn answers_on(stream: &mut TcpStream, server: &ServerHandle, call_id: &str) -> bool {
+    let text = request(
+        "OPTIONS",
+        &format!("sip:3000@{}", server.sip_addr()),
+        stream.local_addr().unwrap(),
+        call_id,
+        call_id,
+        1,
+        None,
+        "",
+        "",
+    )
+    .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    if stream.write_all(text.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut buf = vec![0u8; 4096];
+    matches!(
+        tokio::time::timeout(WAIT, stream.read(&mut buf)).await,
+        Ok(Ok(n)) if n > 0 && String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200")
+    )
+}
+
+/// #14 item 1: TCP connections are capped per source IP (one over is closed at once), and
+/// one that carries no call is closed when idle, while a call's connection stays open past
+/// the idle timeout and its call completes. (Before, any number stayed open for ever.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_connections_are_capped_per_ip_and_idle_ones_closed() {
+    let mut config = test_config();
+    config.limits.tcp_connections_per_ip = 3;
+    config.limits.tcp_idle_secs = 1;
+    let server = start(config).await;
+    let call = dial_tone(
+        &server,
+        "capped",
+        Some(600.0),
+        4.0,
+        AudioCodec::Opus,
+        DialTransport::Tcp,
+    );
+    let limits = async {
+        wait_members(&server, "capped", 1).await;
+        // The call holds one of the three; two more fit.
+        let mut held = Vec::new();
+        for i in 0..2 {
+            let mut stream = TcpStream::connect(server.sip_addr()).await.unwrap();
+            assert!(answers_on(&mut stream, &server, &format!("cap-{i}")).await);
+            held.push(stream);
+        }
+        let mut over = TcpStream::connect(server.sip_addr()).await.unwrap();
+        assert!(
+            !answers_on(&mut over, &server, "cap-over").await,
+            "a fourth connection from the IP is refused"
+        );
+        // Idle (no call, nothing sent for a second): closed.
+        for stream in held {
+            expect_disconnect(stream).await;
+        }
+        let mut again = TcpStream::connect(server.sip_addr()).await.unwrap();
+        assert!(
+            answers_on(&mut again, &server, "cap-again").await,
+            "room again once the idle ones went"
+        );
+    };
+    let (report, ()) = tokio::join!(call, limits);
+    assert!(report.answered);
+    assert!(
+        report.ended_by.is_none() && report.duration_s >= 3.5 && report.rx_packets > 100,
+        "the TCP call ran its course past the idle timeout: {report:?}"
+    );
+    server.shutdown().await;
+}
