@@ -34,6 +34,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "tessera")
+LIMITS = os.path.join(ROOT, "benches", "load_limits.toml")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -49,7 +50,7 @@ def run_load(members, talkers, duration, port, extra, tag):
     log = open(log_path, "w")
     server = subprocess.Popen(
         [BIN, "serve", "--sip-listen", f"127.0.0.1:{port}", "--rtp-ports", "40000-49999",
-         "--rtp-timeout", "60"],
+         "--rtp-timeout", "60", "--config", LIMITS],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "info"})
     time.sleep(0.5)
     ramp = max(20, members // 5)

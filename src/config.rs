@@ -32,6 +32,8 @@ pub enum ConfigError {
         min: u64,
         max: u64,
     },
+    #[error("[limits] invites_per_sec_per_ip = {0} must be a number of at least 0.01")]
+    Rate(f64),
 }
 
 /// The timer settings and their sane ranges (a larger value would overflow the clock when
@@ -72,6 +74,17 @@ pub struct LimitsConfig {
     pub tcp_connections_per_ip: usize,
     /// A TCP connection that carries no call and sent nothing for this long is closed.
     pub tcp_idle_secs: u64,
+    /// Calls at once: in all, and from one source IP.
+    pub calls: usize,
+    pub calls_per_ip: usize,
+    /// New INVITEs per second from one source IP (bursts of twice that); more get 503 with
+    /// `Retry-After`.
+    pub invites_per_sec_per_ip: f64,
+    /// Rooms open at once.
+    pub rooms: usize,
+    /// Members of one room that may hide their own tile (`X-Tessera-Hide-Self`): each costs
+    /// a view of its own, an encoder. Past this, a member sees the shared view.
+    pub hide_self_per_room: usize,
 }
 
 impl Default for LimitsConfig {
@@ -81,11 +94,26 @@ impl Default for LimitsConfig {
             tcp_connections: tcp.connections,
             tcp_connections_per_ip: tcp.connections_per_ip,
             tcp_idle_secs: tcp.idle.as_secs(),
+            calls: 2000,
+            calls_per_ip: 100,
+            invites_per_sec_per_ip: 20.0,
+            rooms: 1000,
+            hide_self_per_room: 8,
         }
     }
 }
 
 impl LimitsConfig {
+    /// The limits on new calls.
+    pub fn admission(&self) -> crate::server::admission::AdmissionLimits {
+        crate::server::admission::AdmissionLimits {
+            calls: self.calls,
+            calls_per_ip: self.calls_per_ip,
+            invites_per_sec_per_ip: self.invites_per_sec_per_ip,
+            rooms: self.rooms,
+        }
+    }
+
     /// The limits of the SIP TCP listener.
     pub fn tcp(&self) -> TcpLimits {
         TcpLimits {
@@ -366,6 +394,31 @@ impl Config {
             self.cascade.keepalive_timeout_secs,
             self.limits.tcp_idle_secs,
         ];
+        let limits = &self.limits;
+        let counts = [
+            ("[limits] tcp_connections", limits.tcp_connections),
+            (
+                "[limits] tcp_connections_per_ip",
+                limits.tcp_connections_per_ip,
+            ),
+            ("[limits] calls", limits.calls),
+            ("[limits] calls_per_ip", limits.calls_per_ip),
+            ("[limits] rooms", limits.rooms),
+        ];
+        for (key, value) in counts {
+            if value == 0 {
+                return Err(ConfigError::OutOfRange {
+                    key,
+                    value: 0,
+                    min: 1,
+                    max: u64::MAX,
+                });
+            }
+        }
+        let rate = limits.invites_per_sec_per_ip;
+        if !(rate.is_finite() && rate >= 0.01) {
+            return Err(ConfigError::Rate(rate));
+        }
         for ((key, min, max), value) in TIMER_RANGES.into_iter().zip(values) {
             if !(min..=max).contains(&value) {
                 return Err(ConfigError::OutOfRange {

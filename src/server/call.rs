@@ -90,6 +90,8 @@ pub struct Call {
     /// The ACK we sent for the 2xx of our own INVITE (dial-out), repeated for retransmitted
     /// 2xx responses.
     pub ack: Option<bytes::Bytes>,
+    /// It asked to hide its own tile (`X-Tessera-Hide-Self`) and was granted a view of its own.
+    pub hides_self: bool,
 }
 
 impl Call {

@@ -8,6 +8,7 @@
 //! here. (Still not sans-IO: building a member binds its RTP sockets and codecs, and rooms
 //! are reached over the media threads' channels.)
 
+use super::admission::{Admission, Refusal};
 use super::call::{Call, CallState, PendingOffer};
 use super::control::ControlRequest;
 use super::media_setup::{
@@ -93,6 +94,8 @@ pub struct CallEngine {
     next_dial: u64,
     clock: WallClock,
     metrics: Arc<Metrics>,
+    /// The limits on new calls (rate per source, calls, rooms).
+    admission: Admission,
     /// Last field: dropped (threads joined) after the registry has stopped the rooms.
     codec_pool: Arc<VideoCodecPool>,
 }
@@ -118,6 +121,7 @@ impl CallEngine {
             opus_bitrate: config.audio.opus_bitrate,
         };
         Self {
+            admission: Admission::new(config.limits.admission()),
             node,
             cascades: CascadeLegs::default(),
             idle_rooms: HashMap::new(),
@@ -357,6 +361,26 @@ impl CallEngine {
         self.layer.respond(now, key, &resp);
     }
 
+    /// Answers an INVITE that is not taken with its status, Warning and `Retry-After`.
+    fn reject(&mut self, now: Instant, key: &TxKey, req: &Request, reject: Reject) {
+        let mut resp = response_to(req, reject.status);
+        set_to_tag(&mut resp, &crate::sip::message::new_tag());
+        let text = reject.warning.replace('"', "'");
+        push_header(
+            &mut resp,
+            Header::Warning(rsip::headers::Warning::new(format!(
+                "399 tessera \"{text}\""
+            ))),
+        );
+        if let Some(secs) = reject.retry_after {
+            push_header(
+                &mut resp,
+                Header::RetryAfter(rsip::headers::RetryAfter::new(secs.to_string())),
+            );
+        }
+        self.layer.respond(now, key, &resp);
+    }
+
     fn local_media(&self, local: SocketAddr, port: u16, codecs: Vec<AudioCodec>) -> LocalMedia {
         LocalMedia {
             address: self.config.sip.public_ip.unwrap_or(local.ip()),
@@ -371,6 +395,13 @@ impl CallEngine {
     }
 
     fn on_invite(&mut self, now: Instant, key: TxKey, req: Request, peer: Peer, local: SocketAddr) {
+        // The rate of new INVITEs per source is checked first: a flood costs a 503 each, no
+        // 100 Trying, no SDP parse, no port.
+        if let Err(refusal) = self.admission.take_invite_token(now, peer.addr.ip()) {
+            debug!(%peer, reason = refusal.label(), "INVITE refused");
+            self.metrics.call("refused");
+            return self.reject(now, &key, &req, Reject::refused(refusal));
+        }
         let trying = response_to(&req, 100);
         self.layer.respond(now, &key, &trying);
         let call = match self.accept_invite(&req, peer, local) {
@@ -378,7 +409,7 @@ impl CallEngine {
             Err(reject) => {
                 info!(status = reject.status, reason = %reject.warning, "INVITE rejected");
                 self.metrics.call("rejected");
-                return self.reply(now, &key, &req, reject.status, Some(&reject.warning));
+                return self.reject(now, &key, &req, reject);
             }
         };
         let cid = call.call_id.clone();
@@ -419,6 +450,20 @@ impl CallEngine {
         if let Some(header) = &cascade {
             self.refuse_ring(room, header)?;
         }
+        let from_source = self
+            .calls
+            .values()
+            .filter(|c| c.peer.addr.ip() == peer.addr.ip())
+            .count();
+        let opens_room = !self.policies.contains_key(room);
+        self.admission
+            .check_capacity(
+                self.calls.len(),
+                from_source,
+                opens_room,
+                self.policies.len(),
+            )
+            .map_err(Reject::refused)?;
         // A cascade leg is an operator's link, not a caller: no PIN, no capacity.
         let awaiting_pin = match cascade {
             Some(_) => false,
@@ -454,6 +499,7 @@ impl CallEngine {
             local_media.video_port = Some(PLACEHOLDER_PORT);
         }
         let placement = self.canvas_placement(&room, req)?;
+        let hides_self = self.grants_hide_self(&room, req);
         let negotiated = if req.body.is_empty() {
             local_media.video_port = None; // late offer: audio only
             None
@@ -527,9 +573,7 @@ impl CallEngine {
                         sockets,
                         negotiated,
                         watching_canvas: placement.1,
-                        hide_self: cascade.is_some()
-                            || other_header(req, "X-Tessera-Hide-Self")
-                                .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true")),
+                        hide_self: cascade.is_some() || hides_self,
                         // A leg dialled in is sent the default leg view.
                         view_format: cascade
                             .as_ref()
@@ -592,6 +636,7 @@ impl CallEngine {
             rtp_port,
             video_port,
             ack: None,
+            hides_self,
         };
         if let Some(header) = cascade {
             self.inbound_leg(&mut call, header);
@@ -1060,6 +1105,30 @@ fn apply_update(registry: &RoomRegistry, call: &Call, negotiated: &NegotiatedSes
 impl CallEngine {
     /// Initial and watching canvas (0-based) from `X-Tessera-Canvas` /
     /// `X-Tessera-Watching-Canvas` (1-based; canvas 0 = on no canvas), else the config.
+    /// Whether a caller asking to hide its own tile (`X-Tessera-Hide-Self`) gets a view of its
+    /// own: each is an encoder, so a room grants `[limits] hide_self_per_room`; later ones see
+    /// the shared view, themselves included.
+    fn grants_hide_self(&self, room: &str, req: &Request) -> bool {
+        let asked = other_header(req, "X-Tessera-Hide-Self")
+            .is_some_and(|v| matches!(v.trim(), "1" | "yes" | "true"));
+        if !asked {
+            return false;
+        }
+        let granted = self
+            .calls
+            .values()
+            .filter(|c| c.hides_self && c.room == room)
+            .count();
+        let fits = granted < self.config.limits.hide_self_per_room;
+        if !fits {
+            warn!(
+                room,
+                granted, "hide-self refused: the room has its limit of own views"
+            );
+        }
+        fits
+    }
+
     fn canvas_placement(
         &self,
         room: &str,
@@ -1158,6 +1227,8 @@ fn room_canvases(
 struct Reject {
     status: u16,
     warning: String,
+    /// Seconds for `Retry-After` (a 503 for load).
+    retry_after: Option<u32>,
 }
 
 impl Reject {
@@ -1165,6 +1236,16 @@ impl Reject {
         Self {
             status,
             warning: warning.to_string(),
+            retry_after: None,
+        }
+    }
+
+    /// A `503` with `Retry-After` for a call the limits refuse.
+    fn refused(refusal: Refusal) -> Self {
+        Self {
+            status: 503,
+            warning: refusal.reason().to_string(),
+            retry_after: Some(refusal.retry_after_secs()),
         }
     }
 }

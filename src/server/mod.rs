@@ -1,6 +1,7 @@
 //! `tessera serve`: wires the SIP transport, the SIP core, the RTP port pool and the media
 //! thread pool together, and shuts them down in order.
 
+pub mod admission;
 pub mod call;
 pub mod control;
 pub mod driver;

@@ -108,7 +108,14 @@ struct ServerTx {
     from_tag: Option<String>,
     /// Its entry in the index of accepted INVITEs, once a 2xx went.
     accepted_as: Option<AcceptedDialog>,
+    /// Timer G retransmissions left for a failure response (`None`: until the ACK).
+    retransmits_left: Option<u32>,
 }
+
+/// Timer G retransmissions of a failure response to an INVITE. RFC 3261 has them until the
+/// ACK (about ten); a caller that lost ours retransmits its INVITE and gets it again anyway,
+/// so a few are enough, and a spoofed INVITE is not amplified tenfold.
+const FAILURE_RETRANSMITS: u32 = 2;
 
 /// What an ACK for a 2xx must carry to be the ACK of an accepted INVITE (RFC 3261 §12.2.2):
 /// the whole dialog, not only Call-ID and CSeq, so one who never saw the 2xx cannot forge it.
@@ -219,6 +226,7 @@ impl TransactionLayer {
                 acked: false,
                 from_tag: from_tag(&request),
                 accepted_as: None,
+                retransmits_left: None,
             },
         );
         self.outputs
@@ -287,6 +295,7 @@ impl TransactionLayer {
             tx.retransmit_at = (!reliable).then(|| now + timers.t1);
         } else if tx.is_invite {
             tx.state = ServerState::Completed;
+            tx.retransmits_left = Some(FAILURE_RETRANSMITS);
             tx.deadline = Some(now + timers.transaction_timeout());
             tx.retransmit_interval = timers.t1;
             tx.retransmit_at = (!reliable).then(|| now + timers.t1);
@@ -455,7 +464,12 @@ impl TransactionLayer {
                 continue;
             }
             if let (Some(at), Some(data)) = (tx.retransmit_at, &tx.last_response) {
-                if at <= now {
+                if at <= now && tx.retransmits_left == Some(0) {
+                    tx.retransmit_at = None;
+                } else if at <= now {
+                    if let Some(left) = tx.retransmits_left.as_mut() {
+                        *left -= 1;
+                    }
                     self.outputs.push_back(TxOutput::Transmit {
                         peer: tx.peer,
                         data: data.clone(),

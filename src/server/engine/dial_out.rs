@@ -517,6 +517,7 @@ impl CallEngine {
             rtp_port: dial.sockets.rtp_port(),
             video_port: dial.video_sockets.as_ref().map(|s| s.rtp_port()),
             ack: Some(ack),
+            hides_self: false,
         }
     }
 }

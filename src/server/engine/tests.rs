@@ -631,3 +631,66 @@ fn an_ack_without_our_tag_does_not_confirm_the_call() {
         "hung up at 64·T1 as unacknowledged"
     );
 }
+
+/// #14 item 3: new INVITEs from one source beyond its rate get a cheap 503 with Retry-After
+/// before any port or codec is taken; the source gets more as its bucket refills.
+#[test]
+fn an_invite_flood_from_one_source_gets_503_with_retry_after_and_holds_nothing() {
+    let mut c = config();
+    c.limits.invites_per_sec_per_ip = 5.0; // bursts of 10
+    let mut h = Harness::new(c);
+    for n in 1..=30 {
+        h.receive(&invite_from(n, "3000"));
+    }
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 10, "the burst");
+    let refused = h.sent_starting("SIP/2.0 503");
+    assert_eq!(refused.len(), 20);
+    assert!(refused.iter().all(|r| r.contains("Retry-After: 1")));
+    assert_eq!(
+        h.sent_starting("SIP/2.0 100").len(),
+        10,
+        "no Trying for the refused"
+    );
+    assert_eq!(h.ports.in_use(), 10, "refused INVITEs hold no ports");
+    h.advance(Duration::from_secs(1));
+    let before = h.sent.len();
+    for n in 31..=40 {
+        h.receive(&invite_from(n, "3000"));
+    }
+    let answered = h.sent[before..]
+        .iter()
+        .filter(|m| m.starts_with("SIP/2.0 200"))
+        .count();
+    assert_eq!(answered, 5, "the rate");
+}
+
+#[test]
+fn calls_per_source_and_rooms_are_limited() {
+    let mut c = config();
+    c.limits.calls_per_ip = 3;
+    c.limits.rooms = 1;
+    let mut h = Harness::new(c);
+    for n in 1..=3 {
+        h.receive(&invite_from(n, "3000"));
+    }
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 3);
+    h.receive(&invite_from(4, "3000"));
+    let refused = h.sent_starting("SIP/2.0 503");
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].contains("too many calls from this address"));
+    assert!(refused[0].contains("Retry-After:"));
+    let mut c = config();
+    c.limits.rooms = 1;
+    let mut h = Harness::new(c);
+    h.receive(&invite_from(1, "3000"));
+    h.receive(&invite_from(2, "3001"));
+    let refused = h.sent_starting("SIP/2.0 503");
+    assert_eq!(refused.len(), 1, "a second room is not opened");
+    assert!(refused[0].contains("no more rooms"));
+    h.receive(&invite_from(3, "3000"));
+    assert_eq!(
+        h.sent_starting("SIP/2.0 200").len(),
+        2,
+        "the open room still takes calls"
+    );
+}

@@ -240,3 +240,36 @@ fn an_ack_naming_another_dialog_does_not_stop_the_2xx() {
     layer.handle_timeout(t0 + Duration::from_secs(3));
     assert_eq!(transmits(&drain(&mut layer)), 0, "the real ACK stops it");
 }
+
+#[test]
+fn a_failure_response_is_retransmitted_only_a_few_times() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let invite = request("INVITE", "z9hG4bK9", 1);
+    layer.handle_request(t0, invite.clone(), peer());
+    let key = match drain(&mut layer).remove(0) {
+        TxOutput::Request { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    layer.respond(t0, &key, &response_to(&invite, 503));
+    assert_eq!(transmits(&drain(&mut layer)), 1);
+    let mut again = 0;
+    for step in 1..=100 {
+        layer.handle_timeout(t0 + Duration::from_millis(300 * step));
+        again += transmits(&drain(&mut layer));
+    }
+    assert_eq!(
+        again, FAILURE_RETRANSMITS as usize,
+        "not ten times (Timer G to H)"
+    );
+    // Before Timer H, a retransmitted INVITE still gets the response again.
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    layer.handle_request(t0, invite.clone(), peer());
+    drain(&mut layer);
+    layer.respond(t0, &key, &response_to(&invite, 503));
+    drain(&mut layer);
+    layer.handle_timeout(t0 + Duration::from_secs(10));
+    drain(&mut layer);
+    layer.handle_request(t0 + Duration::from_secs(10), invite, peer());
+    assert_eq!(transmits(&drain(&mut layer)), 1);
+}
