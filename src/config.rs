@@ -32,6 +32,8 @@ pub enum ConfigError {
         min: u64,
         max: u64,
     },
+    #[error("{0} = 0: it must be at least 1")]
+    Zero(&'static str),
     #[error("[limits] invites_per_sec_per_ip = {0} must be a number of at least 0.01")]
     Rate(f64),
 }
@@ -407,12 +409,7 @@ impl Config {
         ];
         for (key, value) in counts {
             if value == 0 {
-                return Err(ConfigError::OutOfRange {
-                    key,
-                    value: 0,
-                    min: 1,
-                    max: u64::MAX,
-                });
+                return Err(ConfigError::Zero(key));
             }
         }
         let rate = limits.invites_per_sec_per_ip;
@@ -599,5 +596,30 @@ mod video_tests {
         let all = c.video.canvas_configs();
         assert_eq!(all.len(), 2);
         assert_eq!((all[1].width, all[1].layout.as_str()), (320, "presenter"));
+    }
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    #[test]
+    fn limits_load_from_toml_and_nonsense_is_refused_at_start() {
+        let c: Config =
+            toml::from_str("[limits]\ncalls_per_ip = 5\ninvites_per_sec_per_ip = 2.5\n").unwrap();
+        assert_eq!(c.limits.calls_per_ip, 5);
+        assert_eq!(c.limits.admission().invites_per_sec_per_ip, 2.5);
+        assert_eq!(c.limits.tcp(), TcpLimits::default(), "the rest keep defaults");
+        assert!(c.validate().is_ok());
+        for bad in [
+            "[limits]\ncalls = 0\n",
+            "[limits]\ntcp_connections_per_ip = 0\n",
+            "[limits]\ninvites_per_sec_per_ip = 0.0\n",
+            "[limits]\ntcp_idle_secs = 0\n",
+        ] {
+            let c: Config = toml::from_str(bad).unwrap();
+            let e = c.validate().expect_err(bad).to_string();
+            assert!(e.contains("[limits]"), "{bad}: {e}");
+        }
     }
 }
