@@ -32,6 +32,10 @@ pub enum ConfigError {
         min: u64,
         max: u64,
     },
+    #[error("{key}: {value:?} is not a network (CIDR like 192.0.2.0/24, or an address)")]
+    Network { key: &'static str, value: String },
+    #[error("[sip.auth] algorithms: {0:?} is not SHA-256 or MD5 (at least one is needed)")]
+    Algorithm(String),
     #[error("{0} = 0: it must be at least 1")]
     Zero(&'static str),
     #[error("[limits] invites_per_sec_per_ip = {0} must be a number of at least 0.01")]
@@ -278,6 +282,52 @@ pub struct SipConfig {
     pub answer_delay_ms: u64,
     /// RFC 3261 T1 in milliseconds.
     pub t1_ms: u64,
+    /// Source networks (CIDR, e.g. `"192.0.2.0/24"`, `"::1/128"`) whose SIP is served; others
+    /// get 403. Empty: any.
+    pub allow: Vec<String>,
+    /// Digest authentication of callers.
+    pub auth: AuthConfig,
+}
+
+/// Digest authentication of callers (RFC 8760); on when `users` has someone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub realm: String,
+    /// User name → password.
+    pub users: std::collections::BTreeMap<String, String>,
+    /// Offered in this order (most preferred first): `"SHA-256"`, `"MD5"`.
+    pub algorithms: Vec<String>,
+    /// Source networks (CIDR) that need no authentication, e.g. peer servers' cascade legs.
+    pub trusted: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            realm: "tessera".to_string(),
+            users: Default::default(),
+            algorithms: vec!["SHA-256".to_string(), "MD5".to_string()],
+            trusted: Vec::new(),
+        }
+    }
+}
+
+/// Parses a list of CIDR networks (a bare address is a network of one).
+pub fn parse_networks(
+    key: &'static str,
+    list: &[String],
+) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::Network {
+                    key,
+                    value: text.clone(),
+                })
+        })
+        .collect()
 }
 
 /// The HTTP control API (`docs/API.md`).
@@ -333,6 +383,8 @@ impl Default for SipConfig {
             public_ip: None,
             answer_delay_ms: 0,
             t1_ms: 500,
+            allow: Vec::new(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -410,6 +462,16 @@ impl Config {
         for (key, value) in counts {
             if value == 0 {
                 return Err(ConfigError::Zero(key));
+            }
+        }
+        parse_networks("[sip] allow", &self.sip.allow)?;
+        parse_networks("[sip.auth] trusted", &self.sip.auth.trusted)?;
+        if self.sip.auth.algorithms.is_empty() {
+            return Err(ConfigError::Algorithm(String::new()));
+        }
+        for name in &self.sip.auth.algorithms {
+            if crate::sip::digest::parse_algorithm(name).is_none() {
+                return Err(ConfigError::Algorithm(name.clone()));
             }
         }
         let rate = limits.invites_per_sec_per_ip;
@@ -609,7 +671,11 @@ mod limits_tests {
             toml::from_str("[limits]\ncalls_per_ip = 5\ninvites_per_sec_per_ip = 2.5\n").unwrap();
         assert_eq!(c.limits.calls_per_ip, 5);
         assert_eq!(c.limits.admission().invites_per_sec_per_ip, 2.5);
-        assert_eq!(c.limits.tcp(), TcpLimits::default(), "the rest keep defaults");
+        assert_eq!(
+            c.limits.tcp(),
+            TcpLimits::default(),
+            "the rest keep defaults"
+        );
         assert!(c.validate().is_ok());
         for bad in [
             "[limits]\ncalls = 0\n",

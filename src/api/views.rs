@@ -85,6 +85,9 @@ pub struct MemberView {
     pub joined_at: Timestamp,
     /// Where its signalling comes from (`udp:1.2.3.4:5060`; `cascade:LEG` for a far person).
     pub source: String,
+    /// The user it authenticated as (`[sip.auth]`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// A far person's home node (kind `remote`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -120,6 +123,7 @@ impl MemberView {
             volume_out: live.map_or(0, |m| m.volume_out),
             joined_at: call.joined_at,
             source: call.source.clone(),
+            user: call.user.clone(),
             node: call.node.clone(),
             via: call.via.clone(),
         }

@@ -92,6 +92,8 @@ pub struct Call {
     pub ack: Option<bytes::Bytes>,
     /// It asked to hide its own tile (`X-Tessera-Hide-Self`) and was granted a view of its own.
     pub hides_self: bool,
+    /// The user it authenticated as (`[sip.auth]`).
+    pub user: Option<String>,
 }
 
 impl Call {

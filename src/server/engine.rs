@@ -25,6 +25,7 @@ use crate::conference::member::{MediaUpdate, MemberId, StreamUpdate};
 use crate::conference::member_control::Role;
 use crate::conference::registry::{is_valid_room_id, RoomRegistry};
 use crate::conference::room::RoomId;
+use crate::config::parse_networks;
 use crate::config::Config;
 use crate::media::audio::codec::EncoderSettings;
 use crate::media::audio::inbound::AudioInbound;
@@ -35,6 +36,7 @@ use crate::sdp::{
     accept_answer, answer_offer, build_offer, AudioCodec, Direction, LocalMedia, NegotiatedAudio,
     NegotiatedSession, SessionDescription,
 };
+use crate::sip::digest::{parse_algorithm, DigestAuth, Verdict};
 use crate::sip::message::{
     call_id, cseq, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
     ALLOWED_METHODS,
@@ -43,6 +45,7 @@ use crate::sip::peer::{ConnectionId, Flow, Peer};
 use crate::sip::transaction::{TimeoutKind, TransactionLayer, TxKey, TxOutput};
 use bytes::Bytes;
 use cascade::cascade_of;
+use ipnet::IpNet;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::prelude::*;
 use rsip::{Method, Request, Response};
@@ -96,6 +99,11 @@ pub struct CallEngine {
     metrics: Arc<Metrics>,
     /// The limits on new calls (rate per source, calls, rooms).
     admission: Admission,
+    /// Sources served (`[sip] allow`; empty: any).
+    allow: Vec<IpNet>,
+    /// Digest authentication of callers, when users are configured, and who skips it.
+    auth: Option<DigestAuth>,
+    auth_trusted: Vec<IpNet>,
     /// Last field: dropped (threads joined) after the registry has stopped the rooms.
     codec_pool: Arc<VideoCodecPool>,
 }
@@ -120,8 +128,26 @@ impl CallEngine {
         let encoder_settings = EncoderSettings {
             opus_bitrate: config.audio.opus_bitrate,
         };
+        let auth = (!config.sip.auth.users.is_empty()).then(|| {
+            let algorithms = config
+                .sip
+                .auth
+                .algorithms
+                .iter()
+                .filter_map(|a| parse_algorithm(a))
+                .collect();
+            let users = config.sip.auth.users.clone().into_iter().collect();
+            DigestAuth::new(&config.sip.auth.realm, users, algorithms, Instant::now())
+        });
+        // `validate` has checked the lists at start.
+        let allow = parse_networks("[sip] allow", &config.sip.allow).unwrap_or_default();
+        let auth_trusted =
+            parse_networks("[sip.auth] trusted", &config.sip.auth.trusted).unwrap_or_default();
         Self {
             admission: Admission::new(config.limits.admission()),
+            allow,
+            auth,
+            auth_trusted,
             node,
             cascades: CascadeLegs::default(),
             idle_rooms: HashMap::new(),
@@ -302,6 +328,12 @@ impl CallEngine {
         local: SocketAddr,
     ) {
         debug!(%peer, uri = %req.uri, "request");
+        let ip = peer.addr.ip();
+        if !self.allow.is_empty() && !self.allow.iter().any(|net| net.contains(&ip)) {
+            debug!(%peer, "request from a source outside [sip] allow");
+            self.metrics.call("forbidden");
+            return self.reply(now, &key, &req, 403, Some("source not allowed"));
+        }
         if self.shutdown_deadline.is_some() && req.method == Method::Invite {
             return self.reply(now, &key, &req, 503, None);
         }
@@ -361,6 +393,45 @@ impl CallEngine {
         self.layer.respond(now, key, &resp);
     }
 
+    /// Digest authentication of a new INVITE (when `[sip.auth]` has users and the source is not
+    /// trusted): `Ok(Some(user))` when it proved who it is, `Ok(None)` when none is needed,
+    /// `Err` when it was answered 401 with a challenge.
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        req: &Request,
+        peer: Peer,
+    ) -> Result<Option<String>, ()> {
+        let Some(auth) = &self.auth else {
+            return Ok(None);
+        };
+        let ip = peer.addr.ip();
+        if self.auth_trusted.iter().any(|net| net.contains(&ip)) {
+            return Ok(None);
+        }
+        match auth.verify(req, now) {
+            Verdict::Authenticated(user) => Ok(Some(user)),
+            Verdict::Challenge { stale } => {
+                let had_credentials = req
+                    .headers
+                    .iter()
+                    .any(|h| matches!(h, Header::Authorization(_)));
+                if had_credentials && !stale {
+                    info!(%peer, "INVITE with wrong credentials");
+                    self.metrics.call("unauthorized");
+                }
+                let mut resp = response_to(req, 401);
+                set_to_tag(&mut resp, &crate::sip::message::new_tag());
+                for header in auth.challenge(now, stale) {
+                    push_header(&mut resp, header);
+                }
+                self.layer.respond(now, key, &resp);
+                Err(())
+            }
+        }
+    }
+
     /// Answers an INVITE that is not taken with its status, Warning and `Retry-After`.
     fn reject(&mut self, now: Instant, key: &TxKey, req: &Request, reject: Reject) {
         let mut resp = response_to(req, reject.status);
@@ -402,10 +473,17 @@ impl CallEngine {
             self.metrics.call("refused");
             return self.reject(now, &key, &req, Reject::refused(refusal));
         }
+        let user = match self.authenticate(now, &key, &req, peer) {
+            Ok(user) => user,
+            Err(()) => return,
+        };
         let trying = response_to(&req, 100);
         self.layer.respond(now, &key, &trying);
         let call = match self.accept_invite(&req, peer, local) {
-            Ok(call) => call,
+            Ok(mut call) => {
+                call.user = user;
+                call
+            }
             Err(reject) => {
                 info!(status = reject.status, reason = %reject.warning, "INVITE rejected");
                 self.metrics.call("rejected");
@@ -413,7 +491,13 @@ impl CallEngine {
             }
         };
         let cid = call.call_id.clone();
-        info!(room = %call.room, member = call.member, %peer, "incoming call");
+        info!(
+            room = %call.room,
+            member = call.member,
+            %peer,
+            user = call.user.as_deref().unwrap_or("-"),
+            "incoming call"
+        );
         self.by_member.insert(call.member, cid.clone());
         let delay = Duration::from_millis(self.config.sip.answer_delay_ms);
         let mut call = call;
@@ -637,6 +721,7 @@ impl CallEngine {
             video_port,
             ack: None,
             hides_self,
+            user: None,
         };
         if let Some(header) = cascade {
             self.inbound_leg(&mut call, header);

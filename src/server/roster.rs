@@ -41,6 +41,9 @@ pub struct CallInfo {
     pub video: bool,
     /// Where its signalling came from (`udp:1.2.3.4:5060`; `cascade:LEG` for a far person).
     pub source: String,
+    /// The user it authenticated as (`[sip.auth]`), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     pub joined_at: Timestamp,
     /// A far person's home node.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 //! and the server's dial-out share. The UAS side of calls lives in `server::engine` and
 //! `server::call`.
 
+pub mod digest;
 pub mod framing;
 pub mod message;
 pub mod peer;

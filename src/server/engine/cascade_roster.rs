@@ -371,5 +371,6 @@ fn far_info(leg: &str, f: &FarPerson) -> CallInfo {
         joined_at: f.joined_at,
         node: Some(f.person.node.clone()),
         via: Some(leg.to_string()),
+        user: None,
     }
 }

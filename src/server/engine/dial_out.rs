@@ -518,6 +518,7 @@ impl CallEngine {
             video_port: dial.video_sockets.as_ref().map(|s| s.rtp_port()),
             ack: Some(ack),
             hides_self: false,
+            user: None,
         }
     }
 }

@@ -173,6 +173,7 @@ impl CallEngine {
                 call.peer.transport_name().to_ascii_lowercase(),
                 call.peer.addr
             ),
+            user: call.user.clone(),
             joined_at: call.joined_at.unwrap_or(self.clock.at(Instant::now())),
             node: None,
             via: None,

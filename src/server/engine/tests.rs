@@ -694,3 +694,73 @@ fn calls_per_source_and_rooms_are_limited() {
         "the open room still takes calls"
     );
 }
+
+#[test]
+fn sources_outside_the_allow_list_get_403_and_hold_nothing() {
+    let mut c = config();
+    c.sip.allow = vec!["10.0.0.0/8".into(), "192.0.2.7".into()];
+    let mut h = Harness::new(c);
+    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    assert_eq!(h.sent_starting("SIP/2.0 403").len(), 1);
+    assert!(h.sent_starting("SIP/2.0 100").is_empty());
+    assert_eq!(h.ports.in_use(), 0);
+    assert_eq!(h.engine.call_count(), 0);
+    let mut c = config();
+    c.sip.allow = vec!["127.0.0.0/8".into()];
+    let mut h = Harness::new(c);
+    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 1, "an allowed source");
+}
+
+/// The digest a SIP phone computes (RFC 2617 §3.2.2 with qop=auth), written out here.
+fn digest_response(nonce: &str, password: &str) -> String {
+    use sha2::Digest;
+    let hex = |s: String| -> String {
+        sha2::Sha256::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let ha1 = hex(format!("alice:tessera:{password}"));
+    let ha2 = hex(format!("INVITE:sip:3000@{SERVER}"));
+    hex(format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"))
+}
+
+#[test]
+fn callers_must_answer_the_digest_challenge_when_users_are_configured() {
+    let mut c = config();
+    c.sip.auth.users.insert("alice".into(), "secret".into());
+    let mut h = Harness::new(c);
+    h.receive(&request("INVITE", "1 INVITE", None, &offer()));
+    let challenge = h.sent_starting("SIP/2.0 401")[0].clone();
+    assert_eq!(h.ports.in_use(), 0, "a challenge holds no ports");
+    let offers: Vec<&str> = challenge
+        .lines()
+        .filter(|l| l.starts_with("WWW-Authenticate:"))
+        .collect();
+    assert_eq!(offers.len(), 2, "{challenge}");
+    assert!(offers[0].contains("algorithm=SHA-256") && offers[1].contains("algorithm=MD5"));
+    let nonce = offers[0]
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("nonce")
+        .to_string();
+    let with_credentials = |password: &str, n: u32| {
+        let authorization = format!(
+            "Authorization: Digest username=\"alice\", realm=\"tessera\", nonce=\"{nonce}\", \
+uri=\"sip:3000@{SERVER}\", response=\"{}\", algorithm=SHA-256, qop=auth, nc=00000001, \
+cnonce=\"c0ffee\"\r\n",
+            digest_response(&nonce, password)
+        );
+        request("INVITE", &format!("{n} INVITE"), None, &offer())
+            .replace("Contact:", &format!("{authorization}Contact:"))
+            .replace("branch=z9hG4bK-invite", &format!("branch=z9hG4bK-auth{n}"))
+    };
+    h.receive(&with_credentials("wrong", 2));
+    assert_eq!(h.sent_starting("SIP/2.0 401").len(), 2, "a wrong password");
+    assert_eq!(h.engine.call_count(), 0);
+    h.receive(&with_credentials("secret", 3));
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 1, "the right one");
+    assert_eq!(h.engine.call_count(), 1);
+}
