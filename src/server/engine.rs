@@ -37,6 +37,7 @@ use crate::sdp::{
     NegotiatedSession, SessionDescription,
 };
 use crate::sip::digest::{parse_algorithm, DigestAuth, Verdict};
+use crate::sip::log_limit::printable;
 use crate::sip::message::{
     call_id, cseq, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
     ALLOWED_METHODS,
@@ -382,7 +383,7 @@ impl CallEngine {
             set_to_tag(&mut resp, &crate::sip::message::new_tag());
         }
         if let Some(text) = warning {
-            let text = text.replace('"', "'");
+            let text = printable(text, 200).replace('"', "'");
             push_header(
                 &mut resp,
                 Header::Warning(rsip::headers::Warning::new(format!(
@@ -436,7 +437,7 @@ impl CallEngine {
     fn reject(&mut self, now: Instant, key: &TxKey, req: &Request, reject: Reject) {
         let mut resp = response_to(req, reject.status);
         set_to_tag(&mut resp, &crate::sip::message::new_tag());
-        let text = reject.warning.replace('"', "'");
+        let text = printable(&reject.warning, 200).replace('"', "'");
         push_header(
             &mut resp,
             Header::Warning(rsip::headers::Warning::new(format!(

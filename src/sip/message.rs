@@ -50,6 +50,16 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, ParseError> {
     {
         return Err(ParseError::ControlCharacter);
     }
+    // A CR or LF that does not end a line would carry on into a header value (and from there
+    // into a log line or one of our responses).
+    let bare_line_break = head.iter().enumerate().any(|(i, &b)| match b {
+        b'\r' => head.get(i + 1) != Some(&b'\n'),
+        b'\n' => i == 0 || head[i - 1] != b'\r',
+        _ => false,
+    });
+    if bare_line_break {
+        return Err(ParseError::ControlCharacter);
+    }
     let declared =
         declared_content_length(head).map_err(|_| ParseError::BadHeader("Content-Length"))?;
     let body_len = head_end.map_or(0, |end| bytes.len() - end - 4);
@@ -74,7 +84,7 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, ParseError> {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+    super::log_limit::printable(s, max)
 }
 
 fn check_mandatory(msg: &SipMessage) -> Result<(), ParseError> {
@@ -397,6 +407,26 @@ i: call-1@x\r\n\
 CSeq: 1 INVITE\r\n\
 m: <sip:alice@127.0.0.1:5070>\r\n\
 l: 0\r\n\r\n";
+
+    /// #14 item 7: a bare CR or LF in a header value would reach the logs (a forged log line)
+    /// or, through a Warning, our own responses.
+    #[test]
+    fn a_bare_cr_or_lf_in_a_header_is_refused() {
+        for forged in [
+            "i: call-1@x\rINFO forged\r\n",
+            "i: call-1@x\nINFO forged\r\n",
+        ] {
+            let text = INVITE.replace("i: call-1@x\r\n", forged);
+            assert!(
+                matches!(
+                    parse_message(text.as_bytes()),
+                    Err(ParseError::ControlCharacter)
+                ),
+                "{forged:?}"
+            );
+        }
+        assert!(parse_message(INVITE.as_bytes()).is_ok());
+    }
 
     #[test]
     fn parses_compact_forms() {

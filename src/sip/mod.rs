@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod framing;
+pub mod log_limit;
 pub mod message;
 pub mod peer;
 pub mod timers;

@@ -10,6 +10,7 @@
 //! Sends to one connection never wait ([`Transport::try_send`]): a full queue closes it.
 
 use super::framing::{FramingError, StreamFramer};
+use super::log_limit::{LogDecision, LogLimiter};
 use super::message::{parse_message, raw_bad_request, raw_error_response, RawRejection};
 use super::peer::{ConnectionId, Flow, Peer};
 use bytes::Bytes;
@@ -117,6 +118,7 @@ pub struct Transport {
     stats: Arc<TransportStats>,
     occupancy: Arc<Mutex<Occupancy>>,
     limits: TcpLimits,
+    log_limiter: Arc<Mutex<LogLimiter>>,
     tasks: Arc<TaskSet>,
 }
 
@@ -199,6 +201,7 @@ impl Transport {
             stats: Arc::default(),
             occupancy: Arc::default(),
             limits: tcp.unwrap_or_default(),
+            log_limiter: Arc::default(),
             tasks: Arc::default(),
         };
         transport
@@ -222,6 +225,7 @@ impl Transport {
             stats: self.stats.clone(),
             occupancy: self.occupancy.clone(),
             limits: self.limits,
+            log_limiter: self.log_limiter.clone(),
         }
     }
 
@@ -333,9 +337,28 @@ struct TaskContext {
     stats: Arc<TransportStats>,
     occupancy: Arc<Mutex<Occupancy>>,
     limits: TcpLimits,
+    log_limiter: Arc<Mutex<LogLimiter>>,
 }
 
 impl TaskContext {
+    /// Logs malformed input from `peer`, at most a few times a minute per source address.
+    fn warn_malformed(&self, peer: Peer, what: &str, error: &dyn std::fmt::Display) {
+        let decision = self
+            .log_limiter
+            .lock()
+            .map(|mut l| l.check(std::time::Instant::now(), peer.addr.ip()))
+            .unwrap_or(LogDecision::Suppress);
+        match decision {
+            LogDecision::Log => warn!(%peer, error = %error, "{what}"),
+            LogDecision::LogSuppressing => warn!(
+                %peer,
+                error = %error,
+                "{what}; more from this address in the next minute are only counted"
+            ),
+            LogDecision::Suppress => {}
+        }
+    }
+
     async fn udp_loop(self) {
         let mut buf = vec![0u8; 65_535];
         let bound = self.udp.local_addr().ok();
@@ -378,7 +401,7 @@ impl TaskContext {
                 }
                 Err(e) => {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    warn!(%peer, error = %e, "malformed SIP datagram");
+                    self.warn_malformed(peer, "malformed SIP datagram", &e);
                     if let Some(resp) = raw_bad_request(datagram, &e.to_string()) {
                         self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
                         let _ = self.udp.send_to(&resp, from).await;
@@ -526,7 +549,7 @@ impl TaskContext {
                         }
                         Err(e) => {
                             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                            warn!(%peer, error = %e, "malformed SIP on stream");
+                            self.warn_malformed(peer, "malformed SIP on stream", &e);
                             // A well-framed request we can answer keeps the connection; bytes
                             // that are not SIP at all mean the stream is lost: disconnect.
                             let Some(resp) = raw_bad_request(&bytes, &e.to_string()) else {
