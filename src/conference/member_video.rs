@@ -265,16 +265,22 @@ impl MemberVideo {
         self.frames_sent += 1;
     }
 
-    /// Sends an SR for the video stream when due.
+    /// Sends an SR for the video stream when due; before we have sent any video, an RR (the
+    /// first at once). That RR is what shows a far server our consent to its video: two
+    /// servers on a cascade leg would otherwise each wait for the other's video first.
     pub fn maybe_send_rtcp(&mut self, t: TickTime) {
-        if !self.sender.has_sent() {
-            return;
-        }
         let due = self.next_rtcp.is_none_or(|at| t.now >= at);
         if !due {
             return;
         }
         self.next_rtcp = Some(t.now + RTCP_INTERVAL);
+        if !self.sender.has_sent() {
+            self.send_rtcp(&[RtcpPacket::ReceiverReport {
+                ssrc: self.sender.ssrc(),
+                reports: Vec::new(),
+            }]);
+            return;
+        }
         let (packet_count, octet_count) = self.sender.counts();
         let rtp_timestamp = self.clock.timestamp_at(t.now);
         self.send_rtcp(&[RtcpPacket::SenderReport {

@@ -122,6 +122,9 @@ async fn in_a_big_room_split_over_threads_members_hear_others_not_self() {
         low: 30000,
         high: 30599,
     };
+    // The crowd is one source joining at 200 calls a second.
+    config.limits.invites_per_sec_per_ip = 1000.0;
+    config.limits.calls_per_ip = 1000;
     let server = start(config).await;
     let mut crowd = LoadOptions::new(uri(&server, "big"), 140);
     crowd.talkers = 0;
