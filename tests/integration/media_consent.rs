@@ -186,6 +186,11 @@ async fn a_second_socket_on_the_members_ip_cannot_take_its_stream() {
             .iter()
             .filter(|p| p.at + Duration::from_millis(1500) >= attack_end)
             .count();
+        eprintln!(
+            "during the attack: the owner got {} mix packets ({late} in its last 1.5 s), the intruder {}",
+            owner_rx.rtp().len(),
+            intruder_rx.rtp().len()
+        );
         assert!(
             late > 40,
             "the owner still gets the mix at the end of the attack: {late} packets in its last 1.5 s"
