@@ -158,6 +158,12 @@ impl RoomRegistry {
         Some(rx)
     }
 
+    /// Forgets a room whose media thread dropped it (it failed): the next caller creates it
+    /// anew instead of joining a room that no longer runs.
+    pub fn forget(&mut self, room: &str) {
+        self.rooms.remove(room);
+    }
+
     /// Members of `room` (0 when its media is not running).
     pub fn member_count(&self, room: &str) -> usize {
         self.rooms.get(room).map_or(0, |e| e.members.len())

@@ -66,7 +66,32 @@ pub enum RoomCommand {
         canvas: usize,
         reply: oneshot::Sender<Option<I420Frame>>,
     },
+    /// Panics while applied, as a broken invariant in a room would (tests of fault isolation).
+    #[cfg(test)]
+    PanicForTest {
+        room: RoomId,
+    },
     Shutdown,
+}
+
+impl RoomCommand {
+    /// The room a command is about.
+    pub fn room(&self) -> Option<&RoomId> {
+        match self {
+            RoomCommand::CreateRoom { room, .. }
+            | RoomCommand::AddMember { room, .. }
+            | RoomCommand::UpdateMember { room, .. }
+            | RoomCommand::RemoveMember { room, .. }
+            | RoomCommand::ControlMember { room, .. }
+            | RoomCommand::DestroyRoom { room }
+            | RoomCommand::Snapshot { room, .. }
+            | RoomCommand::ChangeCanvases { room, .. }
+            | RoomCommand::CanvasPicture { room, .. } => Some(room),
+            #[cfg(test)]
+            RoomCommand::PanicForTest { room } => Some(room),
+            RoomCommand::Shutdown => None,
+        }
+    }
 }
 
 /// Per-thread timing counters, readable from anywhere.
@@ -189,7 +214,7 @@ impl Worker {
                         );
                         return;
                     }
-                    Ok(cmd) => self.apply(cmd),
+                    Ok(cmd) => self.apply_guarded(cmd),
                     Err(RecvTimeoutError::Timeout) => break,
                 }
             }
@@ -242,13 +267,32 @@ impl Worker {
             }
         }
         for id in failed {
-            if let Some(room) = self.rooms.remove(&id) {
-                self.events.send(RoomEvent::RoomFailed {
-                    room: id,
-                    members: room.member_ids(),
-                });
+            self.fail_room(id);
+        }
+    }
+
+    /// Applies a command; a panic while applying it fails its room alone, like one in a tick.
+    fn apply_guarded(&mut self, cmd: RoomCommand) {
+        let room = cmd.room().cloned();
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply(cmd)));
+        if applied.is_err() {
+            error!(room = ?room, "room command panicked; closing the room");
+            if let Some(room) = room {
+                self.fail_room(room);
             }
         }
+    }
+
+    /// Drops a room whose invariants broke and reports it (with its members) to the core,
+    /// which ends its calls with BYE and forgets it.
+    fn fail_room(&mut self, id: RoomId) {
+        let members = self
+            .rooms
+            .remove(&id)
+            .map(|room| room.member_ids())
+            .unwrap_or_default();
+        self.events
+            .send(RoomEvent::RoomFailed { room: id, members });
     }
 
     fn apply(&mut self, cmd: RoomCommand) {
@@ -299,6 +343,8 @@ impl Worker {
             RoomCommand::DestroyRoom { room } => {
                 self.rooms.remove(&room);
             }
+            #[cfg(test)]
+            RoomCommand::PanicForTest { room } => panic!("test panic in room {room}"),
             RoomCommand::Snapshot { room, reply } => {
                 let _ = reply.send(self.rooms.get(&room).map(Room::snapshot));
             }

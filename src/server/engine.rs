@@ -1044,10 +1044,24 @@ impl CallEngine {
             }
             RoomEvent::RoomFailed { room, members } => {
                 warn!(%room, members = members.len(), "room failed; ending its calls");
-                for member in members {
-                    if let Some(cid) = self.by_member.get(&member).cloned() {
-                        self.hang_up(now, &cid, LeaveReason::RoomEnded);
-                    }
+                // Its media is gone: the next caller starts the room afresh. Every call of
+                // the room ends, also one that joined after the failure (its member was
+                // added to a room the thread no longer had, so it would get no media).
+                self.registry.forget(&room);
+                let mut ended: Vec<String> = members
+                    .iter()
+                    .filter_map(|member| self.by_member.get(member).cloned())
+                    .collect();
+                ended.extend(
+                    self.calls
+                        .values()
+                        .filter(|c| c.room == room && c.joined)
+                        .map(|c| c.call_id.clone()),
+                );
+                ended.sort();
+                ended.dedup();
+                for cid in ended {
+                    self.hang_up(now, &cid, LeaveReason::RoomEnded);
                 }
             }
             RoomEvent::FloorChanged { room, member } => {

@@ -37,6 +37,8 @@ fn config() -> Config {
 
 struct Harness {
     engine: CallEngine,
+    /// What the (real) media threads report.
+    room_events: tokio::sync::mpsc::UnboundedReceiver<RoomEvent>,
     ports: PortPool,
     now: Instant,
     /// Everything sent so far, as text.
@@ -50,6 +52,7 @@ impl Harness {
                 .expect("engine");
         let (engine, ports) = (parts.engine, parts.ports);
         Self {
+            room_events: parts.room_events,
             engine,
             ports,
             now: Instant::now(),
@@ -763,4 +766,57 @@ cnonce=\"c0ffee\"\r\n",
     h.receive(&with_credentials("secret", 3));
     assert_eq!(h.sent_starting("SIP/2.0 200").len(), 1, "the right one");
     assert_eq!(h.engine.call_count(), 1);
+}
+
+/// #14 item 6: a panic while a media thread applies a room's command fails that room alone
+/// (the thread and its other rooms carry on). The core ends every call of the failed room
+/// with BYE, also one that joined after the failure, and forgets the room, so the next caller
+/// starts it afresh instead of getting a 200 with no media.
+#[test]
+fn a_failed_room_ends_its_calls_and_the_next_caller_starts_it_afresh() {
+    use crate::conference::worker::RoomCommand;
+    let mut c = config();
+    c.media.threads = 1;
+    let mut h = Harness::new(c);
+    answered(&mut h, &invite_from(1, "3000"));
+    answered(&mut h, &invite_from(2, "4000"));
+    assert!(h.engine.registry.contains("3000") && h.engine.registry.contains("4000"));
+    h.engine.registry.pool().send(
+        0,
+        RoomCommand::PanicForTest {
+            room: "3000".into(),
+        },
+    );
+    let failed = loop {
+        match h
+            .room_events
+            .blocking_recv()
+            .expect("the media thread reports")
+        {
+            event @ RoomEvent::RoomFailed { .. } => break event,
+            _ => continue,
+        }
+    };
+    // A caller joins the room between the failure and the core hearing of it.
+    answered(&mut h, &invite_from(3, "3000"));
+    h.engine.handle_room_event(h.now, failed);
+    h.drain();
+    let byes = h.sent_starting("BYE");
+    assert_eq!(byes.len(), 2, "both calls of the failed room: {byes:?}");
+    assert!(
+        byes.iter().all(|b| !b.contains("call-2")),
+        "room 4000 is untouched"
+    );
+    assert!(!h.engine.registry.contains("3000"), "forgotten");
+    // The other room lives on its thread still.
+    let snapshot = h.engine.registry.snapshot("4000").expect("room 4000");
+    assert!(snapshot.blocking_recv().expect("answered").is_some());
+    answered(&mut h, &invite_from(4, "3000"));
+    assert!(h.engine.registry.contains("3000"), "started afresh");
+    let snapshot = h.engine.registry.snapshot("3000").expect("room 3000");
+    let room = snapshot
+        .blocking_recv()
+        .expect("answered")
+        .expect("it runs");
+    assert_eq!(room.members.len(), 1);
 }
