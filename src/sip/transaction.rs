@@ -13,7 +13,7 @@ use bytes::Bytes;
 use rsip::headers::Header;
 use rsip::prelude::*;
 use rsip::{Method, Request, Response};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Identifies a transaction: the top Via branch plus the method (ACK folds into INVITE,
@@ -158,12 +158,28 @@ struct ClientTx {
     ack: Option<Bytes>,
 }
 
+/// Server transactions kept at once. Past this a new request gets a stateless `503` (an
+/// OPTIONS flood cannot grow the table; over UDP each lives 64·T1).
+pub const MAX_SERVER_TRANSACTIONS: usize = 8192;
+
+/// Which table a timer entry points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Server,
+    Client,
+}
+
 /// All client and server transactions of one SIP endpoint.
 #[derive(Debug)]
 pub struct TransactionLayer {
     timers: TimerConfig,
     server: HashMap<TxKey, ServerTx>,
     client: HashMap<TxKey, ClientTx>,
+    /// When each transaction is next due, in time order (an entry is stale once its
+    /// transaction was rescheduled or ended; it is checked when it comes up). Timers are
+    /// found without a scan of every transaction per event.
+    wakeups: BTreeMap<(Instant, u64), (Side, TxKey)>,
+    next_wakeup: u64,
     /// Accepted INVITE transactions by the dialog their ACK names (no scan per ACK).
     accepted: HashMap<AcceptedDialog, TxKey>,
     outputs: VecDeque<TxOutput>,
@@ -175,8 +191,29 @@ impl TransactionLayer {
             timers,
             server: HashMap::new(),
             client: HashMap::new(),
+            wakeups: BTreeMap::new(),
+            next_wakeup: 0,
             accepted: HashMap::new(),
             outputs: VecDeque::new(),
+        }
+    }
+
+    /// Files transaction `key`'s next due time in the index (call after changing its timers).
+    fn reindex(&mut self, side: Side, key: &TxKey) {
+        let due = match side {
+            Side::Server => self
+                .server
+                .get(key)
+                .and_then(|t| next_due(t.retransmit_at, t.deadline)),
+            Side::Client => self
+                .client
+                .get(key)
+                .and_then(|t| next_due(t.retransmit_at, t.deadline)),
+        };
+        if let Some(at) = due {
+            self.next_wakeup += 1;
+            self.wakeups
+                .insert((at, self.next_wakeup), (side, key.clone()));
         }
     }
 
@@ -210,6 +247,15 @@ impl TransactionLayer {
             }
             return;
         }
+        if self.server.len() >= MAX_SERVER_TRANSACTIONS {
+            // Stateless: no transaction, nothing for the TU.
+            let refused = super::message::response_to(&request, 503);
+            self.outputs.push_back(TxOutput::Transmit {
+                peer,
+                data: Bytes::from(refused.to_string()),
+            });
+            return;
+        }
         let (seq, _) = cseq(&request).unwrap_or((0, method));
         self.server.insert(
             key.clone(),
@@ -241,6 +287,7 @@ impl TransactionLayer {
                 tx.state = ServerState::Confirmed;
                 tx.retransmit_at = None;
                 tx.deadline = Some(now + wait_time(tx.peer, timer_i));
+                self.reindex(Side::Server, &key);
                 return;
             }
             if tx.state == ServerState::Confirmed {
@@ -313,6 +360,7 @@ impl TransactionLayer {
             peer: tx.peer,
             data,
         });
+        self.reindex(Side::Server, key);
         true
     }
 
@@ -359,6 +407,7 @@ impl TransactionLayer {
                 ack: None,
             },
         );
+        self.reindex(Side::Client, &key);
         Some(key)
     }
 
@@ -424,93 +473,112 @@ impl TransactionLayer {
                 }
             }
         }
+        self.reindex(Side::Client, &key);
         self.outputs.push_back(TxOutput::Response { key, response });
     }
 
-    /// When the driver must call [`Self::handle_timeout`] next.
+    /// When the driver must call [`Self::handle_timeout`] next (possibly a little early: a
+    /// stale index entry only costs a wake-up).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let server = self
-            .server
-            .values()
-            .flat_map(|tx| [tx.retransmit_at, tx.deadline]);
-        let client = self
-            .client
-            .values()
-            .flat_map(|tx| [tx.retransmit_at, tx.deadline]);
-        server.chain(client).flatten().min()
+        self.wakeups.keys().next().map(|(at, _)| *at)
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer due at `now`: only the transactions the index says are due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let timers = self.timers;
-        let mut ended = Vec::new();
-        for (key, tx) in self.server.iter_mut() {
-            if tx.deadline.is_some_and(|d| d <= now) {
-                let kind = match tx.state {
-                    ServerState::Accepted if !tx.acked => Some(TimeoutKind::SuccessNotAcknowledged),
-                    ServerState::Completed if tx.is_invite => {
-                        Some(TimeoutKind::FailureNotAcknowledged)
-                    }
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    self.outputs.push_back(TxOutput::Timeout {
-                        key: key.clone(),
-                        kind,
-                        call_id: Some(tx.call_id.clone()),
-                    });
-                }
-                ended.push(key.clone());
-                continue;
+        let mut due: Vec<(Side, TxKey)> = Vec::new();
+        while let Some(entry) = self.wakeups.first_entry() {
+            if entry.key().0 > now {
+                break;
             }
-            if let (Some(at), Some(data)) = (tx.retransmit_at, &tx.last_response) {
-                if at <= now && tx.retransmits_left == Some(0) {
-                    tx.retransmit_at = None;
-                } else if at <= now {
-                    if let Some(left) = tx.retransmits_left.as_mut() {
-                        *left -= 1;
-                    }
-                    self.outputs.push_back(TxOutput::Transmit {
-                        peer: tx.peer,
-                        data: data.clone(),
-                    });
-                    tx.retransmit_interval = timers.backoff(tx.retransmit_interval, true);
-                    tx.retransmit_at = Some(now + tx.retransmit_interval);
-                }
+            let (side, key) = entry.remove();
+            if !due.iter().any(|(s, k)| *s == side && *k == key) {
+                due.push((side, key));
             }
         }
-        for key in ended.drain(..) {
-            if let Some(dialog) = self.server.remove(&key).and_then(|tx| tx.accepted_as) {
+        for (side, key) in due {
+            match side {
+                Side::Server => self.fire_server(now, &key),
+                Side::Client => self.fire_client(now, &key),
+            }
+            self.reindex(side, &key);
+        }
+    }
+
+    fn fire_server(&mut self, now: Instant, key: &TxKey) {
+        let timers = self.timers;
+        let Some(tx) = self.server.get_mut(key) else {
+            return;
+        };
+        if tx.deadline.is_some_and(|d| d <= now) {
+            let kind = match tx.state {
+                ServerState::Accepted if !tx.acked => Some(TimeoutKind::SuccessNotAcknowledged),
+                ServerState::Completed if tx.is_invite => Some(TimeoutKind::FailureNotAcknowledged),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                self.outputs.push_back(TxOutput::Timeout {
+                    key: key.clone(),
+                    kind,
+                    call_id: Some(tx.call_id.clone()),
+                });
+            }
+            if let Some(dialog) = self.server.remove(key).and_then(|tx| tx.accepted_as) {
                 self.accepted.remove(&dialog);
             }
+            return;
         }
-        for (key, tx) in self.client.iter_mut() {
-            if tx.deadline.is_some_and(|d| d <= now) {
-                if matches!(tx.state, ClientState::Calling | ClientState::Proceeding) {
-                    self.outputs.push_back(TxOutput::Timeout {
-                        key: key.clone(),
-                        kind: TimeoutKind::NoResponse,
-                        call_id: call_id(&tx.request),
-                    });
+        if let (Some(at), Some(data)) = (tx.retransmit_at, &tx.last_response) {
+            if at <= now && tx.retransmits_left == Some(0) {
+                tx.retransmit_at = None;
+            } else if at <= now {
+                if let Some(left) = tx.retransmits_left.as_mut() {
+                    *left -= 1;
                 }
-                ended.push(key.clone());
-                continue;
-            }
-            if let Some(at) = tx.retransmit_at {
-                if at <= now {
-                    self.outputs.push_back(TxOutput::Transmit {
-                        peer: tx.peer,
-                        data: tx.data.clone(),
-                    });
-                    let capped = key.method != Method::Invite;
-                    tx.retransmit_interval = timers.backoff(tx.retransmit_interval, capped);
-                    tx.retransmit_at = Some(now + tx.retransmit_interval);
-                }
+                self.outputs.push_back(TxOutput::Transmit {
+                    peer: tx.peer,
+                    data: data.clone(),
+                });
+                tx.retransmit_interval = timers.backoff(tx.retransmit_interval, true);
+                tx.retransmit_at = Some(now + tx.retransmit_interval);
             }
         }
-        for key in ended {
-            self.client.remove(&key);
+    }
+
+    fn fire_client(&mut self, now: Instant, key: &TxKey) {
+        let timers = self.timers;
+        let Some(tx) = self.client.get_mut(key) else {
+            return;
+        };
+        if tx.deadline.is_some_and(|d| d <= now) {
+            if matches!(tx.state, ClientState::Calling | ClientState::Proceeding) {
+                self.outputs.push_back(TxOutput::Timeout {
+                    key: key.clone(),
+                    kind: TimeoutKind::NoResponse,
+                    call_id: call_id(&tx.request),
+                });
+            }
+            self.client.remove(key);
+            return;
         }
+        if let Some(at) = tx.retransmit_at {
+            if at <= now {
+                self.outputs.push_back(TxOutput::Transmit {
+                    peer: tx.peer,
+                    data: tx.data.clone(),
+                });
+                let capped = key.method != Method::Invite;
+                tx.retransmit_interval = timers.backoff(tx.retransmit_interval, capped);
+                tx.retransmit_at = Some(now + tx.retransmit_interval);
+            }
+        }
+    }
+}
+
+/// The earlier of a transaction's two timers.
+fn next_due(retransmit_at: Option<Instant>, deadline: Option<Instant>) -> Option<Instant> {
+    match (retransmit_at, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -273,3 +273,35 @@ fn a_failure_response_is_retransmitted_only_a_few_times() {
     layer.handle_request(t0 + Duration::from_secs(10), invite, peer());
     assert_eq!(transmits(&drain(&mut layer)), 1);
 }
+
+/// #14 item 3: the table of server transactions is bounded (an OPTIONS flood over UDP keeps
+/// each for 64·T1): past the bound a request gets a stateless 503 and never reaches the TU.
+/// Timers are indexed: the ones due fire, in order, without a scan of the rest.
+#[test]
+fn the_server_table_is_bounded_and_its_timers_indexed() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let mut refused = 0;
+    for i in 0..MAX_SERVER_TRANSACTIONS + 10 {
+        let options = request("OPTIONS", &format!("z9hG4bKflood{i}"), 1);
+        layer.handle_request(t0, options.clone(), peer());
+        for output in drain(&mut layer) {
+            match output {
+                TxOutput::Request { key, .. } => {
+                    layer.respond(t0, &key, &response_to(&options, 200));
+                }
+                TxOutput::Transmit { data, .. } if data.starts_with(b"SIP/2.0 503") => refused += 1,
+                _ => {}
+            }
+        }
+    }
+    drain(&mut layer);
+    assert_eq!(layer.server_transactions(), MAX_SERVER_TRANSACTIONS);
+    assert_eq!(refused, 10, "the excess got a stateless 503");
+    // All of them end at Timer J (64·T1), found through the index.
+    let end = layer.poll_timeout().expect("a timer");
+    assert_eq!(end, t0 + TimerConfig::default().transaction_timeout());
+    layer.handle_timeout(end);
+    assert_eq!(layer.server_transactions(), 0);
+    assert_eq!(layer.poll_timeout(), None);
+}
