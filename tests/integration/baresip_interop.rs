@@ -39,6 +39,24 @@ module avcodec.so\nmodule fakevideo.so\nmodule_app account.so\nmodule_app menu.s
     std::fs::write(dir.join("accounts"), account).expect("accounts");
 }
 
+/// Starts headless baresip with the configuration in `dir`, dialling `target` and quitting
+/// by itself after `secs` seconds.
+fn spawn_baresip(dir: &Path, target: &str, secs: u32) -> tokio::process::Child {
+    tokio::process::Command::new("baresip")
+        .arg("-f")
+        .arg(dir)
+        .arg("-e")
+        .arg(format!("/dial {target}"))
+        .arg("-t")
+        .arg(secs.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("baresip starts")
+}
+
 /// The left channel of what baresip heard (its `sndfile` dump of decoded audio, 16-bit PCM).
 fn read_heard(dir: &Path) -> (Vec<i16>, u32) {
     let path = std::fs::read_dir(dir)
@@ -104,19 +122,7 @@ async fn baresip_and_tessera_dial_hear_and_see_each_other() {
         })
         .await;
         assert!(joined, "the tessera member joined first");
-        let child = tokio::process::Command::new("baresip")
-            .arg("-f")
-            .arg(&dir)
-            .arg("-e")
-            .arg(format!("/dial {}", uri(&server, "bare")))
-            .arg("-t")
-            .arg(BARESIP_SECS.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("baresip starts");
+        let child = spawn_baresip(&dir, &uri(&server, "bare"), BARESIP_SECS);
         let decoded = baresip_member_decoded(&server).await;
         let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
             .await
@@ -195,19 +201,7 @@ async fn baresip_answers_the_digest_challenge_and_joins_as_its_user() {
         &dir,
         "<sip:bare@127.0.0.1>;auth_pass=pw-of-bare;regint=0;audio_codecs=opus/48000/2\n",
     );
-    let child = tokio::process::Command::new("baresip")
-        .arg("-f")
-        .arg(&dir)
-        .arg("-e")
-        .arg(format!("/dial {}", uri(&server, "secure")))
-        .arg("-t")
-        .arg("6")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("baresip starts");
+    let child = spawn_baresip(&dir, &uri(&server, "secure"), 6);
     let api = Api::new(&server);
     let listed = std::sync::Mutex::new(serde_json::Value::Null);
     let joined = eventually(WAIT, || async {

@@ -12,15 +12,6 @@ use tessera::dial::DialTransport;
 use tessera::sdp::AudioCodec;
 use tokio::net::UdpSocket;
 
-/// A video canvas small enough for a loaded 2-core machine.
-fn video_config() -> tessera::config::Config {
-    let mut config = test_config();
-    config.video.canvas.width = 320;
-    config.video.canvas.height = 180;
-    config.video.canvas.fps = 15.0;
-    config
-}
-
 /// One RTP packet of Opus payload type 111 (a tiny frame; what it decodes to does not matter).
 fn opus_packet(ssrc: u32, seq: u16) -> Vec<u8> {
     let mut p = vec![0x80, OPUS_PT];
@@ -36,7 +27,7 @@ fn opus_packet(ssrc: u32, seq: u16) -> Vec<u8> {
 /// the media), the room flows to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_waits_for_consent_from_the_address_it_goes_to() {
-    let server = start(video_config()).await;
+    let server = start(small_video(test_config())).await;
     let talker = {
         let mut o = tessera::dial::DialOptions::new(uri(&server, "consent"));
         o.from = "talker".into();

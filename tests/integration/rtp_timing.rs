@@ -19,14 +19,6 @@ const RED: (u8, u8, u8) = (230, 20, 20);
 const BLUE: (u8, u8, u8) = (20, 20, 230);
 const RECORD: Duration = Duration::from_secs(8);
 
-fn video_config() -> tessera::config::Config {
-    let mut config = test_config();
-    config.video.canvas.width = 320;
-    config.video.canvas.height = 180;
-    config.video.canvas.fps = 15.0;
-    config
-}
-
 fn coloured(server: &ServerHandle, name: &str, colour: (u8, u8, u8), secs: f64) -> DialOptions {
     let mut o = DialOptions::new(uri(server, "clock"));
     o.from = name.to_string();
@@ -199,7 +191,7 @@ async fn probe_scenario(server: &ServerHandle) -> (Received, Received, WallClock
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timestamps_follow_the_clock_through_joins_keyframes_and_reinvites() {
-    let server = start(video_config()).await;
+    let server = start(small_video(test_config())).await;
     let red = dial_after(Duration::ZERO, coloured(&server, "red", RED, 11.0));
     let (red, (audio_rx, video_rx, wall, blue)) = tokio::join!(red, probe_scenario(&server));
     assert!(red.answered && blue.answered);

@@ -8,19 +8,11 @@ use crate::common;
 use common::media_peer::*;
 use common::*;
 use std::time::{Duration, Instant};
-use tessera::config::Config;
 use tessera::dial::{dial, DialOptions};
 use tessera::server::ServerHandle;
 use tokio::net::UdpSocket;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn small_video(mut config: Config) -> Config {
-    config.video.canvas.width = 320;
-    config.video.canvas.height = 180;
-    config.video.canvas.fps = 15.0;
-    config
-}
 
 /// RTP packets of payload type `pt` that arrive on `socket` between `settle` and `window`
 /// from now.

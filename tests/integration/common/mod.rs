@@ -56,6 +56,15 @@ pub fn init_logs() {
         .try_init();
 }
 
+/// `config` with a 320x180 canvas at 15 fps: video that a loaded 2-core machine decodes in
+/// several in-process clients at once.
+pub fn small_video(mut config: Config) -> Config {
+    config.video.canvas.width = 320;
+    config.video.canvas.height = 180;
+    config.video.canvas.fps = 15.0;
+    config
+}
+
 pub async fn start(config: Config) -> ServerHandle {
     init_logs();
     ServerHandle::start(config).await.expect("server starts")
