@@ -21,6 +21,16 @@ Content-Length: 0\r\n\r\n"
     }
 }
 
+/// Feeds `request` from `from` to a layer with no output pending and returns the key of the
+/// server transaction it started.
+fn received(layer: &mut TransactionLayer, now: Instant, request: &Request, from: Peer) -> TxKey {
+    layer.handle_request(now, request.clone(), from);
+    match drain(layer).remove(0) {
+        TxOutput::Request { key, .. } => key,
+        other => panic!("{other:?}"),
+    }
+}
+
 fn drain(layer: &mut TransactionLayer) -> Vec<TxOutput> {
     std::iter::from_fn(|| layer.poll_output()).collect()
 }
@@ -58,11 +68,7 @@ fn success_is_retransmitted_until_ack() {
     let timers = TimerConfig::default();
     let mut layer = TransactionLayer::new(timers);
     let invite = request("INVITE", "z9hG4bK2", 1);
-    layer.handle_request(t0, invite.clone(), peer());
-    let key = match drain(&mut layer).remove(0) {
-        TxOutput::Request { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
+    let key = received(&mut layer, t0, &invite, peer());
     layer.respond(t0, &key, &response_to(&invite, 200));
     assert_eq!(transmits(&drain(&mut layer)), 1);
     // T1, 2·T1, 4·T1: three retransmissions by 3.5 s.
@@ -98,11 +104,7 @@ fn unacknowledged_success_times_out() {
     };
     let mut layer = TransactionLayer::new(timers);
     let invite = request("INVITE", "z9hG4bK3", 1);
-    layer.handle_request(t0, invite.clone(), peer());
-    let key = match drain(&mut layer).remove(0) {
-        TxOutput::Request { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
+    let key = received(&mut layer, t0, &invite, peer());
     layer.respond(t0, &key, &response_to(&invite, 200));
     layer.handle_timeout(t0 + Duration::from_secs(1));
     let out = drain(&mut layer);
@@ -121,11 +123,7 @@ fn failure_ack_absorbed_and_timer_i_ends_transaction() {
     let t0 = Instant::now();
     let mut layer = TransactionLayer::new(TimerConfig::default());
     let invite = request("INVITE", "z9hG4bK4", 1);
-    layer.handle_request(t0, invite.clone(), peer());
-    let key = match drain(&mut layer).remove(0) {
-        TxOutput::Request { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
+    let key = received(&mut layer, t0, &invite, peer());
     layer.respond(t0, &key, &response_to(&invite, 486));
     drain(&mut layer);
     layer.handle_request(t0, request("ACK", "z9hG4bK4", 1), peer());
@@ -192,11 +190,7 @@ fn tcp_gets_no_retransmissions() {
         flow: crate::sip::peer::Flow::Tcp(7),
     };
     let invite = request("INVITE", "z9hG4bK7", 1);
-    layer.handle_request(t0, invite.clone(), tcp);
-    let key = match drain(&mut layer).remove(0) {
-        TxOutput::Request { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
+    let key = received(&mut layer, t0, &invite, tcp);
     layer.respond(t0, &key, &response_to(&invite, 200));
     drain(&mut layer);
     layer.handle_timeout(t0 + Duration::from_secs(2));
@@ -208,11 +202,7 @@ fn an_ack_naming_another_dialog_does_not_stop_the_2xx() {
     let t0 = Instant::now();
     let mut layer = TransactionLayer::new(TimerConfig::default());
     let invite = request("INVITE", "z9hG4bK7", 1);
-    layer.handle_request(t0, invite.clone(), peer());
-    let key = match drain(&mut layer).remove(0) {
-        TxOutput::Request { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
+    let key = received(&mut layer, t0, &invite, peer());
     let mut ok = response_to(&invite, 200);
     crate::sip::message::set_to_tag(&mut ok, "ours");
     layer.respond(t0, &key, &ok);
@@ -246,11 +236,7 @@ fn a_failure_response_is_retransmitted_only_a_few_times() {
     let t0 = Instant::now();
     let mut layer = TransactionLayer::new(TimerConfig::default());
     let invite = request("INVITE", "z9hG4bK9", 1);
-    layer.handle_request(t0, invite.clone(), peer());
-    let key = match drain(&mut layer).remove(0) {
-        TxOutput::Request { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
+    let key = received(&mut layer, t0, &invite, peer());
     layer.respond(t0, &key, &response_to(&invite, 503));
     assert_eq!(transmits(&drain(&mut layer)), 1);
     let mut again = 0;
