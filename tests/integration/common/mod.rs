@@ -101,6 +101,24 @@ pub fn heard(report: &DialReport, hz: f32) -> f64 {
     tone_ratio(&rec[start..end], hz, 48_000)
 }
 
+/// How steadily `hz` sounds in `samples` (48 kHz): the median, over 100 ms chunks, of the
+/// fraction of each chunk's energy at `hz`. A whole-window ratio needs the tone's phase to
+/// run on unbroken, so one late packet on a loaded machine (a frame of zeros, then the tone
+/// shifted) spreads its energy; the median of short chunks asks instead whether the tone is
+/// there most of the time. For "not heard", use the whole-window `tone_ratio`: any trace of
+/// the tone counts there.
+pub fn steadily_heard(samples: &[i16], hz: f32) -> f64 {
+    let mut ratios: Vec<f64> = samples
+        .chunks_exact(4_800)
+        .map(|chunk| tone_ratio(chunk, hz, 48_000))
+        .collect();
+    if ratios.is_empty() {
+        return 0.0;
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
+}
+
 /// Whether the third-party program `program` runs here (`arg` makes it print and exit).
 /// The tests that need one assert it with a hint at `scripts/install-deps --test`.
 pub fn tool_available(program: &str, arg: &str) -> bool {
