@@ -148,12 +148,16 @@ pub fn image_tile_has(
     tile: (i32, i32, u32, u32),
     colour: (u8, u8, u8),
 ) -> bool {
-    let pixel = |x, y| {
+    tile_has_by(image_rgb(image), tile, colour)
+}
+
+/// The RGB colour at (x, y) of a decoded picture, `None` outside it.
+pub fn image_rgb(image: &image::RgbImage) -> impl Fn(u32, u32) -> Option<(u8, u8, u8)> + '_ {
+    |x, y| {
         image
             .get_pixel_checked(x, y)
             .map(|p| (p.0[0], p.0[1], p.0[2]))
-    };
-    tile_has_by(pixel, tile, colour)
+    }
 }
 
 fn tile_has_by(
