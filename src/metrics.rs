@@ -34,6 +34,14 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
+/// `tessera_faults_total` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabel {
+    /// What failed and was contained: `room` (a media thread's room, closed), `video_decoder`
+    /// or `video_encoder` (a codec, rebuilt).
+    pub kind: &'static str,
+}
+
 /// RTP counts of one stream since they were last reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RtpDelta {
@@ -59,6 +67,7 @@ pub struct Metrics {
     pub rtp_lost: Counter,
     pub sip_responses: Family<CodeLabel, Counter>,
     pub calls: Family<ResultLabel, Counter>,
+    pub faults: Family<FaultLabel, Counter>,
 }
 
 /// Buckets from 50 µs to about 0.4 s.
@@ -89,6 +98,7 @@ impl Metrics {
             rtp_lost: Counter::default(),
             sip_responses: Family::default(),
             calls: Family::default(),
+            faults: Family::default(),
             registry: Registry::default(),
         };
         registry.register("rooms", "Rooms with media running", m.rooms.clone());
@@ -148,6 +158,11 @@ impl Metrics {
             "Incoming calls, answered or rejected",
             m.calls.clone(),
         );
+        registry.register(
+            "faults",
+            "Panics caught and contained, by what failed (room, video_decoder, video_encoder)",
+            m.faults.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -182,6 +197,11 @@ impl Metrics {
     /// Records how an incoming call ended its INVITE.
     pub fn call(&self, result: &'static str) {
         self.calls.get_or_create(&ResultLabel { result }).inc();
+    }
+
+    /// Records a panic that was caught and contained.
+    pub fn fault(&self, kind: &'static str) {
+        self.faults.get_or_create(&FaultLabel { kind }).inc();
     }
 
     pub fn observe(histogram: &Histogram, spent: Duration) {

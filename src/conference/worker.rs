@@ -286,6 +286,7 @@ impl Worker {
     /// Drops a room whose invariants broke and reports it (with its members) to the core,
     /// which ends its calls with BYE and forgets it.
     fn fail_room(&mut self, id: RoomId) {
+        self.settings.metrics.fault("room");
         let members = self
             .rooms
             .remove(&id)

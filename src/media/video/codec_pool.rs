@@ -16,12 +16,13 @@ use super::frame::I420Frame;
 use crate::metrics::Metrics;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Frames of one member queued or being decoded before new ones are refused.
 pub const MAX_DECODES_IN_FLIGHT: usize = 4;
@@ -84,6 +85,11 @@ enum Job {
     },
     /// Ends the thread (the pool is being dropped).
     Stop,
+    /// Panics while serving codec `key`, as a bug in a codec would.
+    #[cfg(test)]
+    PanicForTest {
+        key: u64,
+    },
 }
 
 /// How often the codec threads log what their work cost.
@@ -351,6 +357,12 @@ pub struct PooledDecoder {
 }
 
 impl PooledDecoder {
+    /// Makes the codec thread panic while serving this decoder.
+    #[cfg(test)]
+    fn panic_for_test(&mut self) -> bool {
+        self.link.submit(|key| Job::PanicForTest { key })
+    }
+
     /// Queues one access unit. `false` when the member is too far behind (the unit was
     /// dropped) or the thread is gone.
     pub fn submit(&mut self, annex_b: &[u8]) -> bool {
@@ -382,6 +394,12 @@ pub struct PooledEncoder {
 }
 
 impl PooledEncoder {
+    /// Makes the codec thread panic while serving this encoder.
+    #[cfg(test)]
+    fn panic_for_test(&mut self) -> bool {
+        self.link.submit(|key| Job::PanicForTest { key })
+    }
+
     /// Copies `canvas` into a spare buffer and queues it. `false` when the encoder is behind
     /// (the frame is skipped) or the thread is gone.
     pub fn submit(
@@ -493,30 +511,85 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
                 codecs.remove(&key);
             }
             Job::Stop => return,
-            Job::Decode { key, annex_b } => {
-                if let Some(Codec::Decoder(open)) = codecs.get_mut(&key) {
-                    let started = thread_cpu_ns();
-                    let listening = decode(open, &annex_b);
-                    let spent = thread_cpu_ns().saturating_sub(started);
-                    cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
-                    Metrics::observe(&cpu.metrics.video_decode, Duration::from_nanos(spent));
-                    if !listening {
-                        codecs.remove(&key);
-                    }
-                }
-            }
-            Job::Encode { key, job } => {
-                if let Some(Codec::Encoder(open)) = codecs.get_mut(&key) {
-                    let started = thread_cpu_ns();
-                    let listening = encode(open, *job);
-                    let spent = thread_cpu_ns().saturating_sub(started);
-                    cpu.record(&cpu.encode_ns, &cpu.encodes, spent);
-                    Metrics::observe(&cpu.metrics.video_encode, Duration::from_nanos(spent));
-                    if !listening {
-                        codecs.remove(&key);
-                    }
-                }
-            }
+            Job::Decode { key, annex_b } => serve(&mut codecs, key, cpu, |codec| {
+                let Codec::Decoder(open) = codec else {
+                    return true;
+                };
+                let started = thread_cpu_ns();
+                let listening = decode(open, &annex_b);
+                let spent = thread_cpu_ns().saturating_sub(started);
+                cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
+                Metrics::observe(&cpu.metrics.video_decode, Duration::from_nanos(spent));
+                listening
+            }),
+            Job::Encode { key, job } => serve(&mut codecs, key, cpu, |codec| {
+                let Codec::Encoder(open) = codec else {
+                    return true;
+                };
+                let started = thread_cpu_ns();
+                let listening = encode(open, *job);
+                let spent = thread_cpu_ns().saturating_sub(started);
+                cpu.record(&cpu.encode_ns, &cpu.encodes, spent);
+                Metrics::observe(&cpu.metrics.video_encode, Duration::from_nanos(spent));
+                listening
+            }),
+            #[cfg(test)]
+            Job::PanicForTest { key } => serve(&mut codecs, key, cpu, |_| {
+                panic!("a codec panicked (test)");
+            }),
+        }
+    }
+}
+
+/// Runs one job on codec `key`; its `false` (nobody listens any more) closes the codec. A
+/// panic in the job is contained to that codec: it is rebuilt and its owner told, and the
+/// thread goes on serving the other members and views.
+fn serve(
+    codecs: &mut HashMap<u64, Codec>,
+    key: u64,
+    cpu: &CodecCpu,
+    job: impl FnOnce(&mut Codec) -> bool,
+) {
+    let Some(codec) = codecs.get_mut(&key) else {
+        return;
+    };
+    let listening = match catch_unwind(AssertUnwindSafe(|| job(codec))) {
+        Ok(listening) => listening,
+        Err(_) => rebuild(codec, &cpu.metrics),
+    };
+    if !listening {
+        codecs.remove(&key);
+    }
+}
+
+/// After a panic: a decoder starts afresh and its member is asked for a keyframe (its
+/// reference pictures are gone); an encoder is rebuilt on the next canvas, whose first frame
+/// is then an IDR for every watcher. False when the owner is gone or no decoder can be made.
+fn rebuild(codec: &mut Codec, metrics: &Metrics) -> bool {
+    match codec {
+        Codec::Decoder(open) => {
+            metrics.fault("video_decoder");
+            error!("video decoder panicked; starting a new one and asking for a keyframe");
+            let Ok(decoder) = VideoDecoder::new() else {
+                return false;
+            };
+            open.decoder = Box::new(decoder);
+            open.results
+                .send(DecodeOutcome::Failed {
+                    needs_keyframe: true,
+                })
+                .is_ok()
+        }
+        Codec::Encoder(open) => {
+            metrics.fault("video_encoder");
+            error!("video encoder panicked; a new one starts with a keyframe");
+            open.encoder = Ok(None);
+            open.packetizer = packetizer_for(&open.config);
+            open.results
+                .send(EncodeOutcome::Failed(VideoCodecError::Encoder(
+                    "the encoder panicked and was rebuilt".into(),
+                )))
+                .is_ok()
         }
     }
 }
@@ -600,47 +673,60 @@ mod tests {
         }
     }
 
-    #[test]
-    fn frames_round_trip_through_pooled_encoder_and_decoder() {
-        let pool = VideoCodecPool::start(2, Default::default()).expect("pool");
-        let config = EncoderConfig {
+    fn small_config() -> EncoderConfig {
+        EncoderConfig {
             width: 160,
             height: 96,
             fps: 30.0,
             bitrate_bps: 300_000,
             max_keyframe_interval: None,
             max_nal_bytes: None,
+        }
+    }
+
+    /// Encodes pattern frame `t` on the pool; answers its payloads and whether it is a keyframe.
+    fn encode_one(encoder: &mut PooledEncoder, t: u32, force: bool) -> (RtpPayloads, bool) {
+        let captured = Instant::now();
+        assert!(encoder.submit(&pattern_frame(160, 96, t), force, captured));
+        let EncodeOutcome::Frame {
+            payloads,
+            keyframe,
+            captured_at,
+        } = wait(|| encoder.poll())
+        else {
+            panic!("frame {t} not encoded");
         };
-        let mut encoder = pool.open_encoder(config).expect("encoder");
+        assert_eq!(captured_at, captured);
+        (payloads, keyframe)
+    }
+
+    /// Reassembles the access unit from the FU-A/STAP-A payloads and decodes it on the pool.
+    fn decode_one(decoder: &mut PooledDecoder, payloads: &RtpPayloads) -> DecodeOutcome {
+        let mut depacketizer = crate::rtp::h264::H264Depacketizer::new();
+        let mut unit = None;
+        for (i, (payload, marker)) in payloads.iter_with_marker().enumerate() {
+            unit = unit.or(depacketizer
+                .push(i as u16, 0, marker, payload)
+                .ok()
+                .flatten());
+        }
+        let unit = unit.expect("complete access unit");
+        assert!(decoder.submit(unit.annex_b()));
+        wait(|| decoder.poll())
+    }
+
+    #[test]
+    fn frames_round_trip_through_pooled_encoder_and_decoder() {
+        let pool = VideoCodecPool::start(2, Default::default()).expect("pool");
+        let mut encoder = pool.open_encoder(small_config()).expect("encoder");
         let mut decoder = pool
             .open_decoder(VideoDecoder::new().expect("decoder"))
             .expect("pooled decoder");
         let mut pictures = 0;
         for t in 0..5 {
-            let captured = Instant::now();
-            assert!(encoder.submit(&pattern_frame(160, 96, t), t == 0, captured));
-            let EncodeOutcome::Frame {
-                payloads,
-                keyframe,
-                captured_at,
-            } = wait(|| encoder.poll())
-            else {
-                panic!("frame {t} not encoded");
-            };
+            let (payloads, keyframe) = encode_one(&mut encoder, t, t == 0);
             assert_eq!(keyframe, t == 0);
-            assert_eq!(captured_at, captured);
-            // Reassemble the access unit from the FU-A/STAP-A payloads and decode it.
-            let mut depacketizer = crate::rtp::h264::H264Depacketizer::new();
-            let mut unit = None;
-            for (i, (payload, marker)) in payloads.iter_with_marker().enumerate() {
-                unit = unit.or(depacketizer
-                    .push(i as u16, 0, marker, payload)
-                    .ok()
-                    .flatten());
-            }
-            let unit = unit.expect("complete access unit");
-            assert!(decoder.submit(unit.annex_b()));
-            if let DecodeOutcome::Picture(p) = wait(|| decoder.poll()) {
+            if let DecodeOutcome::Picture(p) = decode_one(&mut decoder, &payloads) {
                 assert_eq!((p.width, p.height), (160, 96));
                 decoder.recycle(p);
                 pictures += 1;
@@ -650,6 +736,57 @@ mod tests {
         assert_eq!(pictures, 5);
         drop((encoder, decoder));
         drop(pool); // joins the threads
+    }
+
+    #[test]
+    fn a_codec_that_panics_is_rebuilt_and_its_thread_serves_on() {
+        let metrics = Arc::new(Metrics::new());
+        let pool = VideoCodecPool::start(1, metrics.clone()).expect("pool");
+        let mut encoder = pool.open_encoder(small_config()).expect("encoder");
+        let mut decoder = pool
+            .open_decoder(VideoDecoder::new().expect("decoder"))
+            .expect("pooled decoder");
+        for t in 0..2 {
+            let (payloads, _) = encode_one(&mut encoder, t, t == 0);
+            assert!(matches!(
+                decode_one(&mut decoder, &payloads),
+                DecodeOutcome::Picture(_)
+            ));
+        }
+        // Both codecs live on the one thread: each panic must leave it serving.
+        assert!(decoder.panic_for_test());
+        assert!(
+            matches!(
+                wait(|| decoder.poll()),
+                DecodeOutcome::Failed {
+                    needs_keyframe: true
+                }
+            ),
+            "the member is asked for a keyframe"
+        );
+        assert!(encoder.panic_for_test());
+        assert!(matches!(wait(|| encoder.poll()), EncodeOutcome::Failed(_)));
+        // The new encoder's first frame is an IDR though none was asked for, and the new
+        // decoder decodes it: both carry on.
+        let (payloads, keyframe) = encode_one(&mut encoder, 2, false);
+        assert!(keyframe, "a rebuilt encoder starts with a keyframe");
+        assert!(matches!(
+            decode_one(&mut decoder, &payloads),
+            DecodeOutcome::Picture(_)
+        ));
+        let (payloads, keyframe) = encode_one(&mut encoder, 3, false);
+        assert!(!keyframe);
+        assert!(matches!(
+            decode_one(&mut decoder, &payloads),
+            DecodeOutcome::Picture(_)
+        ));
+        let text = metrics.encode();
+        for kind in ["video_decoder", "video_encoder"] {
+            assert!(
+                text.contains(&format!("tessera_faults_total{{kind=\"{kind}\"}} 1")),
+                "{kind} counted: {text}"
+            );
+        }
     }
 
     #[test]
