@@ -66,55 +66,9 @@ async fn cancel_before_answer_gets_487_and_frees_everything() {
     let server = start(config).await;
     let probe = SipProbe::new(server.sip_addr()).await;
     let ruri = format!("sip:4000@{}", server.sip_addr());
-    let me = probe.local();
-    let invite = request(
-        "INVITE",
-        &ruri,
-        me,
-        "cancel-1",
-        "inv1",
-        1,
-        None,
-        "Content-Type: application/sdp\r\n",
-        &sdp_offer("127.0.0.1:9".parse().unwrap()),
-    );
-    probe.send(&invite).await;
-    assert!(probe.response_with("180", WAIT).await.is_some(), "ringing");
+    assert!(probe.ring(&ruri, "cancel-1").await, "ringing");
     assert_eq!(server.rtp_port_pairs_in_use(), 1);
-    let cancel = request("CANCEL", &ruri, me, "cancel-1", "inv1", 1, None, "", "");
-    probe.send(&cancel).await;
-    let mut got_cancel_ok = false;
-    let mut got_487 = false;
-    for _ in 0..4 {
-        let Some(msg) = probe.final_response(WAIT).await else {
-            break;
-        };
-        let cseq = header(&msg, "CSeq").unwrap_or_default().to_string();
-        if status(&msg) == 200 && cseq.ends_with("CANCEL") {
-            got_cancel_ok = true;
-        }
-        if status(&msg) == 487 && cseq.ends_with("INVITE") {
-            got_487 = true;
-            let to_tag = header(&msg, "To")
-                .and_then(|t| t.split("tag=").nth(1))
-                .map(str::to_string);
-            let ack = request(
-                "ACK",
-                &ruri,
-                me,
-                "cancel-1",
-                "inv1",
-                1,
-                to_tag.as_deref(),
-                "",
-                "",
-            );
-            probe.send(&ack).await;
-        }
-        if got_cancel_ok && got_487 {
-            break;
-        }
-    }
+    let (got_cancel_ok, got_487) = probe.cancel(&ruri, "cancel-1").await;
     assert!(got_cancel_ok, "CANCEL answered 200");
     assert!(got_487, "INVITE answered 487");
     assert!(ports_returned(&server).await);

@@ -8,6 +8,7 @@ mod api_http;
 mod baresip_interop;
 mod call_lifecycle;
 mod cascade;
+mod churn;
 mod ctl;
 mod dial_cli;
 mod dial_out;

@@ -327,6 +327,44 @@ impl SipProbe {
         None
     }
 
+    /// INVITEs `ruri` (an audio offer to an unused port) as `call_id` and waits for
+    /// `180 Ringing` (the server must ring first: `[sip] answer_delay_ms`).
+    pub async fn ring(&self, ruri: &str, call_id: &str) -> bool {
+        let offer = sdp_offer("127.0.0.1:9".parse().expect("addr"));
+        let content = "Content-Type: application/sdp\r\n";
+        let me = self.local();
+        let invite = request("INVITE", ruri, me, call_id, call_id, 1, None, content, &offer);
+        self.send(&invite).await;
+        self.response_with("180", Duration::from_secs(10))
+            .await
+            .is_some()
+    }
+
+    /// CANCELs the ringing INVITE `call_id` and ACKs its final answer; answers (the CANCEL
+    /// got 200, the INVITE got 487).
+    pub async fn cancel(&self, ruri: &str, call_id: &str) -> (bool, bool) {
+        let me = self.local();
+        let cancel = request("CANCEL", ruri, me, call_id, call_id, 1, None, "", "");
+        self.send(&cancel).await;
+        let (mut cancelled, mut terminated) = (false, false);
+        while !(cancelled && terminated) {
+            let Some(msg) = self.final_response(Duration::from_secs(10)).await else {
+                break;
+            };
+            let cseq = header(&msg, "CSeq").unwrap_or_default().to_string();
+            if status(&msg) == 200 && cseq.ends_with("CANCEL") {
+                cancelled = true;
+            }
+            if status(&msg) == 487 && cseq.ends_with("INVITE") {
+                terminated = true;
+                let tag = to_tag_of(&msg);
+                let ack = request("ACK", ruri, me, call_id, call_id, 1, Some(&tag), "", "");
+                self.send(&ack).await;
+            }
+        }
+        (cancelled, terminated)
+    }
+
     /// Waits for a response with status prefix `prefix` to a request of `method` (by CSeq).
     pub async fn response_to(&self, method: &str, prefix: &str, limit: Duration) -> Option<String> {
         let end = Instant::now() + limit;
