@@ -5,7 +5,8 @@
 //!
 //! The server is its own process so that its descriptors and threads are its own (the other
 //! tests share this one). Bounded: 60 s of churn by default, `TESSERA_CHURN_SECS` for longer
-//! runs, `TESSERA_CHURN_SEED` to replay a sequence.
+//! runs, `TESSERA_CHURN_SEED` to replay a sequence, `TESSERA_CHURN_ONLY=Cancel` (or another
+//! ending's name) to churn one kind of call alone when hunting a leak.
 
 use crate::common;
 
@@ -335,8 +336,15 @@ async fn churn(sip: SocketAddr, until: Instant, seed: u64) -> Tally {
         let mut tally = Tally::default();
         // Call-IDs (and branches) differ across runs and slots: a reused one is a retransmission.
         let mut n = (seed % 1_000) * 1_000_000_000 + slot * 1_000_000;
+        let only = std::env::var("TESSERA_CHURN_ONLY").ok();
+        let kinds: Vec<usize> = (0..ENDINGS.len())
+            .filter(|k| {
+                only.as_ref()
+                    .is_none_or(|o| *o == format!("{:?}", ENDINGS[*k]))
+            })
+            .collect();
         while Instant::now() < until {
-            let kind = rng.random_range(0..ENDINGS.len());
+            let kind = kinds[rng.random_range(0..kinds.len())];
             let room = ROOMS[rng.random_range(0..ROOMS.len())];
             n += 1;
             tally.placed[kind] += 1;
@@ -345,6 +353,9 @@ async fn churn(sip: SocketAddr, until: Instant, seed: u64) -> Tally {
                 Err(e) if tally.errors.len() < 5 => tally.errors.push(e),
                 Err(_) => {}
             }
+            // Callers, not a flood: a cancelled call takes a few ms, and thousands of them a
+            // second fill the transaction table (a stateless 503 then, by design).
+            tokio::time::sleep(Duration::from_millis(rng.random_range(10..100))).await;
         }
         tally
     });
@@ -407,7 +418,10 @@ async fn churning_calls_leave_no_descriptors_threads_ports_or_memory_behind() {
         started.elapsed()
     );
     for (k, ending) in ENDINGS.iter().enumerate() {
-        assert!(tally.placed[k] > 0, "no {ending:?} call was placed");
+        assert!(
+            tally.placed[k] > 0 || std::env::var("TESSERA_CHURN_ONLY").is_ok(),
+            "no {ending:?} call was placed"
+        );
         assert_eq!(
             tally.went_well[k],
             tally.placed[k],
@@ -425,8 +439,9 @@ async fn churning_calls_leave_no_descriptors_threads_ports_or_memory_behind() {
         server.last_lines()
     );
     // Memory: freed blocks stay in the allocator's arenas, so allow some slack over the
-    // warmed-up baseline, but not growth with the number of calls (hundreds of them).
-    let slack_kib = baseline.rss_kib / 4 + 16 * 1024;
+    // warmed-up baseline, but not growth with the number of calls (hundreds of them). Before
+    // the server fixed glibc's mmap threshold (`main.rs`), 500 calls grew it by ~13 MB.
+    let slack_kib = baseline.rss_kib / 4 + 8 * 1024;
     assert!(
         after.rss_kib <= baseline.rss_kib + slack_kib,
         "RSS grew from {} to {} KiB over {} calls",

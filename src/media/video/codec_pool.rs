@@ -573,7 +573,7 @@ fn rebuild(codec: &mut Codec, metrics: &Metrics) -> bool {
             let Ok(decoder) = VideoDecoder::new() else {
                 return false;
             };
-            open.decoder = Box::new(decoder);
+            *open.decoder = decoder;
             open.results
                 .send(DecodeOutcome::Failed {
                     needs_keyframe: true,
