@@ -473,6 +473,8 @@ impl Member {
             counters: self.endpoint.counters(),
             jitter_ms: self.rx_stats.jitter_ms(),
             concealed_frames: self.inbound.stats().concealed_frames,
+            playout_delay_ms: self.inbound.jitter_stats().buffered_ms,
+            playout_target_ms: self.inbound.jitter_stats().target_delay_ms,
             video: self.video.as_ref().map(|v| VideoSnapshot {
                 rtp_port: v.local_port(),
                 counters: v.counters(),
@@ -517,6 +519,10 @@ pub struct MemberSnapshot {
     pub counters: crate::rtp::endpoint::EndpointCounters,
     pub jitter_ms: f64,
     pub concealed_frames: u64,
+    /// Audio its jitter buffer holds ahead of playout now, and the delay it aims for (both
+    /// ms): after a burst of loss the first comes back to the second.
+    pub playout_delay_ms: u32,
+    pub playout_target_ms: u32,
     pub video: Option<VideoSnapshot>,
 }
 

@@ -140,6 +140,9 @@ pub struct DialReport {
     /// Last decoded video frame, for in-process callers.
     #[serde(skip)]
     pub last_frame: Option<crate::media::video::frame::I420Frame>,
+    /// When each received video picture was decoded, for in-process callers.
+    #[serde(skip)]
+    pub video_decoded_at: Vec<std::time::Instant>,
 }
 
 /// Failures before a call could even be attempted.

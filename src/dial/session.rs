@@ -134,6 +134,7 @@ pub(super) fn empty_report(options: &DialOptions) -> DialReport {
         video_width: 0,
         video_height: 0,
         last_frame: None,
+        video_decoded_at: Vec::new(),
     }
 }
 
@@ -182,10 +183,11 @@ impl Uac {
         let hung_up = self
             .run_media(options, audio, &sockets.rtp, video.as_mut(), &mut report)
             .await?;
-        if let Some(v) = &video {
+        if let Some(v) = video.as_mut() {
             report.video_rx_frames = v.inbound.stats().frames_decoded;
             report.video_pli_sent = v.inbound.stats().keyframe_requests;
             report.last_frame = v.captured.clone().or_else(|| v.last_picture());
+            report.video_decoded_at = std::mem::take(&mut v.decoded_at);
             if let Some(f) = &report.last_frame {
                 report.video_width = f.width;
                 report.video_height = f.height;

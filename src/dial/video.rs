@@ -43,6 +43,8 @@ pub struct DialVideo {
     packet: Vec<u8>,
     /// The picture captured at the requested time, if any.
     pub captured: Option<I420Frame>,
+    /// When each received picture was decoded.
+    pub decoded_at: Vec<Instant>,
     drop_every: Option<u32>,
     received: u32,
     next_report: Option<Instant>,
@@ -86,6 +88,7 @@ impl DialVideo {
             remote_ssrc: None,
             packet: Vec::with_capacity(1500),
             captured: None,
+            decoded_at: Vec::new(),
             drop_every: None,
             received: 0,
             next_report: None,
@@ -178,6 +181,7 @@ impl DialVideo {
             return false; // simulated network loss (tests)
         }
         self.remote_ssrc = Some(rtp.ssrc());
+        let decoded = self.inbound.stats().frames_decoded;
         self.inbound.push(
             now,
             u16::from(rtp.sequence_number()),
@@ -185,6 +189,9 @@ impl DialVideo {
             rtp.mark(),
             rtp.payload(),
         );
+        if self.inbound.stats().frames_decoded > decoded {
+            self.decoded_at.push(now);
+        }
         if self.inbound.take_keyframe_request(now) {
             let pli = RtcpPacket::PictureLossIndication {
                 sender_ssrc: self.sender.ssrc(),

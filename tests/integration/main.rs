@@ -15,6 +15,7 @@ mod dial_out;
 mod dtmf_pin;
 mod ffmpeg_records_canvas;
 mod hears_others_not_self;
+mod impaired_network;
 mod loadgen;
 mod media_bad_input;
 mod media_consent;
