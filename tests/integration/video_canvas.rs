@@ -54,17 +54,32 @@ fn tiles_by_name(room: &RoomSnapshot, canvas: usize) -> HashMap<String, (i32, i3
 
 /// Waits until `room` has `members` members, then returns its snapshot.
 async fn room_with(server: &ServerHandle, room: &str, members: usize) -> RoomSnapshot {
+    room_when(server, room, members, |_| true).await
+}
+
+/// Waits until `room` has `members` members, each one on a canvas has its tile, and `also`
+/// holds; answers the room then.
+async fn room_when(
+    server: &ServerHandle,
+    room: &str,
+    members: usize,
+    also: impl Fn(&RoomSnapshot) -> bool,
+) -> RoomSnapshot {
     let ctl = server.control();
+    let ready = |r: &RoomSnapshot| {
+        let placed = r.members.iter().filter(|m| m.canvas.is_some()).count();
+        let tiles: usize = r.canvases.iter().map(|c| c.tiles.len()).sum();
+        r.members.len() == members && tiles == placed && also(r)
+    };
     assert!(
         eventually(Duration::from_secs(15), || async {
-            ctl.room(room).await.is_some_and(|r| {
-                r.members.len() == members
-                    && r.canvases.iter().map(|c| c.tiles.len()).sum::<usize>() >= members.min(1)
-            })
+            ctl.room(room).await.is_some_and(|r| ready(&r))
         })
         .await,
-        "room {room} never reached {members} members: {:?}",
-        ctl.room(room).await.map(|r| (r.members.len(), r.canvases))
+        "room {room} never reached {members} members, all placed: {:?}",
+        ctl.room(room)
+            .await
+            .map(|r| (r.members.len(), r.video_encoders, r.canvases))
     );
     ctl.room(room).await.expect("room")
 }
@@ -90,10 +105,7 @@ async fn four_colours_on_a_2x2_canvas_seen_by_every_member() {
             dial(o)
         })
         .collect();
-    let observe = async {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        room_with(&server, "grid", 4).await
-    };
+    let observe = async { room_when(&server, "grid", 4, |r| r.video_encoders == 1).await };
     let (reports, room) = tokio::join!(futures::future::join_all(calls), observe);
     let tiles = tiles_by_name(&room, 1);
     assert_eq!(tiles.len(), 4, "four tiles on canvas 1: {tiles:?}");
@@ -137,10 +149,7 @@ async fn two_canvases_with_initial_and_watching_canvas() {
             dial(o)
         })
         .collect();
-    let observe = async {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        room_with(&server, "two", 4).await
-    };
+    let observe = async { room_when(&server, "two", 4, |r| r.video_encoders == 2).await };
     let (reports, room) = tokio::join!(futures::future::join_all(calls), observe);
     assert_eq!(room.video_encoders, 2, "one view per watched canvas");
     let one = tiles_by_name(&room, 1);
@@ -180,10 +189,7 @@ async fn member_without_video_gets_a_placeholder_tile() {
         tessera::sdp::AudioCodec::Opus,
         tessera::dial::DialTransport::Udp,
     );
-    let observe = async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        room_with(&server, "ph", 2).await
-    };
+    let observe = async { room_with(&server, "ph", 2).await };
     let (report, _, room) = tokio::join!(dial(watcher), audio_only, observe);
     let report = report.expect("dial");
     let frame = frame_of(&report);
@@ -245,8 +251,11 @@ async fn ten_watchers_share_one_encoder_and_pli_bursts_are_rate_limited() {
         .await;
         send_consent(&video, &watcher.answer, "video").await;
         let port = sdp_port(&watcher.answer, "video").expect("video answered");
-        let room = room_with(&server, "ten", 12).await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // The shared view is encoding (its first keyframe went out) before the PLIs.
+        let room = room_when(&server, "ten", 12, |r| {
+            r.video_encoders == 1 && r.video_keyframes >= 1
+        })
+        .await;
         let mut pli = Vec::new();
         tessera::rtp::rtcp::write_compound(
             &[tessera::rtp::rtcp::RtcpPacket::PictureLossIndication {
@@ -333,10 +342,7 @@ async fn hiding_ones_own_tile_costs_a_view_of_its_own() {
     shy.headers = vec![("X-Tessera-Hide-Self".into(), "1".into())];
     let mut other = options(&server, "shy", "other", Some(GREEN), 7.0);
     other.capture_frame_at = Some(Duration::from_secs(5));
-    let observe = async {
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        room_with(&server, "shy", 2).await
-    };
+    let observe = async { room_when(&server, "shy", 2, |r| r.video_encoders == 2).await };
     let (shy, other, room) = tokio::join!(dial(shy), dial(other), observe);
     assert_eq!(
         room.video_encoders, 2,
@@ -418,8 +424,13 @@ async fn the_loudest_talker_takes_the_floor_slot() {
     let mut talker = options(&server, "floor", "talker", Some(BLUE), 6.0);
     talker.tone_hz = Some(500.0);
     let observe = async {
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        room_with(&server, "floor", 3).await
+        room_when(&server, "floor", 3, |r| {
+            let talker = r.members.iter().find(|m| m.name.contains("talker"));
+            let biggest = r.canvases[0].tiles.iter().max_by_key(|t| t.w * t.h);
+            talker
+                .is_some_and(|t| r.floor == Some(t.id) && biggest.is_some_and(|b| b.member == t.id))
+        })
+        .await
     };
     // The talker joins last, so without the floor it would get a small tile.
     let late_talker = async {
