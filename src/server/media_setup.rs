@@ -69,7 +69,7 @@ pub fn build_member_video(
         payload_type: v.payload_type,
         direction: v.direction,
         decoding: match plan.codec_pool {
-            Some(pool) => VideoDecoding::Pooled(pool.open_decoder(VideoDecoder::new()?)?),
+            Some(pool) => VideoDecoding::Pooled(pool.open_decoder()?),
             None => VideoDecoding::Inline(VideoDecoder::new()?),
         },
         watching_canvas: plan.watching_canvas,

@@ -61,7 +61,6 @@ struct EncodeJob {
 enum Job {
     OpenDecoder {
         key: u64,
-        decoder: Box<VideoDecoder>,
         results: Sender<DecodeOutcome>,
         recycled: Receiver<I420Frame>,
     },
@@ -104,6 +103,8 @@ struct CodecCpu {
     decodes: AtomicU64,
     encode_ns: AtomicU64,
     encodes: AtomicU64,
+    /// Decoders built so far (each on its member's first frame).
+    decoders_built: AtomicU64,
     started: Instant,
     /// Milliseconds since `started` of the last log line.
     last_log_ms: AtomicU64,
@@ -117,6 +118,7 @@ impl CodecCpu {
             decodes: AtomicU64::new(0),
             encode_ns: AtomicU64::new(0),
             encodes: AtomicU64::new(0),
+            decoders_built: AtomicU64::new(0),
             started: Instant::now(),
             last_log_ms: AtomicU64::new(0),
         }
@@ -189,17 +191,19 @@ pub struct VideoCodecPool {
     jobs: Vec<Sender<Job>>,
     handles: Vec<JoinHandle<()>>,
     next_key: AtomicU64,
+    cpu: Arc<CodecCpu>,
 }
 
 impl VideoCodecPool {
     /// Starts `threads` codec threads (at least one), reporting codec times to `metrics`.
     pub fn start(threads: usize, metrics: Arc<Metrics>) -> std::io::Result<Arc<Self>> {
+        let cpu = Arc::new(CodecCpu::new(metrics));
         let mut pool = Self {
             jobs: Vec::new(),
             handles: Vec::new(),
             next_key: AtomicU64::new(0),
+            cpu: cpu.clone(),
         };
-        let cpu = Arc::new(CodecCpu::new(metrics));
         for index in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
             let cpu = cpu.clone();
@@ -220,20 +224,27 @@ impl VideoCodecPool {
         self.jobs.len()
     }
 
+    /// Decoders built so far: one per member that sent video, not per member.
+    pub fn decoders_built(&self) -> u64 {
+        self.cpu.decoders_built.load(Ordering::Relaxed)
+    }
+
     /// The next key and the thread it is pinned to (round robin).
     fn assign(&self) -> (u64, Sender<Job>) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         (key, self.jobs[(key as usize) % self.jobs.len()].clone())
     }
 
-    /// Moves `decoder` to one of the threads and returns the member's handle.
-    pub fn open_decoder(&self, decoder: VideoDecoder) -> Result<PooledDecoder, VideoCodecError> {
+    /// Places a member's decoder on one of the threads and returns the member's handle. The
+    /// decoder itself is built there on the member's first frame: a call that never sends
+    /// video (a watcher, or a spoofed call) costs no decoder, and the SIP core never waits for
+    /// one.
+    pub fn open_decoder(&self) -> Result<PooledDecoder, VideoCodecError> {
         let (key, jobs) = self.assign();
         let (results_tx, results) = mpsc::channel();
         let (recycle, recycled) = mpsc::channel();
         jobs.send(Job::OpenDecoder {
             key,
-            decoder: Box::new(decoder),
             results: results_tx,
             recycled,
         })
@@ -446,7 +457,8 @@ pub fn packetizer_for(config: &EncoderConfig) -> H264Packetizer {
 }
 
 struct OpenDecoder {
-    decoder: Box<VideoDecoder>,
+    /// Built on the first frame.
+    decoder: Option<Box<VideoDecoder>>,
     results: Sender<DecodeOutcome>,
     recycled: Receiver<I420Frame>,
 }
@@ -474,14 +486,13 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
         match job {
             Job::OpenDecoder {
                 key,
-                decoder,
                 results,
                 recycled,
             } => {
                 codecs.insert(
                     key,
                     Codec::Decoder(OpenDecoder {
-                        decoder,
+                        decoder: None,
                         results,
                         recycled,
                     }),
@@ -516,7 +527,7 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
                     return true;
                 };
                 let started = thread_cpu_ns();
-                let listening = decode(open, &annex_b);
+                let listening = decode(open, &annex_b, cpu);
                 let spent = thread_cpu_ns().saturating_sub(started);
                 cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
                 Metrics::observe(&cpu.metrics.video_decode, Duration::from_nanos(spent));
@@ -564,16 +575,14 @@ fn serve(
 
 /// After a panic: a decoder starts afresh and its member is asked for a keyframe (its
 /// reference pictures are gone); an encoder is rebuilt on the next canvas, whose first frame
-/// is then an IDR for every watcher. False when the owner is gone or no decoder can be made.
+/// is then an IDR for every watcher. Both are built again on their next frame. False when
+/// the owner is gone.
 fn rebuild(codec: &mut Codec, metrics: &Metrics) -> bool {
     match codec {
         Codec::Decoder(open) => {
             metrics.fault("video_decoder");
             error!("video decoder panicked; starting a new one and asking for a keyframe");
-            let Ok(decoder) = VideoDecoder::new() else {
-                return false;
-            };
-            *open.decoder = decoder;
+            open.decoder = None; // built again on the next frame
             open.results
                 .send(DecodeOutcome::Failed {
                     needs_keyframe: true,
@@ -594,10 +603,28 @@ fn rebuild(codec: &mut Codec, metrics: &Metrics) -> bool {
     }
 }
 
-/// Decodes one unit; false when nobody listens any more.
-fn decode(open: &mut OpenDecoder, annex_b: &[u8]) -> bool {
+/// Decodes one unit (building the decoder on the first); false when nobody listens any more.
+fn decode(open: &mut OpenDecoder, annex_b: &[u8], cpu: &CodecCpu) -> bool {
+    if open.decoder.is_none() {
+        match VideoDecoder::new() {
+            Ok(decoder) => {
+                cpu.decoders_built.fetch_add(1, Ordering::Relaxed);
+                open.decoder = Some(Box::new(decoder));
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot create a video decoder");
+                let failed = DecodeOutcome::Failed {
+                    needs_keyframe: false,
+                };
+                return open.results.send(failed).is_ok();
+            }
+        }
+    }
+    let Some(decoder) = open.decoder.as_mut() else {
+        return true;
+    };
     let mut picture = open.recycled.try_recv().unwrap_or_default();
-    let outcome = match open.decoder.decode_into(annex_b, &mut picture) {
+    let outcome = match decoder.decode_into(annex_b, &mut picture) {
         Ok(true) => DecodeOutcome::Picture(picture),
         Ok(false) => DecodeOutcome::NoPicture,
         Err(e) => {
@@ -719,9 +746,7 @@ mod tests {
     fn frames_round_trip_through_pooled_encoder_and_decoder() {
         let pool = VideoCodecPool::start(2, Default::default()).expect("pool");
         let mut encoder = pool.open_encoder(small_config()).expect("encoder");
-        let mut decoder = pool
-            .open_decoder(VideoDecoder::new().expect("decoder"))
-            .expect("pooled decoder");
+        let mut decoder = pool.open_decoder().expect("pooled decoder");
         let mut pictures = 0;
         for t in 0..5 {
             let (payloads, keyframe) = encode_one(&mut encoder, t, t == 0);
@@ -739,13 +764,42 @@ mod tests {
     }
 
     #[test]
+    fn a_decoder_is_built_on_its_members_first_frame_only() {
+        let pool = VideoCodecPool::start(1, Default::default()).expect("pool");
+        let mut encoder = pool.open_encoder(small_config()).expect("encoder");
+        let mut watchers: Vec<_> = (0..10)
+            .map(|_| pool.open_decoder().expect("decoder"))
+            .collect();
+        let mut sender = pool.open_decoder().expect("decoder");
+        let (payloads, _) = encode_one(&mut encoder, 0, true);
+        assert!(matches!(
+            decode_one(&mut sender, &payloads),
+            DecodeOutcome::Picture(_)
+        ));
+        assert_eq!(
+            pool.decoders_built(),
+            1,
+            "ten members that sent nothing cost none"
+        );
+        // Once built, a decoder is reused for the member's later frames.
+        let (payloads, _) = encode_one(&mut encoder, 1, false);
+        assert!(matches!(
+            decode_one(&mut sender, &payloads),
+            DecodeOutcome::Picture(_)
+        ));
+        assert!(matches!(
+            decode_one(&mut watchers[0], &payloads),
+            DecodeOutcome::Failed { .. } | DecodeOutcome::NoPicture
+        ));
+        assert_eq!(pool.decoders_built(), 2);
+    }
+
+    #[test]
     fn a_codec_that_panics_is_rebuilt_and_its_thread_serves_on() {
         let metrics = Arc::new(Metrics::new());
         let pool = VideoCodecPool::start(1, metrics.clone()).expect("pool");
         let mut encoder = pool.open_encoder(small_config()).expect("encoder");
-        let mut decoder = pool
-            .open_decoder(VideoDecoder::new().expect("decoder"))
-            .expect("pooled decoder");
+        let mut decoder = pool.open_decoder().expect("pooled decoder");
         for t in 0..2 {
             let (payloads, _) = encode_one(&mut encoder, t, t == 0);
             assert!(matches!(
@@ -792,9 +846,7 @@ mod tests {
     #[test]
     fn a_backlogged_decoder_refuses_more_frames() {
         let pool = VideoCodecPool::start(1, Default::default()).expect("pool");
-        let mut decoder = pool
-            .open_decoder(VideoDecoder::new().expect("decoder"))
-            .expect("pooled decoder");
+        let mut decoder = pool.open_decoder().expect("pooled decoder");
         // Garbage units fail to decode, but each is in flight until polled.
         for _ in 0..MAX_DECODES_IN_FLIGHT {
             assert!(decoder.submit(&[0, 0, 0, 1, 0x65, 1, 2, 3]));
