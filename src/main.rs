@@ -59,9 +59,13 @@ struct LoadgenArgs {
     /// Frame rate of the sent video.
     #[arg(long, default_value_t = 30.0)]
     video_fps: f32,
-    /// Members sending tone bursts (the others send silence).
+    /// Members sending tone bursts (the others send silence); per room with --rooms.
     #[arg(long, default_value_t = 1)]
     talkers: usize,
+    /// Spread the members round robin over this many rooms: the target's room number and
+    /// the ones after it.
+    #[arg(long, default_value_t = 1)]
+    rooms: usize,
     /// Seconds from the first INVITE to the BYEs (at most 3600).
     #[arg(long, default_value_t = 60.0)]
     duration: f64,
@@ -391,6 +395,7 @@ async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
     options.video_size = args.video_size;
     options.video_fps = args.video_fps;
     options.talkers = args.talkers;
+    options.rooms = args.rooms;
     options.duration = Duration::from_secs_f64(args.duration.max(0.0));
     options.ramp_per_sec = args.ramp;
     options.latency_probes = args.latency_probes;

@@ -45,8 +45,11 @@ pub struct LoadOptions {
     pub video_size: (u32, u32),
     /// Frame rate of the sent video.
     pub video_fps: f32,
-    /// Members that send tone bursts (the rest send silence).
+    /// Members that send tone bursts (the rest send silence); per room with `rooms`.
     pub talkers: usize,
+    /// Rooms the members are spread over, round robin: the target's room number and the
+    /// ones after it (`sip:3000@…` with 100 rooms: 3000…3099).
+    pub rooms: usize,
     /// Total run time, from the first INVITE to the BYEs.
     pub duration: Duration,
     /// New calls per second.
@@ -68,6 +71,7 @@ impl LoadOptions {
             video_size: (1280, 720),
             video_fps: 30.0,
             talkers: 1,
+            rooms: 1,
             duration: Duration::from_secs(60),
             ramp_per_sec: 10.0,
             latency_probes: 4,
@@ -80,6 +84,8 @@ impl LoadOptions {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LoadReport {
     pub members: usize,
+    /// Rooms the members were spread over.
+    pub rooms: usize,
     pub joined: usize,
     pub failed: usize,
     pub rx_packets: u64,
@@ -139,6 +145,24 @@ pub enum LoadError {
 
 impl LoadOptions {
     /// Checks the bounds every run must respect.
+    /// The target of room `index` (0 = the target itself), `None` when the target's room is
+    /// not a number it can count on from.
+    pub fn room_target(&self, index: usize) -> Option<String> {
+        if index == 0 {
+            return Some(self.target.clone());
+        }
+        let rest = self.target.strip_prefix("sip:")?;
+        let (room, host) = rest.split_once('@')?;
+        let first: u64 = room.parse().ok()?;
+        Some(format!("sip:{}@{host}", first.checked_add(index as u64)?))
+    }
+
+    /// Member `i`'s room, and its seat there (members go round robin over the rooms).
+    pub fn seat_of(&self, i: usize) -> (usize, usize) {
+        let rooms = self.rooms.max(1);
+        (i % rooms, i / rooms)
+    }
+
     pub fn validate(&self) -> Result<(), LoadError> {
         if self.members == 0 || self.members > MAX_MEMBERS {
             return Err(LoadError::Limits(format!(
@@ -148,9 +172,17 @@ impl LoadOptions {
         if self.duration < std::time::Duration::from_secs(1) || self.duration > MAX_DURATION {
             return Err(LoadError::Limits("--duration must be 1..=3600 s".into()));
         }
-        if self.talkers > self.members {
+        if self.rooms == 0 || self.rooms > self.members {
+            return Err(LoadError::Limits("--rooms must be 1..=--members".into()));
+        }
+        if self.talkers * self.rooms > self.members {
             return Err(LoadError::Limits(
-                "--talkers cannot exceed --members".into(),
+                "--talkers (per room) times --rooms cannot exceed --members".into(),
+            ));
+        }
+        if self.rooms > 1 && self.room_target(self.rooms - 1).is_none() {
+            return Err(LoadError::Limits(
+                "--rooms needs a numeric room in the target, e.g. sip:3000@127.0.0.1:5060".into(),
             ));
         }
         if !(self.ramp_per_sec > 0.0 && self.ramp_per_sec <= 1000.0) {
@@ -224,6 +256,39 @@ mod tests {
         assert!(o.validate().is_err());
         o.video_size = (640, 360);
         o.video_fps = 0.0;
+        assert!(o.validate().is_err());
+    }
+
+    #[test]
+    fn rooms_count_on_from_the_targets_number_and_take_members_round_robin() {
+        let mut o = LoadOptions::new("sip:3000@127.0.0.1:5060", 300);
+        o.rooms = 100;
+        assert!(o.validate().is_ok());
+        assert_eq!(o.room_target(0).as_deref(), Some("sip:3000@127.0.0.1:5060"));
+        assert_eq!(
+            o.room_target(99).as_deref(),
+            Some("sip:3099@127.0.0.1:5060")
+        );
+        assert_eq!(o.seat_of(0), (0, 0));
+        assert_eq!(o.seat_of(99), (99, 0));
+        assert_eq!(
+            o.seat_of(100),
+            (0, 1),
+            "the 101st member is the second in room 3000"
+        );
+        o.talkers = 3;
+        assert!(o.validate().is_ok(), "3 talkers in each of 100 rooms of 3");
+        o.talkers = 4;
+        assert!(o.validate().is_err());
+        o.talkers = 1;
+        o.target = "sip:lobby@127.0.0.1".into();
+        assert!(
+            o.validate().is_err(),
+            "only a numbered room can be counted on from"
+        );
+        o.rooms = 1;
+        assert!(o.validate().is_ok());
+        o.rooms = 301;
         assert!(o.validate().is_err());
     }
 

@@ -74,14 +74,14 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let mut medias = Vec::with_capacity(options.members);
     let mut videos = Vec::with_capacity(options.members);
     let mut members = Vec::with_capacity(options.members);
-    let probes = options
-        .latency_probes
-        .min(options.members - options.talkers);
+    let mut probes_left = options.latency_probes;
     for i in 0..options.members {
         let socket = UdpSocket::bind(SocketAddr::new(server.ip(), 0))?;
         let port = socket.local_addr()?.port();
-        let talker = (i < options.talkers).then_some(i);
-        let probe = i >= options.talkers && i < options.talkers + probes;
+        let (room, seat) = options.seat_of(i);
+        let talker = (seat < options.talkers).then_some(seat);
+        let probe = talker.is_none() && probes_left > 0;
+        probes_left -= usize::from(probe);
         medias.push(MemberMedia::new(socket, talker, probe)?);
         let role = video_role(&options, i);
         let video_port = match role {
@@ -111,7 +111,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         }
         members.push(Member {
             dialog: UacDialog::new(
-                target.clone(),
+                room_uri(&options, room, &target)?,
                 &format!("load{i}"),
                 local,
                 Peer::udp(server),
@@ -180,6 +180,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     }
     let mut report = generator.report(options.members);
     report.duration_s = started.elapsed().as_secs_f64();
+    report.rooms = options.rooms;
     if let Some(t) = totals {
         report.rx_packets = t.rx_packets;
         report.tx_packets = t.tx_packets;
@@ -268,6 +269,21 @@ fn set_video_direction(offer: &mut SessionDescription, role: VideoRole) {
             .attributes
             .push(Attribute::flag(direction.attribute_name()));
     }
+}
+
+/// The request URI of room `index` of the run.
+fn room_uri(
+    options: &LoadOptions,
+    index: usize,
+    first: &rsip::Uri,
+) -> Result<rsip::Uri, LoadError> {
+    if index == 0 {
+        return Ok(first.clone());
+    }
+    let text = options
+        .room_target(index)
+        .ok_or_else(|| LoadError::Target(options.target.clone()))?;
+    rsip::Uri::try_from(text.as_str()).map_err(|_| LoadError::Target(text))
 }
 
 async fn resolve_loopback(target: &rsip::Uri) -> Result<SocketAddr, LoadError> {

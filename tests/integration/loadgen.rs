@@ -1,5 +1,5 @@
 //! `tessera loadgen` against an in-process server: every member joins and receives media,
-//! talkers are heard by probes, video senders' pictures reach the watchers as a composed
+//! talkers are heard by probes, `--rooms` spreads members over numbered rooms, video senders' pictures reach the watchers as a composed
 //! canvas, and non-loopback targets are refused before any packet.
 
 use crate::common;
@@ -39,6 +39,38 @@ async fn five_members_join_and_receive_media() {
         })
         .await
     );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_spread_over_numbered_rooms_with_a_talker_in_each() {
+    let server = start(test_config()).await;
+    let mut options = LoadOptions::new(uri(&server, "7100"), 9);
+    options.rooms = 3;
+    options.talkers = 1;
+    options.latency_probes = 6;
+    options.duration = Duration::from_secs(4);
+    options.ramp_per_sec = 30.0;
+    let observe = async {
+        let ctl = server.control();
+        let spread = eventually(Duration::from_secs(10), || async {
+            let mut rooms = Vec::new();
+            for id in ["7100", "7101", "7102"] {
+                rooms.push(ctl.room(id).await.map(|r| r.members.len()));
+            }
+            rooms == [Some(3), Some(3), Some(3)]
+        })
+        .await;
+        (spread, ctl.room_ids().await.len())
+    };
+    let (report, (spread, rooms)) = tokio::join!(run(options), observe);
+    let report = report.expect("load runs");
+    assert!(spread, "three members in each of 7100, 7101, 7102");
+    assert_eq!(rooms, 3, "and no other room");
+    assert_eq!((report.joined, report.rooms), (9, 3), "{report:?}");
+    assert_eq!(report.silent_members, 0, "{report:?}");
+    // Each room's talker is heard by the probes in that room.
+    assert!(report.latency_samples >= 3, "{report:?}");
     server.shutdown().await;
 }
 
