@@ -12,6 +12,8 @@ pub mod dial;
 pub mod loadgen;
 pub mod media;
 pub mod metrics;
+#[cfg(test)]
+mod proptest_support;
 pub mod rtp;
 pub mod sdp;
 pub mod server;

@@ -7,6 +7,8 @@ pub mod h264;
 pub mod jitter;
 pub mod latch;
 pub mod port_pool;
+#[cfg(test)]
+mod proptests;
 pub mod reorder;
 pub mod retransmit;
 pub mod rtcp;

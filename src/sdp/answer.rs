@@ -93,11 +93,16 @@ fn accept_audio(
             local_limit: local.direction,
         },
     )?;
-    // Echo the offerer's telephone-event PT and fmtp (RFC 3264 §6.1).
+    // Echo the offerer's telephone-event PT and fmtp (RFC 3264 §6.1). An fmtp without
+    // parameters is not echoed: `a=fmtp:101 ` is no valid line (RFC 8866 §6.15 wants at
+    // least one byte of parameters) and did not parse back as it was printed.
     let events: Vec<EventFormat> = telephone_event
         .map(|event| EventFormat {
             event,
-            fmtp: offered.fmtp(event.payload_type).map(str::to_owned),
+            fmtp: offered
+                .fmtp(event.payload_type)
+                .filter(|params| !params.is_empty())
+                .map(str::to_owned),
         })
         .into_iter()
         .collect();

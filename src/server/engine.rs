@@ -39,7 +39,7 @@ use crate::sdp::{
 use crate::sip::digest::{parse_algorithm, DigestAuth, Verdict};
 use crate::sip::log_limit::printable;
 use crate::sip::message::{
-    call_id, cseq, from_tag, other_header, response_to, set_body, set_to_tag, to_tag, top_branch,
+    call_id, cseq, from_tag, other_header, response_to, set_body, set_to_tag, to_tag,
     ALLOWED_METHODS,
 };
 use crate::sip::peer::{ConnectionId, Flow, Peer};
@@ -944,12 +944,11 @@ impl CallEngine {
 
     fn on_cancel(&mut self, now: Instant, key: TxKey, req: Request) {
         let cid = call_id(&req).unwrap_or_default();
-        let branch = top_branch(&req).unwrap_or_default();
         if !self.calls.contains_key(&cid) {
             return self.reply(now, &key, &req, 481, None);
         }
         self.layer.respond(now, &key, &response_to(&req, 200));
-        if !self.layer.invite_pending(&branch) {
+        if !self.layer.invite_pending(&key) {
             return; // already answered: CANCEL has no effect (RFC 3261 §9.2)
         }
         self.fail_pending_invite(now, &cid, 487);
@@ -1390,16 +1389,17 @@ fn parse_sdp(body: &[u8]) -> Result<SessionDescription, String> {
     SessionDescription::parse(text).map_err(|e| format!("invalid SDP: {e}"))
 }
 
-/// Display name or user of the caller, for logs and snapshots.
+/// Display name or user of the caller, for logs and snapshots. Escaped: a quoted display
+/// name may carry control characters as quoted-pairs (RFC 3261 §25.1).
 fn caller_name(req: &Request) -> String {
     let from = req.from_header().ok().and_then(|f| f.typed().ok());
-    from.and_then(|f| {
+    let name = from.and_then(|f| {
         f.display_name
             .map(|d| d.trim().trim_matches('"').to_string())
             .filter(|d| !d.is_empty())
             .or_else(|| f.uri.user().map(str::to_string))
-    })
-    .unwrap_or_else(|| "anonymous".to_string())
+    });
+    name.map_or_else(|| "anonymous".to_string(), |name| printable(&name, 128))
 }
 
 mod cascade;
@@ -1411,3 +1411,5 @@ mod pin_entry;
 mod rooms;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod torture_tests;

@@ -7,7 +7,11 @@ pub mod digest;
 pub mod framing;
 pub mod log_limit;
 pub mod message;
+mod normalize;
 pub mod peer;
+#[cfg(test)]
+mod proptests;
+pub mod raw_response;
 pub mod timers;
 pub mod transaction;
 pub mod transport;

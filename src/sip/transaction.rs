@@ -6,7 +6,7 @@
 //! requests on timers A/E, and reports timeouts (B, F, H, L). Reliable flows (TCP) get no
 //! retransmissions and zero-length wait states.
 
-use super::message::{call_id, cseq, from_tag, to_tag, top_branch};
+use super::message::{call_id, cseq, from_tag, to_tag, transaction_id};
 use super::peer::Peer;
 use super::timers::TimerConfig;
 use bytes::Bytes;
@@ -16,17 +16,18 @@ use rsip::{Method, Request, Response};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// Identifies a transaction: the top Via branch plus the method (ACK folds into INVITE,
+/// Identifies a transaction: the top Via's branch and sent-by (or, from an RFC 2543 peer, the
+/// fields that stand in for them, [`transaction_id`]) plus the method (ACK folds into INVITE,
 /// RFC 3261 §17.2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxKey {
-    pub branch: String,
+    pub id: String,
     pub method: Method,
 }
 
 impl std::hash::Hash for TxKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.branch.hash(state);
+        self.id.hash(state);
         self.method.to_string().hash(state);
     }
 }
@@ -39,7 +40,7 @@ impl TxKey {
             method
         };
         Some(Self {
-            branch: top_branch(msg)?,
+            id: transaction_id(msg)?,
             method,
         })
     }
@@ -231,7 +232,7 @@ impl TransactionLayer {
     pub fn handle_request(&mut self, now: Instant, request: Request, peer: Peer) {
         let method = request.method;
         let Some(key) = TxKey::for_message(&request, method) else {
-            return; // parse_message guarantees a branch; nothing to match on otherwise
+            return; // parse_message guarantees a transaction id; nothing to match on otherwise
         };
         if method == Method::Ack {
             self.handle_ack(now, key, request, peer);
@@ -369,10 +370,11 @@ impl TransactionLayer {
         self.server.get(key).map(|tx| tx.peer)
     }
 
-    /// True while an INVITE server transaction has not sent a final response (CANCEL target).
-    pub fn invite_pending(&self, branch: &str) -> bool {
+    /// True while the INVITE server transaction that `cancel` (the key of a CANCEL) names has
+    /// not sent a final response. A CANCEL carries its INVITE's top Via, so the ids agree.
+    pub fn invite_pending(&self, cancel: &TxKey) -> bool {
         let key = TxKey {
-            branch: branch.to_string(),
+            id: cancel.id.clone(),
             method: Method::Invite,
         };
         self.server

@@ -11,7 +11,7 @@
 
 use super::framing::{FramingError, StreamFramer};
 use super::log_limit::{LogDecision, LogLimiter};
-use super::message::{parse_message, raw_bad_request, raw_error_response, RawRejection};
+use super::message::{answer_unparsable, parse_message, raw_error_response, RawRejection};
 use super::peer::{ConnectionId, Flow, Peer};
 use bytes::Bytes;
 use rsip::SipMessage;
@@ -402,7 +402,7 @@ impl TaskContext {
                 Err(e) => {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                     self.warn_malformed(peer, "malformed SIP datagram", &e);
-                    if let Some(resp) = raw_bad_request(datagram, &e.to_string()) {
+                    if let Some(resp) = answer_unparsable(datagram, &e) {
                         self.stats.bad_request_sent.fetch_add(1, Ordering::Relaxed);
                         let _ = self.udp.send_to(&resp, from).await;
                     }
@@ -552,7 +552,7 @@ impl TaskContext {
                             self.warn_malformed(peer, "malformed SIP on stream", &e);
                             // A well-framed request we can answer keeps the connection; bytes
                             // that are not SIP at all mean the stream is lost: disconnect.
-                            let Some(resp) = raw_bad_request(&bytes, &e.to_string()) else {
+                            let Some(resp) = answer_unparsable(&bytes, &e) else {
                                 self.stats
                                     .tcp_disconnected_for_abuse
                                     .fetch_add(1, Ordering::Relaxed);

@@ -223,6 +223,11 @@ impl AccessUnitBuilder {
         if self.fragment.is_some() {
             self.mark_damaged();
         }
+        // Begun after a loss and no slice came: the picture was lost, whatever non-VCL units
+        // (an end of sequence, SEI) of it arrived. Was returned as complete.
+        if self.awaiting_picture_start {
+            self.mark_damaged();
+        }
         self.active = false;
         let complete = !self.damaged;
         let unit = (complete || keep_incomplete).then(|| AccessUnit {

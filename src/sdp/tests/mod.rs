@@ -1,11 +1,11 @@
 //! Cross-file tests of the SDP module: samples, round trips, parser errors,
-//! fuzzing, and offer/answer.
+//! property tests, and offer/answer.
 
 mod answering;
-mod fuzz;
 mod h264;
 mod offering;
 mod parsing;
+mod proptests;
 mod roundtrip;
 mod samples;
 mod video_answering;

@@ -1,10 +1,10 @@
 //! Tests for the H.264 RTP module (RFC 6184): shared helpers.
 
-mod fuzz;
 mod loss;
 mod malformed;
 mod nal;
 mod packetize;
+mod proptests;
 mod roundtrip;
 
 use super::{AccessUnit, H264Depacketizer, H264Packetizer, RtpPayloads};
