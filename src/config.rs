@@ -91,6 +91,9 @@ pub struct LimitsConfig {
     /// Members of one room that may hide their own tile (`X-Tessera-Hide-Self`): each costs
     /// a view of its own, an encoder. Past this, a member sees the shared view.
     pub hide_self_per_room: usize,
+    /// SIP server transactions one source IP may hold at once (an accepted INVITE's lasts
+    /// 64·T1); past this its new requests get a stateless 503.
+    pub transactions_per_ip: usize,
 }
 
 impl Default for LimitsConfig {
@@ -105,6 +108,7 @@ impl Default for LimitsConfig {
             invites_per_sec_per_ip: 20.0,
             rooms: 1000,
             hide_self_per_room: 8,
+            transactions_per_ip: crate::sip::transaction::MAX_SERVER_TRANSACTIONS_PER_SOURCE,
         }
     }
 }
@@ -458,6 +462,7 @@ impl Config {
             ("[limits] calls", limits.calls),
             ("[limits] calls_per_ip", limits.calls_per_ip),
             ("[limits] rooms", limits.rooms),
+            ("[limits] transactions_per_ip", limits.transactions_per_ip),
         ];
         for (key, value) in counts {
             if value == 0 {

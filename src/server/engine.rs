@@ -144,6 +144,8 @@ impl CallEngine {
         let allow = parse_networks("[sip] allow", &config.sip.allow).unwrap_or_default();
         let auth_trusted =
             parse_networks("[sip.auth] trusted", &config.sip.auth.trusted).unwrap_or_default();
+        let layer =
+            TransactionLayer::new(timers).with_per_source_limit(config.limits.transactions_per_ip);
         Self {
             admission: Admission::new(config.limits.admission()),
             allow,
@@ -155,7 +157,7 @@ impl CallEngine {
             roster_wake: None,
             config,
             sip_addr,
-            layer: TransactionLayer::new(timers),
+            layer,
             transmits: VecDeque::new(),
             registry,
             ports,

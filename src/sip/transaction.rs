@@ -14,6 +14,7 @@ use rsip::headers::Header;
 use rsip::prelude::*;
 use rsip::{Method, Request, Response};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Identifies a transaction: the top Via's branch and sent-by (or, from an RFC 2543 peer, the
@@ -162,6 +163,10 @@ struct ClientTx {
 /// Server transactions kept at once. Past this a new request gets a stateless `503` (an
 /// OPTIONS flood cannot grow the table; over UDP each lives 64·T1).
 pub const MAX_SERVER_TRANSACTIONS: usize = 8192;
+/// Server transactions one source IP may hold at once by default (`[limits]
+/// transactions_per_ip`), so that one flooding source cannot fill the table for everyone:
+/// past this its new requests get a stateless `503`.
+pub const MAX_SERVER_TRANSACTIONS_PER_SOURCE: usize = MAX_SERVER_TRANSACTIONS / 8;
 
 /// Which table a timer entry points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +188,9 @@ pub struct TransactionLayer {
     next_wakeup: u64,
     /// Accepted INVITE transactions by the dialog their ACK names (no scan per ACK).
     accepted: HashMap<AcceptedDialog, TxKey>,
+    /// Server transactions held per source IP (entries leave at zero), and the most one may.
+    per_source: HashMap<IpAddr, usize>,
+    per_source_limit: usize,
     outputs: VecDeque<TxOutput>,
 }
 
@@ -195,7 +203,25 @@ impl TransactionLayer {
             wakeups: BTreeMap::new(),
             next_wakeup: 0,
             accepted: HashMap::new(),
+            per_source: HashMap::new(),
+            per_source_limit: MAX_SERVER_TRANSACTIONS_PER_SOURCE,
             outputs: VecDeque::new(),
+        }
+    }
+
+    /// Lets one source IP hold `limit` server transactions at once instead of the default.
+    pub fn with_per_source_limit(mut self, limit: usize) -> Self {
+        self.per_source_limit = limit.max(1);
+        self
+    }
+
+    /// One server transaction of `source` ended.
+    fn forget_source(&mut self, source: IpAddr) {
+        if let Some(held) = self.per_source.get_mut(&source) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                self.per_source.remove(&source);
+            }
         }
     }
 
@@ -248,7 +274,9 @@ impl TransactionLayer {
             }
             return;
         }
-        if self.server.len() >= MAX_SERVER_TRANSACTIONS {
+        let source = peer.addr.ip();
+        let from_source = self.per_source.get(&source).copied().unwrap_or(0);
+        if self.server.len() >= MAX_SERVER_TRANSACTIONS || from_source >= self.per_source_limit {
             // Stateless: no transaction, nothing for the TU.
             let refused = super::message::response_to(&request, 503);
             self.outputs.push_back(TxOutput::Transmit {
@@ -258,6 +286,7 @@ impl TransactionLayer {
             return;
         }
         let (seq, _) = cseq(&request).unwrap_or((0, method));
+        *self.per_source.entry(source).or_insert(0) += 1;
         self.server.insert(
             key.clone(),
             ServerTx {
@@ -524,8 +553,11 @@ impl TransactionLayer {
                     call_id: Some(tx.call_id.clone()),
                 });
             }
-            if let Some(dialog) = self.server.remove(key).and_then(|tx| tx.accepted_as) {
-                self.accepted.remove(&dialog);
+            if let Some(ended) = self.server.remove(key) {
+                self.forget_source(ended.peer.addr.ip());
+                if let Some(dialog) = ended.accepted_as {
+                    self.accepted.remove(&dialog);
+                }
             }
             return;
         }

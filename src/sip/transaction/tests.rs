@@ -6,7 +6,12 @@ use rsip::SipMessage;
 use std::net::SocketAddr;
 
 fn peer() -> Peer {
-    Peer::udp("127.0.0.1:5070".parse::<SocketAddr>().unwrap())
+    peer_at(1)
+}
+
+/// A peer at 127.0.0.`host`.
+fn peer_at(host: u8) -> Peer {
+    Peer::udp(SocketAddr::from(([127, 0, 0, host], 5070)))
 }
 
 fn request(method: &str, branch: &str, seq: u32) -> Request {
@@ -260,6 +265,26 @@ fn a_failure_response_is_retransmitted_only_a_few_times() {
     assert_eq!(transmits(&drain(&mut layer)), 1);
 }
 
+/// Floods `layer` with `count` OPTIONS from 127.0.0.`host` (answering each that reaches
+/// the TU); answers how many got a stateless 503.
+fn flood(layer: &mut TransactionLayer, now: Instant, host: u8, count: usize) -> usize {
+    let mut refused = 0;
+    for i in 0..count {
+        let options = request("OPTIONS", &format!("z9hG4bKflood{host}x{i}"), 1);
+        layer.handle_request(now, options.clone(), peer_at(host));
+        for output in drain(layer) {
+            match output {
+                TxOutput::Request { key, .. } => {
+                    layer.respond(now, &key, &response_to(&options, 200));
+                }
+                TxOutput::Transmit { data, .. } if data.starts_with(b"SIP/2.0 503") => refused += 1,
+                _ => {}
+            }
+        }
+    }
+    refused
+}
+
 /// #14 item 3: the table of server transactions is bounded (an OPTIONS flood over UDP keeps
 /// each for 64·T1): past the bound a request gets a stateless 503 and never reaches the TU.
 /// Timers are indexed: the ones due fire, in order, without a scan of the rest.
@@ -267,21 +292,13 @@ fn a_failure_response_is_retransmitted_only_a_few_times() {
 fn the_server_table_is_bounded_and_its_timers_indexed() {
     let t0 = Instant::now();
     let mut layer = TransactionLayer::new(TimerConfig::default());
+    let sources = (MAX_SERVER_TRANSACTIONS / MAX_SERVER_TRANSACTIONS_PER_SOURCE) as u8;
     let mut refused = 0;
-    for i in 0..MAX_SERVER_TRANSACTIONS + 10 {
-        let options = request("OPTIONS", &format!("z9hG4bKflood{i}"), 1);
-        layer.handle_request(t0, options.clone(), peer());
-        for output in drain(&mut layer) {
-            match output {
-                TxOutput::Request { key, .. } => {
-                    layer.respond(t0, &key, &response_to(&options, 200));
-                }
-                TxOutput::Transmit { data, .. } if data.starts_with(b"SIP/2.0 503") => refused += 1,
-                _ => {}
-            }
-        }
+    for host in 1..=sources {
+        refused += flood(&mut layer, t0, host, MAX_SERVER_TRANSACTIONS_PER_SOURCE);
     }
-    drain(&mut layer);
+    assert_eq!(refused, 0, "each source within its share");
+    refused += flood(&mut layer, t0, sources + 1, 10);
     assert_eq!(layer.server_transactions(), MAX_SERVER_TRANSACTIONS);
     assert_eq!(refused, 10, "the excess got a stateless 503");
     // All of them end at Timer J (64·T1), found through the index.
@@ -290,4 +307,26 @@ fn the_server_table_is_bounded_and_its_timers_indexed() {
     layer.handle_timeout(end);
     assert_eq!(layer.server_transactions(), 0);
     assert_eq!(layer.poll_timeout(), None);
+}
+
+/// #14 item 3: one flooding source cannot fill the table for everyone. Before the per-source
+/// share, 8192 OPTIONS from one address made every other caller's request a 503 for 64·T1.
+#[test]
+fn one_source_holds_at_most_its_share_of_the_table() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let refused = flood(&mut layer, t0, 1, MAX_SERVER_TRANSACTIONS);
+    assert_eq!(
+        refused,
+        MAX_SERVER_TRANSACTIONS - MAX_SERVER_TRANSACTIONS_PER_SOURCE
+    );
+    assert_eq!(
+        layer.server_transactions(),
+        MAX_SERVER_TRANSACTIONS_PER_SOURCE
+    );
+    assert_eq!(flood(&mut layer, t0, 2, 1), 0, "another caller is served");
+    // Its share comes back as its transactions end.
+    let later = t0 + TimerConfig::default().transaction_timeout();
+    layer.handle_timeout(later);
+    assert_eq!(flood(&mut layer, later, 1, 1), 0);
 }
