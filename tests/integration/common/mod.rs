@@ -334,7 +334,9 @@ impl SipProbe {
         let offer = sdp_offer("127.0.0.1:9".parse().expect("addr"));
         let content = "Content-Type: application/sdp\r\n";
         let me = self.local();
-        let invite = request("INVITE", ruri, me, call_id, call_id, 1, None, content, &offer);
+        let invite = request(
+            "INVITE", ruri, me, call_id, call_id, 1, None, content, &offer,
+        );
         self.send(&invite).await;
         self.response_with("180", Duration::from_secs(10))
             .await
