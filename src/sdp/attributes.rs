@@ -91,6 +91,15 @@ pub fn fmtp_parameter<'a>(params: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
+/// The payload type and parameters of an `a=fmtp` value (`<pt> <params>`).
+pub fn fmtp_entry(value: &str) -> Option<(u8, &str)> {
+    let value = value.trim_start();
+    let (format, params) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((value, ""));
+    Some((parse_payload_type(format)?, params.trim()))
+}
+
 fn first_value<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a str> {
     attributes
         .iter()
@@ -141,13 +150,9 @@ impl MediaDescription {
     /// Format parameters of `a=fmtp:<pt> <params>` (RFC 8866 §6.15);
     /// `Some("")` if the line has no parameters.
     pub fn fmtp(&self, pt: u8) -> Option<&str> {
-        self.attributes_named("fmtp").find_map(|value| {
-            let value = value.trim_start();
-            let (format, params) = value
-                .split_once(|c: char| c.is_ascii_whitespace())
-                .unwrap_or((value, ""));
-            (parse_payload_type(format) == Some(pt)).then(|| params.trim())
-        })
+        self.attributes_named("fmtp")
+            .filter_map(fmtp_entry)
+            .find_map(|(format, params)| (format == pt).then_some(params))
     }
 
     /// The media-level direction attribute, if any (RFC 8866 §6.7). Use

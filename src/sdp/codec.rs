@@ -8,6 +8,7 @@
 //! Encoding names match ASCII case-insensitively (RFC 4855 §3).
 
 use super::attributes::{parse_payload_type, RtpMap};
+use super::format_index::FormatIndex;
 use super::session::MediaDescription;
 
 /// An audio codec Tessera can encode and decode.
@@ -111,20 +112,26 @@ impl AudioCodec {
     /// The codec payload type `pt` means in `media`: its `a=rtpmap` if
     /// present, else the RFC 3551 static assignment.
     pub fn for_payload_type(media: &MediaDescription, pt: u8) -> Option<AudioCodec> {
-        match media.rtpmap(pt) {
-            Some(map) => AudioCodec::from_rtpmap(&map),
+        AudioCodec::for_indexed_payload_type(&FormatIndex::of(media), pt)
+    }
+
+    /// [`AudioCodec::for_payload_type`] with the section's formats already indexed.
+    pub fn for_indexed_payload_type(index: &FormatIndex<'_>, pt: u8) -> Option<AudioCodec> {
+        match index.rtpmap(pt) {
+            Some(map) => AudioCodec::from_rtpmap(map),
             None => AudioCodec::from_static_payload_type(pt),
         }
     }
 
     /// The first payload type among `media`'s formats that carries this
-    /// codec, if any.
+    /// codec, if any (linear in the section: its formats are indexed once).
     pub fn payload_type_in(self, media: &MediaDescription) -> Option<u8> {
+        let index = FormatIndex::of(media);
         media
             .formats
             .iter()
             .filter_map(|f| parse_payload_type(f))
-            .find(|pt| AudioCodec::for_payload_type(media, *pt) == Some(self))
+            .find(|pt| AudioCodec::for_indexed_payload_type(&index, *pt) == Some(self))
     }
 }
 
@@ -170,12 +177,13 @@ impl TelephoneEvent {
 
     /// Every telephone-event format listed in `media`, in format order.
     pub fn offered_in(media: &MediaDescription) -> Vec<TelephoneEvent> {
+        let index = FormatIndex::of(media);
         media
             .formats
             .iter()
             .filter_map(|f| parse_payload_type(f))
-            .filter_map(|pt| media.rtpmap(pt))
-            .filter_map(|map| TelephoneEvent::from_rtpmap(&map))
+            .filter_map(|pt| index.rtpmap(pt))
+            .filter_map(TelephoneEvent::from_rtpmap)
             .collect()
     }
 

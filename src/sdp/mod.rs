@@ -22,6 +22,7 @@ mod audio_media;
 pub mod codec;
 pub mod direction;
 pub mod feedback;
+pub mod format_index;
 pub mod negotiate;
 pub mod offer;
 pub mod parse;

@@ -13,6 +13,7 @@ use super::audio_media::{
 };
 use super::codec::{AudioCodec, TelephoneEvent};
 use super::feedback::FeedbackSupport;
+use super::format_index::FormatIndex;
 use super::negotiate::{LocalMedia, NegotiatedAudio, NegotiatedSession, NegotiationError};
 use super::session::{MediaDescription, SessionDescription};
 use super::video_media::{
@@ -165,13 +166,14 @@ fn first_offered_codec(
     ours: &MediaDescription,
     theirs: &MediaDescription,
 ) -> Option<(AudioCodec, u8)> {
+    let index = FormatIndex::of(theirs);
     theirs
         .formats
         .iter()
         .filter_map(|f| parse_payload_type(f))
         .find_map(|pt| {
-            let codec = match theirs.rtpmap(pt) {
-                Some(map) => AudioCodec::from_rtpmap(&map),
+            let codec = match index.rtpmap(pt) {
+                Some(map) => AudioCodec::from_rtpmap(map),
                 None => AudioCodec::for_payload_type(ours, pt),
             }?;
             codec.payload_type_in(ours).map(|_| (codec, pt))

@@ -18,6 +18,7 @@
 use std::fmt;
 
 use super::attributes::{fmtp_parameter, parse_payload_type};
+use super::format_index::FormatIndex;
 use super::session::MediaDescription;
 
 /// Encoding name in `a=rtpmap` (RFC 6184 §8.1; matched case-insensitively).
@@ -294,18 +295,19 @@ impl fmt::Display for H264Params {
 /// with its parameters. A format without an rtpmap is not H.264 (the
 /// encoding has no static payload type).
 pub fn h264_formats(media: &MediaDescription) -> Vec<(u8, H264Params)> {
+    let index = FormatIndex::of(media);
     media
         .formats
         .iter()
         .filter_map(|f| parse_payload_type(f))
         .filter(|pt| {
-            media.rtpmap(*pt).is_some_and(|map| {
+            index.rtpmap(*pt).is_some_and(|map| {
                 map.encoding.eq_ignore_ascii_case(H264_ENCODING_NAME)
                     && map.clock_rate == H264_CLOCK_RATE
             })
         })
         .filter_map(|pt| {
-            let params = H264Params::parse(media.fmtp(pt).unwrap_or("")).ok()?;
+            let params = H264Params::parse(index.fmtp(pt).unwrap_or("")).ok()?;
             Some((pt, params))
         })
         .collect()
