@@ -21,7 +21,8 @@ const CALLER: &str = "127.0.0.1:5999";
 
 static NEXT_PORTS: AtomicU16 = AtomicU16::new(0);
 
-fn config() -> Config {
+/// A server config with a port range of its own (the engine tests run side by side).
+pub(super) fn config() -> Config {
     let mut c = Config::default();
     let slot = NEXT_PORTS.fetch_add(1, Ordering::Relaxed) % 10;
     let low = 47000 + slot * 40 + (std::process::id() % 7) as u16 * 400;

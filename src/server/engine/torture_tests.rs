@@ -5,7 +5,6 @@
 //! [RFC 4475](https://www.rfc-editor.org/rfc/rfc4475) §3.1 says a receiving element does,
 //! as an endpoint: the status of its final answer, or no answer at all.
 
-use crate::config::{Config, PortRange};
 use crate::server::build_engine;
 use crate::sip::message::{answer_unparsable, parse_message};
 use crate::sip::peer::Peer;
@@ -246,20 +245,6 @@ fn corpus() -> Vec<Case> {
     ]
 }
 
-fn config() -> Config {
-    let mut c = Config::default();
-    // A range of its own: the engine tests run beside this one.
-    let low = 43000 + (std::process::id() % 20) as u16 * 50;
-    c.rtp.ports = PortRange {
-        low,
-        high: low + 49,
-    };
-    c.rtp.bind_ip = "127.0.0.1".parse().expect("ip");
-    c.media.threads = 1;
-    c.media.video_threads = 1;
-    c
-}
-
 /// The first Call-ID line of a message's text (long or compact form).
 fn call_id_line(text: &str) -> Option<&str> {
     text.split("\r\n").find_map(|line| {
@@ -315,8 +300,12 @@ fn check(case: &Case, sent: &[String]) -> Option<String> {
 
 #[test]
 fn each_rfc4475_message_is_answered_as_the_rfc_expects() {
-    let parts =
-        build_engine(config(), SERVER.parse().expect("addr"), Default::default()).expect("engine");
+    let parts = build_engine(
+        super::tests::config(),
+        SERVER.parse().expect("addr"),
+        Default::default(),
+    )
+    .expect("engine");
     let mut engine = parts.engine;
     let now = Instant::now();
     let mut failures = Vec::new();
