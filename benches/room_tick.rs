@@ -69,6 +69,7 @@ impl RoomRig {
             ),
             video_codecs: None,
             metrics: Default::default(),
+            mixing: Default::default(),
         };
         let shared = build_shared_encoders(EncoderSettings::default()).expect("encoders");
         let mut room = Room::new("bench".into(), settings, shared, events);

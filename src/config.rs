@@ -40,6 +40,8 @@ pub enum ConfigError {
     Zero(&'static str),
     #[error("[limits] invites_per_sec_per_ip = {0} must be a number of at least 0.01")]
     Rate(f64),
+    #[error("[audio] opus_complexity = {0} is out of range 0..=10")]
+    Complexity(i32),
 }
 
 /// The timer settings and their sane ranges (a larger value would overflow the clock when
@@ -378,6 +380,20 @@ pub struct AudioConfig {
     /// Skip decoding Opus packets flagged as silent (VAD off, DTX) from members that are not
     /// talking. Saves most of a big room's decode work; turn off to decode everything.
     pub skip_inactive_decode: bool,
+    /// Opus encoder complexity, 0–10: the cost of every mix encode (see `docs/PERFORMANCE.md`
+    /// for the cost and quality of each).
+    pub opus_complexity: i32,
+    /// A listener whose mix is exactly one other member in its own codec is sent that
+    /// member's packets (under our SSRC, sequence numbers and timestamps) instead of a decode
+    /// and re-encode of them.
+    pub forward_single_source: bool,
+    /// A listener whose mix is silent is sent a ready-made silent frame instead of an encode
+    /// of silence.
+    pub cached_silence: bool,
+    /// Most members mixed at once: the loudest talkers, kept with hysteresis. The others are
+    /// still heard as soon as they are among the loudest; until then they hear the shared mix
+    /// and cost no encoder. 0 = no limit.
+    pub max_mixed_talkers: usize,
 }
 
 impl Default for SipConfig {
@@ -422,6 +438,10 @@ impl Default for AudioConfig {
             talk_hangover_frames: 15,
             opus_bitrate: 32_000,
             skip_inactive_decode: true,
+            opus_complexity: crate::media::audio::codec::DEFAULT_OPUS_COMPLEXITY,
+            forward_single_source: true,
+            cached_silence: true,
+            max_mixed_talkers: 4,
         }
     }
 }
@@ -478,6 +498,10 @@ impl Config {
             if crate::sip::digest::parse_algorithm(name).is_none() {
                 return Err(ConfigError::Algorithm(name.clone()));
             }
+        }
+        let complexity = self.audio.opus_complexity;
+        if !(0..=10).contains(&complexity) {
+            return Err(ConfigError::Complexity(complexity));
         }
         let rate = limits.invites_per_sec_per_ip;
         if !(rate.is_finite() && rate >= 0.01) {
@@ -691,6 +715,30 @@ mod limits_tests {
             let c: Config = toml::from_str(bad).unwrap();
             let e = c.validate().expect_err(bad).to_string();
             assert!(e.contains("[limits]"), "{bad}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod audio_tests {
+    use super::*;
+
+    #[test]
+    fn mixing_levers_load_from_toml_and_a_complexity_past_10_is_refused() {
+        let c: Config = toml::from_str(
+            "[audio]\nopus_complexity = 5\nforward_single_source = false\nmax_mixed_talkers = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.audio.opus_complexity, 5);
+        assert!(!c.audio.forward_single_source);
+        assert!(c.audio.cached_silence, "unlisted keys keep their defaults");
+        assert_eq!(c.audio.max_mixed_talkers, 0);
+        assert!(c.validate().is_ok());
+        for bad in [-1, 11] {
+            let mut c = Config::default();
+            c.audio.opus_complexity = bad;
+            let error = c.validate().expect_err("refused").to_string();
+            assert!(error.contains("opus_complexity"), "{error}");
         }
     }
 }

@@ -42,6 +42,14 @@ pub struct FaultLabel {
     pub kind: &'static str,
 }
 
+/// `tessera_audio_mixes_total` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MixLabel {
+    /// How a mix was made: `encoded`, `forwarded` (one member's packets passed on) or
+    /// `silence` (a ready-made silent frame).
+    pub how: &'static str,
+}
+
 /// RTP counts of one stream since they were last reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RtpDelta {
@@ -68,6 +76,7 @@ pub struct Metrics {
     pub sip_responses: Family<CodeLabel, Counter>,
     pub calls: Family<ResultLabel, Counter>,
     pub faults: Family<FaultLabel, Counter>,
+    pub audio_mixes: Family<MixLabel, Counter>,
 }
 
 /// Buckets from 50 µs to about 0.4 s.
@@ -99,6 +108,7 @@ impl Metrics {
             sip_responses: Family::default(),
             calls: Family::default(),
             faults: Family::default(),
+            audio_mixes: Family::default(),
             registry: Registry::default(),
         };
         registry.register("rooms", "Rooms with media running", m.rooms.clone());
@@ -163,7 +173,22 @@ impl Metrics {
             "Panics caught and contained, by what failed (room, video_decoder, video_encoder)",
             m.faults.clone(),
         );
+        registry.register(
+            "audio_mixes",
+            "20 ms audio mixes sent, by how they were made (encoded, forwarded, silence); a \
+             shared mix counts once however many listeners it went to",
+            m.audio_mixes.clone(),
+        );
         Self { registry, ..m }
+    }
+
+    /// Adds mixes made `how` (see [`MixLabel`]).
+    pub fn add_mixes(&self, how: &'static str, count: u64) {
+        if count > 0 {
+            self.audio_mixes
+                .get_or_create(&MixLabel { how })
+                .inc_by(count);
+        }
     }
 
     /// Adds a stream's RTP counts.
@@ -234,6 +259,7 @@ mod tests {
         );
         m.sip_response(486);
         m.call("answered");
+        m.add_mixes("forwarded", 3);
         Metrics::observe(&m.media_tick, Duration::from_micros(300));
         let text = m.encode();
         for needle in [
@@ -244,6 +270,7 @@ mod tests {
             "tessera_calls_total{result=\"answered\"} 1",
             "tessera_media_tick_seconds_count 1",
             "tessera_rooms 0",
+            "tessera_audio_mixes_total{how=\"forwarded\"} 3",
             "tessera_video_decode_seconds_bucket",
         ] {
             assert!(text.contains(needle), "{needle} missing from\n{text}");

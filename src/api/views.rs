@@ -73,6 +73,9 @@ pub struct MemberView {
     /// Typing the room's PIN: not in the mix yet.
     pub awaiting_pin: bool,
     pub talking: bool,
+    /// Its voice is in the mix: it talks and is among the room's loudest
+    /// (`[audio] max_mixed_talkers`).
+    pub mixed: bool,
     pub level_dbov: f32,
     /// Holds the floor of the room's canvases.
     pub floor: bool,
@@ -115,6 +118,7 @@ impl MemberView {
             video_muted: live.is_some_and(|m| m.video_muted),
             awaiting_pin: live.is_some_and(|m| m.awaiting_pin),
             talking: live.is_some_and(|m| m.talking),
+            mixed: live.is_some_and(|m| m.mixed),
             level_dbov: live.map_or(-120.0, |m| (m.level_dbov * 10.0).round() / 10.0),
             floor: floor == Some(call.id),
             slot: live.and_then(|m| m.slot),

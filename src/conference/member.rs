@@ -7,7 +7,7 @@ use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
 use crate::media::audio::gain::Gain;
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
-use crate::media::audio::talk::{TalkConfig, TalkDetector};
+use crate::media::audio::talk::{TalkConfig, TalkDetector, SILENCE_DBFS};
 use crate::media::audio::tone::ToneGenerator;
 use crate::metrics::RtpDelta;
 use crate::rtp::clock::{FrameClock, MediaClock};
@@ -24,6 +24,9 @@ use tracing::debug;
 
 /// Process-wide member identifier.
 pub type MemberId = u64;
+
+/// Weight of each new frame's level in [`Member::loudness_dbfs`] (about 5 frames, 100 ms).
+const LOUDNESS_SMOOTHING: f32 = 0.2;
 
 /// RTCP report interval (RFC 3550 §6.2 minimum is 5 s).
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
@@ -95,6 +98,9 @@ pub struct Member {
     inbound: AudioInbound,
     /// Private encoder for mix-minus while talking.
     pub(super) encoder: AudioEncoder,
+    /// The private encoder's last output was not sent on the tick before (it was idle, or
+    /// forwarded packets or silence went out instead): reset it before it encodes again.
+    encoder_idle: bool,
     talk: TalkDetector,
     sender: RtpSender,
     /// Timestamps of the audio we send; its epoch is the video clock's too (lip sync).
@@ -105,6 +111,10 @@ pub struct Member {
     pub(super) frame: Vec<i16>,
     pub(super) has_frame: bool,
     pub(super) talking: bool,
+    /// In this tick's mix (a talker among the loudest, see [`super::talker_selection`]).
+    pub(super) mixed: bool,
+    /// Its level smoothed over about 100 ms (dBFS), what the talker selection compares.
+    pub(super) loudness_dbfs: f32,
     last_rx: Instant,
     timed_out: bool,
     next_rtcp: Instant,
@@ -155,6 +165,7 @@ impl Member {
             audio: setup.audio,
             inbound: setup.inbound,
             encoder: setup.encoder,
+            encoder_idle: false,
             talk: TalkDetector::new(talk),
             sender: RtpSender::new(setup.audio.payload_type),
             audio_clock,
@@ -163,6 +174,8 @@ impl Member {
             frame: vec![0; FRAME_SAMPLES],
             has_frame: false,
             talking: false,
+            mixed: false,
+            loudness_dbfs: SILENCE_DBFS,
             last_rx: now,
             timed_out: false,
             next_rtcp: now + RTCP_INTERVAL / 2,
@@ -343,7 +356,8 @@ impl Member {
                 self.frame.iter_mut().for_each(|s| *s = 0);
             }
             self.has_frame = false;
-            self.level_dbfs = -120.0;
+            self.level_dbfs = SILENCE_DBFS;
+            self.loudness_dbfs = SILENCE_DBFS;
             let stopped = std::mem::take(&mut self.talking);
             return stopped.then_some(false);
         }
@@ -367,12 +381,40 @@ impl Member {
         let update = self.talk.update(&self.frame);
         self.talking = update.talking;
         self.level_dbfs = update.level_dbfs;
+        self.loudness_dbfs += LOUDNESS_SMOOTHING * (update.level_dbfs - self.loudness_dbfs);
         update.changed.then_some(update.talking)
     }
 
-    /// Encodes the member's own mix-minus with its private encoder.
+    /// The packet this tick's frame was decoded from, as it came, when it alone made the
+    /// frame and nothing changed its level: what a listener hearing only this member can be
+    /// sent instead of an encode.
+    pub(super) fn forwardable_payload(&self) -> Option<&[u8]> {
+        if !self.has_frame || !self.gain_in.is_unity() {
+            return None;
+        }
+        self.inbound.forwardable_payload()
+    }
+
+    /// Encodes the member's own mix-minus with its private encoder (reset first when its
+    /// last output was not what the member was sent).
     pub(super) fn encode_own_mix(&mut self, mix: &[i16]) -> Result<(), CodecError> {
+        if std::mem::take(&mut self.encoder_idle) {
+            self.encoder.reset()?;
+        }
         self.encoder.encode(mix, &mut self.own_mix)
+    }
+
+    /// Makes this tick's own mix `payload` as it is (forwarded packets, ready-made silence):
+    /// the private encoder sits idle.
+    pub(super) fn set_own_mix(&mut self, payload: &[u8]) {
+        self.own_mix.clear();
+        self.own_mix.extend_from_slice(payload);
+        self.encoder_idle = true;
+    }
+
+    /// The member hears the shared mix (or nothing) this tick: its private encoder is idle.
+    pub(super) fn private_encoder_idle(&mut self) {
+        self.encoder_idle = true;
     }
 
     /// Sends what [`encode_own_mix`](Self::encode_own_mix) produced.
@@ -459,6 +501,7 @@ impl Member {
             name: self.name.clone(),
             codec: self.audio.codec.encoding_name().to_string(),
             talking: self.talking,
+            mixed: self.mixed,
             level_dbov: self.level_dbfs,
             canvas: self.initial_canvas.map(|c| c + 1),
             muted: self.controls.muted,
@@ -497,6 +540,8 @@ pub struct MemberSnapshot {
     pub name: String,
     pub codec: String,
     pub talking: bool,
+    /// Its voice is in the mix (a talker among the room's loudest, `[audio] max_mixed_talkers`).
+    pub mixed: bool,
     /// Level of its last audio frame, dB relative to a full-scale sine overload (dBov).
     pub level_dbov: f32,
     /// The canvas (1-based) showing it.

@@ -11,6 +11,7 @@ pub mod member_video;
 pub mod registry;
 pub mod room;
 pub mod room_video;
+pub mod talker_selection;
 pub mod tick_stats;
 pub mod view;
 pub mod worker;

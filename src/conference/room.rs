@@ -13,6 +13,7 @@ use super::fork_join::for_each_split;
 use super::member::{MediaUpdate, Member, MemberId, MemberSetup, MemberSnapshot, TickTime};
 use super::member_control::MemberControl;
 use super::room_video::RoomVideo;
+use super::talker_selection::{Candidate, TalkerSelection};
 use crate::media::audio::codec::{AudioEncoder, FRAME_SAMPLES};
 use crate::media::audio::mixer::AudioMixer;
 use crate::media::audio::silence::silence_frame;
@@ -49,6 +50,62 @@ pub struct RoomSettings {
     pub video_codecs: Option<Arc<VideoCodecPool>>,
     /// Where the room reports its RTP counts and compose times.
     pub metrics: Arc<Metrics>,
+    pub mixing: MixingPolicy,
+}
+
+/// How a room may make its mixes (`[audio]` settings; each lever's cost and effect on what
+/// listeners hear is in `docs/PERFORMANCE.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct MixingPolicy {
+    /// A listener hearing one member in its own codec gets that member's packets.
+    pub forward_single_source: bool,
+    /// A listener hearing nobody gets a ready-made silent frame.
+    pub cached_silence: bool,
+    /// Most talkers mixed at once (0 = no limit).
+    pub max_mixed_talkers: usize,
+}
+
+impl Default for MixingPolicy {
+    fn default() -> Self {
+        Self {
+            forward_single_source: true,
+            cached_silence: true,
+            max_mixed_talkers: 4,
+        }
+    }
+}
+
+/// Whose voices a mix holds: every mixed member, or all of them but a listener's own.
+#[derive(Debug, Clone, Copy)]
+enum MixSources {
+    All,
+    AllBut(usize),
+}
+
+/// How one mix is made this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MixPlan {
+    Silence,
+    /// The packets of this member (an index into the room's members).
+    Forward(usize),
+    Encode,
+}
+
+/// Mixes made since the last metrics report, by how.
+#[derive(Debug, Default)]
+struct MixCounts {
+    encoded: u64,
+    forwarded: u64,
+    silence: u64,
+}
+
+impl MixCounts {
+    fn report(&mut self, metrics: &Metrics) {
+        let counts = std::mem::take(self);
+        metrics.add_mixes("encoded", counts.encoded);
+        metrics.add_mixes("forwarded", counts.forwarded);
+        metrics.add_mixes("silence", counts.silence);
+    }
 }
 
 /// The shared (non-talker) encoders, one per codec, built off the media thread.
@@ -137,8 +194,19 @@ pub struct Room {
     mixer: AudioMixer,
     shared: SharedEncoders,
     shared_payloads: [Vec<u8>; 3],
+    /// A shared payload was made this tick (it is sent to the codec's listeners).
     shared_ready: [bool; 3],
+    /// The shared payload was made by the codec's encoder (not forwarded, not silence).
+    shared_encoded: [bool; 3],
     mix: Vec<i16>,
+    /// This tick's mixed members (indices into `members`) and the selection's lists.
+    mixed: Vec<usize>,
+    candidates: Vec<Candidate>,
+    candidate_members: Vec<usize>,
+    chosen: Vec<usize>,
+    selection: TalkerSelection,
+    forward_buf: Vec<u8>,
+    mix_counts: MixCounts,
     /// Threads a tick's per-member work may use (see [`for_each_split`]).
     split_ways: usize,
     audio_encoders: usize,
@@ -165,7 +233,15 @@ impl Room {
             shared,
             shared_payloads: Default::default(),
             shared_ready: [false; 3],
+            shared_encoded: [false; 3],
             mix: vec![0; FRAME_SAMPLES],
+            mixed: Vec::new(),
+            candidates: Vec::new(),
+            candidate_members: Vec::new(),
+            chosen: Vec::new(),
+            selection: TalkerSelection::default(),
+            forward_buf: Vec::with_capacity(1500),
+            mix_counts: MixCounts::default(),
             split_ways: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
@@ -213,6 +289,7 @@ impl Room {
         };
         let mut member = self.members.swap_remove(pos);
         report_rtp(&self.settings.metrics, &mut member);
+        self.mixed.clear(); // indices moved; the next tick chooses again
         self.video.member_left(id);
         info!(room = %self.id, member = id, call_id = %member.call_id,
               members = self.members.len(), "member left");
@@ -275,6 +352,7 @@ impl Room {
             for m in &mut self.members {
                 report_rtp(&self.settings.metrics, m);
             }
+            self.mix_counts.report(&self.settings.metrics);
         }
         self.mixer.reset();
         let now = t.now;
@@ -287,7 +365,6 @@ impl Room {
                 m.talk_change = m.receive(now, skip_inactive);
             },
         );
-        let mut talkers = 0;
         for m in &mut self.members {
             for digit in m.take_dtmf() {
                 self.events.send(RoomEvent::Dtmf {
@@ -303,14 +380,16 @@ impl Room {
                     talking,
                 });
             }
-            if m.talking && m.has_frame {
-                if !m.gain_in.is_unity() {
-                    m.gain_in.apply(&mut m.frame);
-                }
-                self.mixer.add(&m.frame);
-                talkers += 1;
-            }
         }
+        self.choose_mixed();
+        for &i in &self.mixed {
+            let m = &mut self.members[i];
+            if !m.gain_in.is_unity() {
+                m.gain_in.apply(&mut m.frame);
+            }
+            self.mixer.add(&m.frame);
+        }
+        let talkers = self.mixed.len();
         let encoders = self.encode_audio();
         let shared_payloads = &self.shared_payloads;
         let shared_ready = self.shared_ready;
@@ -363,60 +442,173 @@ impl Room {
         }
     }
 
-    /// Encodes this tick's audio: a private mix-minus for each talker that receives audio (and
-    /// a private mix for a listener with its own volume), and the full mix once per codec used
-    /// by the others. Returns the encoders run.
-    fn encode_audio(&mut self) -> usize {
-        self.shared_ready = [false; 3];
-        let mut encoders = 0;
-        for m in &mut self.members {
-            m.sends_own_mix = false;
-            if !m.wants_audio() || m.controls.deaf {
-                continue; // a deaf member is sent ready-made silence
+    /// Chooses this tick's mixed members ([`Self::mixed`]): the talkers with a frame, at most
+    /// `max_mixed_talkers` of them, the loudest ([`TalkerSelection`]).
+    fn choose_mixed(&mut self) {
+        self.candidates.clear();
+        self.candidate_members.clear();
+        for (i, m) in self.members.iter().enumerate() {
+            if m.talking && m.has_frame {
+                // As loud as it is in the mix: an operator's volume counts.
+                self.candidates.push(Candidate {
+                    loudness_dbfs: m.loudness_dbfs + f32::from(m.controls.volume_in),
+                    was_mixed: m.mixed,
+                });
+                self.candidate_members.push(i);
             }
-            let talks = m.talking && m.has_frame;
-            if m.controls.awaiting_pin || talks || !m.gain_out.is_unity() {
-                // Its own mix: the PIN prompt in the lobby, a talker's mix-minus, or a mix
-                // at its own volume.
-                if m.controls.awaiting_pin {
-                    m.prompt_frame(&mut self.mix);
+        }
+        let max = self.settings.mixing.max_mixed_talkers;
+        self.selection
+            .select(&self.candidates, max, &mut self.chosen);
+        for m in &mut self.members {
+            m.mixed = false;
+        }
+        self.mixed.clear();
+        for &c in &self.chosen {
+            let i = self.candidate_members[c];
+            self.members[i].mixed = true;
+            self.mixed.push(i);
+        }
+    }
+
+    /// How the mix of a listener hearing `sources` (the mixed members it is not one of) in
+    /// `codec` is made, cheapest first: ready-made silence when nobody is heard, the one
+    /// member's own packets when only it is heard in the listener's codec at 0 dB, else an
+    /// encode.
+    fn plan_mix(&self, sources: MixSources, codec: AudioCodec, unity_out: bool) -> MixPlan {
+        let policy = self.settings.mixing;
+        let mut heard = self.mixed.iter().copied().filter(|&i| match sources {
+            MixSources::All => true,
+            MixSources::AllBut(own) => i != own,
+        });
+        match (heard.next(), heard.next()) {
+            (None, _) if policy.cached_silence => MixPlan::Silence,
+            (Some(only), None) if policy.forward_single_source && unity_out => {
+                let source = &self.members[only];
+                if source.codec() == codec && source.forwardable_payload().is_some() {
+                    MixPlan::Forward(only)
                 } else {
-                    if talks {
-                        self.mixer.write_mix_minus(&m.frame, &mut self.mix);
-                    } else {
-                        self.mixer.write_full_mix(&mut self.mix);
-                    }
-                    if !m.gain_out.is_unity() {
-                        m.gain_out.apply(&mut self.mix);
-                    }
+                    MixPlan::Encode
                 }
-                match m.encode_own_mix(&self.mix) {
-                    Ok(()) => {
-                        m.sends_own_mix = true;
-                        encoders += 1;
-                    }
-                    Err(e) => warn!(member = m.id, error = %e, "encode failed"),
-                }
+            }
+            _ => MixPlan::Encode,
+        }
+    }
+
+    /// Makes this tick's audio: a private mix for each mixed talker (its mix-minus), each
+    /// listener with a volume of its own and each caller in the PIN lobby; and the full mix
+    /// once per codec for everyone else. Each is made the cheapest way ([`Self::plan_mix`]).
+    /// Returns the encoders run.
+    fn encode_audio(&mut self) -> usize {
+        let previous_ready = std::mem::take(&mut self.shared_ready);
+        let mut encoders = 0;
+        for i in 0..self.members.len() {
+            let m = &self.members[i];
+            if !m.wants_audio() || m.controls.deaf {
+                // A deaf member is sent ready-made silence.
+                self.members[i].sends_own_mix = false;
+                self.members[i].private_encoder_idle();
                 continue;
             }
             let codec = m.codec();
-            let c = codec_index(codec);
-            if !self.shared_ready[c] {
-                self.mixer.write_full_mix(&mut self.mix);
-                match self
-                    .shared
-                    .get(codec)
-                    .encode(&self.mix, &mut self.shared_payloads[c])
-                {
-                    Ok(()) => {
-                        self.shared_ready[c] = true;
-                        encoders += 1;
+            let unity_out = m.gain_out.is_unity();
+            let private = m.controls.awaiting_pin || m.mixed || !unity_out;
+            if !private {
+                self.members[i].sends_own_mix = false;
+                self.members[i].private_encoder_idle();
+                let c = codec_index(codec);
+                if !self.shared_ready[c] {
+                    encoders += self.make_shared_mix(codec, previous_ready[c]);
+                }
+                continue;
+            }
+            let plan = if m.controls.awaiting_pin {
+                MixPlan::Encode
+            } else {
+                self.plan_mix(MixSources::AllBut(i), codec, unity_out)
+            };
+            match plan {
+                MixPlan::Silence => {
+                    self.members[i].set_own_mix(silence_frame(codec));
+                    self.mix_counts.silence += 1;
+                }
+                MixPlan::Forward(source) => {
+                    self.forward_buf.clear();
+                    if let Some(p) = self.members[source].forwardable_payload() {
+                        self.forward_buf.extend_from_slice(p);
                     }
-                    Err(e) => warn!(error = %e, "shared encode failed"),
+                    self.members[i].set_own_mix(&self.forward_buf);
+                    self.mix_counts.forwarded += 1;
+                }
+                MixPlan::Encode => {
+                    let m = &mut self.members[i];
+                    if m.controls.awaiting_pin {
+                        m.prompt_frame(&mut self.mix);
+                    } else {
+                        if m.mixed {
+                            self.mixer.write_mix_minus(&m.frame, &mut self.mix);
+                        } else {
+                            self.mixer.write_full_mix(&mut self.mix);
+                        }
+                        if !unity_out {
+                            m.gain_out.apply(&mut self.mix);
+                        }
+                    }
+                    if let Err(e) = m.encode_own_mix(&self.mix) {
+                        warn!(member = m.id, error = %e, "encode failed");
+                        m.sends_own_mix = false;
+                        continue;
+                    }
+                    self.mix_counts.encoded += 1;
+                    encoders += 1;
                 }
             }
+            self.members[i].sends_own_mix = true;
         }
         encoders
+    }
+
+    /// Makes the shared full mix in `codec` into its payload; `was_sent` says whether the
+    /// shared encoder's output went out on the last tick (if not, it restarts its stream).
+    /// Returns the encoders run (0 or 1).
+    fn make_shared_mix(&mut self, codec: AudioCodec, was_sent: bool) -> usize {
+        let c = codec_index(codec);
+        let plan = self.plan_mix(MixSources::All, codec, true);
+        let payload = &mut self.shared_payloads[c];
+        match plan {
+            MixPlan::Silence => {
+                payload.clear();
+                payload.extend_from_slice(silence_frame(codec));
+                self.shared_encoded[c] = false;
+                self.mix_counts.silence += 1;
+            }
+            MixPlan::Forward(source) => {
+                payload.clear();
+                if let Some(p) = self.members[source].forwardable_payload() {
+                    payload.extend_from_slice(p);
+                }
+                self.shared_encoded[c] = false;
+                self.mix_counts.forwarded += 1;
+            }
+            MixPlan::Encode => {
+                self.mixer.write_full_mix(&mut self.mix);
+                let encoder = self.shared.get(codec);
+                let restart = !(was_sent && self.shared_encoded[c]);
+                if restart && encoder.reset().is_err() {
+                    warn!("shared encoder reset failed");
+                }
+                if let Err(e) = encoder.encode(&self.mix, payload) {
+                    warn!(error = %e, "shared encode failed");
+                    return 0;
+                }
+                self.shared_encoded[c] = true;
+                self.mix_counts.encoded += 1;
+                self.shared_ready[c] = true;
+                return 1;
+            }
+        }
+        self.shared_ready[c] = true;
+        0
     }
 
     /// Codecs that have a shared encoder (for documentation of the encoder count).

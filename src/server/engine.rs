@@ -128,6 +128,7 @@ impl CallEngine {
         };
         let encoder_settings = EncoderSettings {
             opus_bitrate: config.audio.opus_bitrate,
+            opus_complexity: config.audio.opus_complexity,
         };
         let auth = (!config.sip.auth.users.is_empty()).then(|| {
             let algorithms = config

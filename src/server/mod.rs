@@ -16,7 +16,7 @@ use crate::cascade::NodeId;
 use crate::conference::canvas::LayoutChoice;
 use crate::conference::events::{EventSink, RoomEvent};
 use crate::conference::registry::RoomRegistry;
-use crate::conference::room::RoomSettings;
+use crate::conference::room::{MixingPolicy, RoomSettings};
 use crate::conference::worker::MediaPool;
 use crate::config::Config;
 use crate::media::audio::talk::TalkConfig;
@@ -112,6 +112,11 @@ fn room_settings(
         layouts: Arc::new(load_layouts(config)?),
         video_codecs: Some(codec_pool),
         metrics,
+        mixing: MixingPolicy {
+            forward_single_source: config.audio.forward_single_source,
+            cached_silence: config.audio.cached_silence,
+            max_mixed_talkers: config.audio.max_mixed_talkers,
+        },
     })
 }
 

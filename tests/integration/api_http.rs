@@ -435,7 +435,15 @@ async fn metrics_parse_as_prometheus_text_and_move_with_calls() {
     assert!(report.unwrap().answered);
     assert_eq!(sample(&during, "tessera_rooms", None), 1.0);
     assert_eq!(sample(&during, "tessera_members", None), 1.0);
-    assert!(sample(&during, "tessera_audio_encoders", None) >= 1.0);
+    // A lone talker hears nobody: ready-made silence, no encoder.
+    assert_eq!(sample(&during, "tessera_audio_encoders", None), 0.0);
+    assert!(
+        sample(
+            &during,
+            "tessera_audio_mixes_total",
+            Some(("how", "silence"))
+        ) >= 25.0
+    );
     // A well-formed request URI naming no acceptable room (a space in it would make the
     // request line malformed: a 400 from the parser, which is not a call).
     let rejected = dial(caller(&server, "bad!room", "x", 1.0)).await.unwrap();

@@ -12,11 +12,9 @@ use common::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tessera::conference::member::MemberId;
-use tessera::dial::{dial, DialOptions, DialReport};
+use tessera::dial::{dial, DialOptions};
 use tessera::media::audio::tone::{tone_level_dbfs, tone_ratio};
 use tessera::server::ServerHandle;
-
-const RATE: usize = 48_000;
 
 fn caller(
     server: &ServerHandle,
@@ -75,15 +73,6 @@ fn id_of(ids: &[(String, MemberId)], name: &str) -> MemberId {
         .find(|(n, _)| n == name)
         .map(|(_, id)| *id)
         .unwrap_or_else(|| panic!("{name} joined"))
-}
-
-/// The recording between `from` and `to` seconds after `start` (the recording began a little
-/// before `start`, when the call was answered; the windows leave room for that).
-fn window(report: &DialReport, from: f64, to: f64) -> &[i16] {
-    let rec = &report.recording;
-    let a = ((from * RATE as f64) as usize).min(rec.len());
-    let b = ((to * RATE as f64) as usize).min(rec.len()).max(a);
-    &rec[a..b]
 }
 
 async fn sleep_until(at: Instant) {

@@ -31,12 +31,18 @@ pub enum CodecError {
 #[derive(Debug, Clone, Copy)]
 pub struct EncoderSettings {
     pub opus_bitrate: i32,
+    /// Opus encoder complexity, 0 (cheapest) to 10 (libopus's default, best).
+    pub opus_complexity: i32,
 }
+
+/// The Opus complexity a server uses unless configured (see `docs/PERFORMANCE.md`).
+pub const DEFAULT_OPUS_COMPLEXITY: i32 = 10;
 
 impl Default for EncoderSettings {
     fn default() -> Self {
         Self {
             opus_bitrate: 32_000,
+            opus_complexity: DEFAULT_OPUS_COMPLEXITY,
         }
     }
 }
@@ -146,6 +152,7 @@ impl AudioEncoder {
                 let mut enc =
                     opus::Encoder::new(MIX_RATE, opus::Channels::Mono, opus::Application::Voip)?;
                 enc.set_bitrate(opus::Bitrate::Bits(settings.opus_bitrate))?;
+                enc.set_complexity(settings.opus_complexity.clamp(0, 10))?;
                 enc.set_inband_fec(true)?;
                 enc.set_packet_loss_perc(5)?;
                 Self::Opus(Box::new(enc))
@@ -159,6 +166,16 @@ impl AudioEncoder {
                 ),
             },
         })
+    }
+
+    /// Forgets the encoder's history: its next frame is coded as the first of a stream, for a
+    /// receiver whose decoder was just fed other packets (forwarded, ready-made silence).
+    pub fn reset(&mut self) -> Result<(), CodecError> {
+        match self {
+            Self::Opus(enc) => enc.reset_state()?,
+            Self::G711 { narrowband, .. } => narrowband.clear(),
+        }
+        Ok(())
     }
 
     /// Encodes one 20 ms frame (960 samples) into `out` (cleared first).

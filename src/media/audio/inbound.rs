@@ -5,6 +5,10 @@
 //! A member that is not talking need not be decoded while its packets say they hold no speech
 //! ([`opus_voice_activity`]): such packets are dropped undecoded and the decoder is reset
 //! before the next packet it does decode, so no stale history leaks into the speech onset.
+//!
+//! A frame decoded from exactly one whole 20 ms packet keeps that packet
+//! ([`AudioInbound::forwardable_payload`]): a listener whose mix is this member alone can be
+//! sent it as it came, with no encode and no generation loss.
 
 use super::codec::{AudioDecoder, CodecError, FRAME_SAMPLES};
 use super::opus_activity::{opus_voice_activity, VoiceActivity};
@@ -46,6 +50,9 @@ pub struct AudioInbound {
     queue: VecDeque<i16>,
     scratch: Vec<i16>,
     frame: Vec<i16>,
+    /// The packet the last frame was decoded from, when it alone made that frame.
+    last_payload: Vec<u8>,
+    forwardable: bool,
     stats: InboundStats,
 }
 
@@ -84,6 +91,8 @@ impl AudioInbound {
             queue: VecDeque::with_capacity(MAX_QUEUED_SAMPLES + FRAME_SAMPLES),
             scratch: Vec::with_capacity(MAX_QUEUED_SAMPLES),
             frame: vec![0; FRAME_SAMPLES],
+            last_payload: Vec::new(),
+            forwardable: false,
             stats: InboundStats::default(),
         })
     }
@@ -96,8 +105,13 @@ impl AudioInbound {
     /// The next 20 ms frame, or `None` while there is nothing to play (silence).
     pub fn next_frame(&mut self, now: Instant, need: DecodeNeed) -> Option<&[i16]> {
         let skip_inactive = need == DecodeNeed::SpeechOnly && self.has_activity_flags;
+        // Forwardable: nothing was carried over, and one packet makes exactly this frame.
+        let mut sole_packet = self.queue.is_empty();
+        let mut popped = 0;
+        self.forwardable = false;
         while self.queue.len() < FRAME_SAMPLES {
             self.scratch.clear();
+            popped += 1;
             let result = match self.jitter.pop(now) {
                 Playout::Buffering => return None,
                 Playout::Packet(payload) => {
@@ -106,10 +120,13 @@ impl AudioInbound {
                     }
                     self.stats.decoded_packets += 1;
                     self.refresh_decoder();
-                    self.decoder.decode(&payload, &mut self.scratch)
+                    let result = self.decoder.decode(&payload, &mut self.scratch);
+                    self.last_payload = payload;
+                    result
                 }
                 Playout::Lost { .. } if skip_inactive => return self.skip(),
                 Playout::Lost { next } => {
+                    sole_packet = false;
                     self.stats.concealed_frames += 1;
                     self.refresh_decoder();
                     self.decoder.conceal(next.as_deref(), &mut self.scratch)
@@ -117,11 +134,13 @@ impl AudioInbound {
             };
             if result.is_err() {
                 self.stats.decode_errors += 1;
+                sole_packet = false;
                 continue; // the jitter buffer moves on; the next pop tries the next packet
             }
             if self.scratch.is_empty() {
                 return None;
             }
+            sole_packet &= popped == 1 && self.scratch.len() == FRAME_SAMPLES;
             let room = MAX_QUEUED_SAMPLES.saturating_sub(self.queue.len());
             self.queue
                 .extend(self.scratch.iter().take(room.max(FRAME_SAMPLES)).copied());
@@ -129,7 +148,14 @@ impl AudioInbound {
         for (dst, src) in self.frame.iter_mut().zip(self.queue.drain(..FRAME_SAMPLES)) {
             *dst = src;
         }
+        self.forwardable = sole_packet;
         Some(&self.frame)
+    }
+
+    /// The packet the last [`next_frame`](Self::next_frame) decoded, when that one whole
+    /// 20 ms packet alone made the frame (not concealment, not part of a longer packet).
+    pub fn forwardable_payload(&self) -> Option<&[u8]> {
+        self.forwardable.then_some(self.last_payload.as_slice())
     }
 
     /// A packet left undecoded: this tick is silent, and the decoder's history is now stale.
@@ -212,5 +238,65 @@ mod tests {
         let stats = inbound.stats();
         assert_eq!(stats.skipped_inactive, 0);
         assert!(stats.decoded_packets >= 40, "{stats:?}");
+    }
+
+    #[test]
+    fn a_whole_20_ms_packet_is_kept_for_forwarding_and_concealment_or_longer_packets_are_not() {
+        let mut encoder =
+            AudioEncoder::new(AudioCodec::Opus, EncoderSettings::default()).expect("encoder");
+        let mut inbound = AudioInbound::new(AudioCodec::Opus).expect("inbound");
+        let mut generator = ToneGenerator::new(440.0, 8000, 48_000);
+        let mut pcm = vec![0i16; FRAME_SAMPLES];
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        let mut forwarded = Vec::new();
+        for i in 0..30u16 {
+            generator.fill(&mut pcm);
+            let mut payload = Vec::new();
+            encoder.encode(&pcm, &mut payload).expect("encode");
+            let now = start + Duration::from_millis(20 * u64::from(i));
+            if i != 20 {
+                // Packet 20 is lost: its frame is concealed, which is not a packet to forward.
+                inbound.push(now, i, u32::from(i) * 960, &payload);
+            }
+            sent.push(payload);
+            if inbound.next_frame(now, DecodeNeed::Everything).is_some() {
+                forwarded.push(inbound.forwardable_payload().map(<[u8]>::to_vec));
+            }
+        }
+        let kept: Vec<&Vec<u8>> = forwarded.iter().flatten().collect();
+        assert!(
+            kept.len() >= 15,
+            "{} of {} frames",
+            kept.len(),
+            forwarded.len()
+        );
+        for payload in &kept {
+            assert!(sent.contains(payload), "forwarded exactly as received");
+        }
+        assert!(
+            forwarded.iter().any(Option::is_none),
+            "the concealed frame is not forwardable"
+        );
+        assert_eq!(inbound.stats().concealed_frames, 1);
+        // A 40 ms packet makes two frames: neither is the packet.
+        let mut long = AudioInbound::new(AudioCodec::Opus).expect("inbound");
+        let mut opus = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+            .expect("opus");
+        let mut packet = vec![0u8; 1275];
+        for i in 0..10u16 {
+            let tone: Vec<i16> = (0..2 * FRAME_SAMPLES)
+                .map(|n| (n % 100) as i16 * 50)
+                .collect();
+            let n = opus.encode(&tone, &mut packet).expect("encode 40 ms");
+            let now = start + Duration::from_millis(40 * u64::from(i));
+            long.push(now, i, u32::from(i) * 1920, &packet[..n]);
+            for _ in 0..2 {
+                if long.next_frame(now, DecodeNeed::Everything).is_some() {
+                    assert!(long.forwardable_payload().is_none(), "40 ms packets");
+                }
+            }
+        }
+        assert!(long.stats().decoded_packets > 0);
     }
 }

@@ -102,6 +102,15 @@ pub fn heard(report: &DialReport, hz: f32) -> f64 {
     tone_ratio(&rec[start..end], hz, 48_000)
 }
 
+/// The recording between `from` and `to` seconds after the call was answered (48 kHz).
+pub fn window(report: &DialReport, from: f64, to: f64) -> &[i16] {
+    const RATE: f64 = 48_000.0;
+    let rec = &report.recording;
+    let a = ((from * RATE) as usize).min(rec.len());
+    let b = ((to * RATE) as usize).min(rec.len()).max(a);
+    &rec[a..b]
+}
+
 /// How steadily `hz` sounds in `samples` (48 kHz): the median, over 100 ms chunks, of the
 /// fraction of each chunk's energy at `hz`. A whole-window ratio needs the tone's phase to
 /// run on unbroken, so one late packet on a loaded machine (a frame of zeros, then the tone
