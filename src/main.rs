@@ -59,9 +59,20 @@ struct LoadgenArgs {
     /// Frame rate of the sent video.
     #[arg(long, default_value_t = 30.0)]
     video_fps: f32,
-    /// Members sending tone bursts (the others send silence); per room with --rooms.
+    /// Members sending tone bursts (the others send --listener-sound); per room with --rooms.
     #[arg(long, default_value_t = 1)]
     talkers: usize,
+    /// What the non-talkers send: silence (pre-encoded digital silence), noise LEVEL (white
+    /// noise) or speech LEVEL (speech-band noise with a 4 Hz syllabic envelope); LEVEL in
+    /// dBFS RMS, default -24 (also `speech:-24`).
+    #[arg(
+        long,
+        num_args = 1..=2,
+        value_names = ["SOUND", "LEVEL"],
+        default_value = "silence",
+        allow_negative_numbers = true
+    )]
+    listener_sound: Vec<String>,
     /// Spread the members round robin over this many rooms: the target's room number and
     /// the ones after it.
     #[arg(long, default_value_t = 1)]
@@ -395,6 +406,14 @@ async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
     options.video_size = args.video_size;
     options.video_fps = args.video_fps;
     options.talkers = args.talkers;
+    options.listener_sound = match tessera::loadgen::ListenerSound::from_args(&args.listener_sound)
+    {
+        Ok(sound) => sound,
+        Err(e) => {
+            error!(error = %e, "loadgen refused");
+            return ExitCode::from(2);
+        }
+    };
     options.rooms = args.rooms;
     options.duration = Duration::from_secs_f64(args.duration.max(0.0));
     options.ramp_per_sec = args.ramp;
@@ -415,8 +434,19 @@ async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
                 println!("loss_pct       {:.3}", report.loss_pct);
                 println!("jitter_ms      {:.2}", report.jitter_ms);
                 println!(
-                    "latency_ms     p50 {:.1}  p99 {:.1}  ({} samples)",
-                    report.latency_ms_p50, report.latency_ms_p99, report.latency_samples
+                    "missing        {} of {} by the clock ({:.3} %, worst member {:.3} %)",
+                    report.missing_packets,
+                    report.expected_by_clock,
+                    report.missing_pct,
+                    report.missing_per_member_max_pct
+                );
+                println!("listener_sound {}", report.listener_sound);
+                println!(
+                    "latency_ms     p50 {:.1}  p99 {:.1}  ({} samples, {} ms resolution)",
+                    report.latency_ms_p50,
+                    report.latency_ms_p99,
+                    report.latency_samples,
+                    report.latency_resolution_ms
                 );
                 if report.video_members + report.video_watchers > 0 {
                     println!(

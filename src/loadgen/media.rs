@@ -1,15 +1,18 @@
 //! The load generator's media thread: one wake-up per 20 ms for every member. Talkers send a
-//! pre-encoded loop (a 200 ms tone burst each second), the others pre-encoded silence; every
-//! socket is drained each tick into RFC 3550 receive statistics. A few probe listeners decode
-//! what they receive to time tone onsets (talker burst sent → first loud packet arrives).
+//! pre-encoded loop (a 200 ms tone burst each second), the others the listener sound (a
+//! pre-encoded loop, by default one silent packet); every socket but the probes' is drained
+//! each tick into RFC 3550 receive statistics, and each member's streaming time is clocked
+//! for the missing-packet count. The latency probes receive on a thread of their own
+//! ([`super::probe`]); this thread tells it when each burst's first packet leaves.
 
+use super::listener_sound::{start_frame, ListenerSound};
+use super::missing::{tally_missing, MissingTally, StreamClock};
+use super::probe::{ProbeEvent, ProbeMember, ProbeThread, ProbeTotals};
+use super::reception::Reception;
 use super::stream::{apply_commands, pace, StreamCommand};
-use crate::media::audio::codec::{AudioDecoder, AudioEncoder, EncoderSettings, FRAME_SAMPLES};
-use crate::media::audio::talk::level_dbfs;
+use crate::media::audio::codec::{AudioEncoder, EncoderSettings, FRAME_SAMPLES};
 use crate::media::audio::tone::ToneGenerator;
-use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::sender::RtpSender;
-use crate::rtp::stats::ReceiveStats;
 use crate::sdp::AudioCodec;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::Receiver;
@@ -20,27 +23,18 @@ const TICK: Duration = Duration::from_millis(20);
 /// Frames per burst period (1 s) and tone frames at its start (200 ms).
 const PERIOD_FRAMES: usize = 50;
 const BURST_FRAMES: usize = 10;
-/// Probe onset: loud after at least this many quiet packets.
-const QUIET_BEFORE_ONSET: u32 = 10;
-const LOUD_DBFS: f32 = -35.0;
-const QUIET_DBFS: f32 = -50.0;
 
 /// One member's media state.
 pub(super) struct MemberMedia {
-    pub socket: UdpSocket,
+    socket: UdpSocket,
     remote: Option<SocketAddr>,
     sender: RtpSender,
-    stats: ReceiveStats,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
+    tx_packets: u64,
     talker: Option<usize>,
-    probe: Option<Probe>,
-}
-
-struct Probe {
-    decoder: AudioDecoder,
-    pcm: Vec<i16>,
-    quiet_packets: u32,
+    clock: StreamClock,
+    /// What arrived, when this thread drains the socket; `None` for a probe (the probe
+    /// thread receives on its socket).
+    reception: Option<Reception>,
 }
 
 impl MemberMedia {
@@ -50,24 +44,14 @@ impl MemberMedia {
         probe: bool,
     ) -> Result<Self, super::LoadError> {
         socket.set_nonblocking(true)?;
-        let probe = if probe {
-            Some(Probe {
-                decoder: AudioDecoder::new(AudioCodec::Opus)?,
-                pcm: Vec::with_capacity(6 * FRAME_SAMPLES),
-                quiet_packets: 0,
-            })
-        } else {
-            None
-        };
         Ok(Self {
             socket,
             remote: None,
             sender: RtpSender::new(111),
-            stats: ReceiveStats::new(48_000),
-            rx_packets: 0,
             tx_packets: 0,
             talker,
-            probe,
+            clock: StreamClock::default(),
+            reception: (!probe).then(Reception::default),
         })
     }
 }
@@ -81,21 +65,22 @@ pub(super) struct MediaTotals {
     pub jitter_ms: Vec<f64>,
     pub latencies_ms: Vec<f64>,
     pub silent_members: usize,
+    pub missing: MissingTally,
 }
 
 /// Pre-encoded payload loops.
 pub(super) struct Payloads {
     talkers: Vec<Vec<Vec<u8>>>,
-    silence: Vec<u8>,
+    /// The listener sound's loop (one packet for silence).
+    listener: Vec<Vec<u8>>,
 }
 
 impl Payloads {
-    /// One burst loop per talker (distinct tones) and one silence packet.
-    pub fn encode(talkers: usize) -> Result<Self, super::LoadError> {
+    /// One burst loop per talker (distinct tones) and the listeners' loop.
+    pub fn encode(talkers: usize, listener: ListenerSound) -> Result<Self, super::LoadError> {
         let mut encoder = AudioEncoder::new(AudioCodec::Opus, EncoderSettings::default())?;
+        let listener = listener.encode(&mut encoder)?;
         let mut frame = vec![0i16; FRAME_SAMPLES];
-        let mut silence = Vec::new();
-        encoder.encode(&frame, &mut silence)?;
         let mut loops = Vec::with_capacity(talkers);
         for t in 0..talkers {
             let mut tone = ToneGenerator::new(400.0 + 150.0 * t as f32, 8000, 48_000);
@@ -114,127 +99,132 @@ impl Payloads {
         }
         Ok(Self {
             talkers: loops,
-            silence,
+            listener,
         })
+    }
+
+    /// What member `index` sends in frame `frame`.
+    fn payload(&self, index: usize, talker: Option<usize>, frame: usize) -> &[u8] {
+        match talker {
+            Some(t) => &self.talkers[t][frame % PERIOD_FRAMES],
+            None => {
+                let len = self.listener.len();
+                &self.listener[(frame + start_frame(index, len)) % len]
+            }
+        }
+    }
+
+    /// A listener's quiet packet and a talker's first loud one (silence and tone, for tests).
+    #[cfg(test)]
+    pub fn burst_and_quiet_example(&self) -> (&[u8], &[u8]) {
+        (&self.listener[0], &self.talkers[0][0])
     }
 }
 
-/// Starts the media thread.
+/// Starts the media thread (and, when there are probes, the probe thread).
 pub(super) fn spawn(
     mut members: Vec<MemberMedia>,
     payloads: Payloads,
     commands: Receiver<StreamCommand>,
-) -> std::io::Result<JoinHandle<MediaTotals>> {
-    std::thread::Builder::new()
+) -> Result<JoinHandle<MediaTotals>, super::LoadError> {
+    let mut probes = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        if m.reception.is_none() {
+            probes.push(ProbeMember::new(i, m.socket.try_clone()?)?);
+        }
+    }
+    let probes = ProbeThread::spawn(probes)?;
+    let thread = std::thread::Builder::new()
         .name("tessera-loadgen-media".into())
         .spawn(move || {
-            let mut latencies = Vec::new();
-            let mut burst_sent_at: Option<Instant> = None;
             let mut frame_index = 0usize;
             let mut next = Instant::now() + TICK;
             let mut packet = Vec::with_capacity(1500);
             let mut buf = vec![0u8; 2048];
             loop {
                 let finished = apply_commands(&commands, |index, start| {
-                    if let Some(m) = members.get_mut(index) {
-                        m.remote = start.map(|(remote, _)| remote);
-                        if let Some((_, payload_type)) = start {
+                    let Some(m) = members.get_mut(index) else {
+                        return;
+                    };
+                    let now = Instant::now();
+                    m.remote = start.map(|(remote, _)| remote);
+                    match start {
+                        Some((_, payload_type)) => {
                             m.sender.set_payload_type(payload_type);
+                            m.clock.start(now);
                         }
+                        None => m.clock.stop(now),
+                    }
+                    if m.reception.is_none() {
+                        probes.send(ProbeEvent::Listen {
+                            member: index,
+                            on: start.is_some(),
+                        });
                     }
                 });
                 if finished {
-                    return totals(&members, latencies);
+                    return totals(members, probes.finish(), Instant::now());
                 }
                 let now = Instant::now();
-                let phase = frame_index % PERIOD_FRAMES;
-                if phase == 0 {
-                    burst_sent_at = Some(now);
-                }
-                for m in members.iter_mut() {
+                let mut burst_noted = !frame_index.is_multiple_of(PERIOD_FRAMES);
+                for (i, m) in members.iter_mut().enumerate() {
                     let Some(remote) = m.remote else { continue };
-                    let payload = match m.talker {
-                        Some(t) => &payloads.talkers[t][phase],
-                        None => &payloads.silence,
-                    };
-                    m.sender.packetize(payload, 960, &mut packet);
+                    m.sender.packetize(
+                        payloads.payload(i, m.talker, frame_index),
+                        960,
+                        &mut packet,
+                    );
+                    if !burst_noted && m.talker.is_some() {
+                        burst_noted = true;
+                        probes.send(ProbeEvent::BurstSent(Instant::now()));
+                    }
                     if m.socket.send_to(&packet, remote).is_ok() {
                         m.tx_packets += 1;
                     }
-                    drain(m, now, burst_sent_at, &mut buf, &mut latencies);
+                    if let Some(reception) = m.reception.as_mut() {
+                        reception.drain(&m.socket, &mut buf, || now, |_, _| {});
+                    }
                 }
                 frame_index += 1;
                 pace(&mut next, TICK);
             }
-        })
+        })?;
+    Ok(thread)
 }
 
-fn drain(
-    m: &mut MemberMedia,
-    now: Instant,
-    burst: Option<Instant>,
-    buf: &mut [u8],
-    latencies: &mut Vec<f64>,
-) {
-    while let Ok((len, _)) = m.socket.recv_from(buf) {
-        if is_rtcp(&buf[..len]) {
-            continue; // rtcp-mux: reports share the socket
-        }
-        let Ok(rtp) = rtp_rs::RtpReader::new(&buf[..len]) else {
-            continue;
-        };
-        m.rx_packets += 1;
-        m.stats.on_packet(
-            now,
-            u16::from(rtp.sequence_number()),
-            rtp.timestamp(),
-            rtp.payload().len(),
-        );
-        let Some(probe) = m.probe.as_mut() else {
-            continue;
-        };
-        probe.pcm.clear();
-        if probe.decoder.decode(rtp.payload(), &mut probe.pcm).is_err() {
-            continue;
-        }
-        let level = level_dbfs(&probe.pcm);
-        if level >= LOUD_DBFS {
-            if probe.quiet_packets >= QUIET_BEFORE_ONSET {
-                if let Some(sent) = burst {
-                    let latency = now.saturating_duration_since(sent);
-                    if latency < Duration::from_millis(900) {
-                        latencies.push(latency.as_secs_f64() * 1000.0);
-                    }
-                }
-            }
-            probe.quiet_packets = 0;
-        } else if level <= QUIET_DBFS {
-            probe.quiet_packets += 1;
-        }
-    }
-}
-
-fn totals(members: &[MemberMedia], latencies: Vec<f64>) -> MediaTotals {
+fn totals(mut members: Vec<MemberMedia>, probes: ProbeTotals, now: Instant) -> MediaTotals {
     let mut t = MediaTotals {
         rx_packets: 0,
         tx_packets: 0,
         expected: 0,
         lost: 0,
         jitter_ms: Vec::new(),
-        latencies_ms: latencies,
+        latencies_ms: probes.latencies_ms,
         silent_members: 0,
+        missing: MissingTally::default(),
     };
-    for m in members {
-        t.rx_packets += m.rx_packets;
-        t.tx_packets += m.tx_packets;
-        let lost = i64::from(m.stats.cumulative_lost());
-        t.lost += lost.max(0);
-        t.expected += m.stats.packets_received() as i64 + lost.max(0);
-        if m.rx_packets > 0 {
-            t.jitter_ms.push(m.stats.jitter_ms());
-        } else if m.tx_packets > 0 {
-            t.silent_members += 1;
+    for (i, reception) in probes.receptions {
+        if let Some(m) = members.get_mut(i) {
+            m.reception = Some(reception);
         }
     }
+    let mut by_clock = Vec::with_capacity(members.len());
+    for m in &members {
+        let r = m.reception.as_ref();
+        let rx = r.map_or(0, |r| r.rx_packets);
+        t.rx_packets += rx;
+        t.tx_packets += m.tx_packets;
+        if let Some(r) = r {
+            t.lost += r.lost();
+            t.expected += r.expected();
+        }
+        match r {
+            Some(r) if rx > 0 => t.jitter_ms.push(r.jitter_ms()),
+            _ if m.tx_packets > 0 => t.silent_members += 1,
+            _ => {}
+        }
+        by_clock.push((m.clock.expected(now), rx));
+    }
+    t.missing = tally_missing(by_clock);
     t
 }

@@ -2,18 +2,25 @@
 //!
 //! Signalling (one UDP transport, one transaction layer, a dialog per member) runs on tokio;
 //! audio runs on one plain thread that wakes every 20 ms for all members, sends pre-encoded
-//! Opus packets and drains every member's socket; video members (senders of a pre-encoded
+//! Opus packets (tone bursts from talkers, the listener sound from the others) and drains
+//! every member's socket, but the few latency probes', which a thread of their own times at
+//! arrival (1 ms resolution); video members (senders of a pre-encoded
 //! H.264 loop, and watchers that count the frames they receive) share a second thread. The
 //! generator stays cheap: it never encodes after start-up and decodes only on a few audio
 //! latency probes. Bounded in members and time, loopback only.
 
 pub mod calibrate;
+pub mod listener_sound;
 mod media;
+pub mod missing;
+mod probe;
+mod reception;
 mod signalling;
 mod stream;
 mod video;
 pub mod video_loop;
 
+pub use listener_sound::ListenerSound;
 pub use signalling::run;
 
 use serde::Serialize;
@@ -45,8 +52,10 @@ pub struct LoadOptions {
     pub video_size: (u32, u32),
     /// Frame rate of the sent video.
     pub video_fps: f32,
-    /// Members that send tone bursts (the rest send silence); per room with `rooms`.
+    /// Members that send tone bursts (the rest send `listener_sound`); per room with `rooms`.
     pub talkers: usize,
+    /// What the members that do not talk send.
+    pub listener_sound: ListenerSound,
     /// Rooms the members are spread over, round robin: the target's room number and the
     /// ones after it (`sip:3000@…` with 100 rooms: 3000…3099).
     pub rooms: usize,
@@ -71,6 +80,7 @@ impl LoadOptions {
             video_size: (1280, 720),
             video_fps: 30.0,
             talkers: 1,
+            listener_sound: ListenerSound::Silence,
             rooms: 1,
             duration: Duration::from_secs(60),
             ramp_per_sec: 10.0,
@@ -94,10 +104,26 @@ pub struct LoadReport {
     pub loss_pct: f64,
     /// Mean interarrival jitter over members (RFC 3550 A.8), milliseconds.
     pub jitter_ms: f64,
-    /// Talker tone onset → arrival of the first loud packet at a probe, milliseconds.
+    /// Packets the server owed the members by the clock: one per 20 ms from each member's
+    /// stream start to its stop or the end of the run.
+    pub expected_by_clock: u64,
+    /// Of those, the ones that did not arrive, summed over members (each member's count
+    /// less a grace of `missing::GRACE_PACKETS` for its start, at least 0). Unlike
+    /// `loss_pct` it counts ticks the server skipped.
+    pub missing_packets: u64,
+    /// `missing_packets` as a percentage of `expected_by_clock`.
+    pub missing_pct: f64,
+    /// The worst member's missing packets as a percentage of what it was owed.
+    pub missing_per_member_max_pct: f64,
+    /// What non-talkers sent: `silence`, `noise LEVEL` or `speech LEVEL` (dBFS).
+    pub listener_sound: String,
+    /// Talker burst's first packet sent → arrival of the first loud packet at a probe,
+    /// milliseconds.
     pub latency_ms_p50: f64,
     pub latency_ms_p99: f64,
     pub latency_samples: usize,
+    /// Resolution of the latency samples, milliseconds (arrivals are timed as they come).
+    pub latency_resolution_ms: f64,
     /// Members whose call the server ended before the run did.
     pub ended_by_server: usize,
     /// Members that received no RTP at all.

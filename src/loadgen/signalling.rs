@@ -60,7 +60,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let server = resolve_loopback(&target).await?;
     let (transport, events) = Transport::bind(SocketAddr::new(server.ip(), 0), None).await?;
     let local = transport.local_addr();
-    let payloads = Payloads::encode(options.talkers)?;
+    let payloads = Payloads::encode(options.talkers, options.listener_sound)?;
     let video_loop = if options.video_members > 0 {
         info!(size = ?options.video_size, fps = options.video_fps, "pre-encoding the video loop");
         Some(VideoLoop::encode(
@@ -181,6 +181,8 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let mut report = generator.report(options.members);
     report.duration_s = started.elapsed().as_secs_f64();
     report.rooms = options.rooms;
+    report.listener_sound = options.listener_sound.to_string();
+    report.latency_resolution_ms = super::probe::RESOLUTION_MS;
     if let Some(t) = totals {
         report.rx_packets = t.rx_packets;
         report.tx_packets = t.tx_packets;
@@ -192,6 +194,10 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         report.latency_ms_p99 = percentile(&lat, 99.0);
         report.latency_samples = lat.len();
         report.silent_members = t.silent_members;
+        report.expected_by_clock = t.missing.expected_by_clock;
+        report.missing_packets = t.missing.missing_packets;
+        report.missing_pct = t.missing.missing_pct;
+        report.missing_per_member_max_pct = t.missing.missing_per_member_max_pct;
     }
     report.video_members = options.video_members;
     report.video_watchers = options.video_watchers;

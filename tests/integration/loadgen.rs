@@ -1,12 +1,14 @@
-//! `tessera loadgen` against an in-process server: every member joins and receives media,
-//! talkers are heard by probes, `--rooms` spreads members over numbered rooms, video senders' pictures reach the watchers as a composed
-//! canvas, and non-loopback targets are refused before any packet.
+//! `tessera loadgen` against an in-process server: every member joins and receives media (as
+//! many packets as the clock says it is owed), talkers are heard by probes timed at arrival,
+//! `--rooms` spreads members over numbered rooms, `--listener-sound` reaches the server at its
+//! level, video senders' pictures reach the watchers as a composed canvas, and non-loopback
+//! targets are refused before any packet.
 
 use crate::common;
 
 use common::*;
 use std::time::Duration;
-use tessera::loadgen::{run, LoadError, LoadOptions};
+use tessera::loadgen::{run, ListenerSound, LoadError, LoadOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_members_join_and_receive_media() {
@@ -32,6 +34,23 @@ async fn five_members_join_and_receive_media() {
         report.latency_ms_p50 > 0.0 && report.latency_ms_p50 < 500.0,
         "{report:?}"
     );
+    assert!(
+        report.latency_ms_p99 >= report.latency_ms_p50 && report.latency_ms_p99 < 500.0,
+        "{report:?}"
+    );
+    assert_eq!(report.latency_resolution_ms, 1.0);
+    // The clock owes each member about 50 packets a second of its call (the run is 4 s, the
+    // calls join over the first 0.25 s); a server that keeps up leaves few missing.
+    assert!(
+        report.expected_by_clock > 5 * 150 && report.expected_by_clock <= 5 * 200,
+        "{report:?}"
+    );
+    assert!(
+        report.missing_pct < 10.0 && report.missing_per_member_max_pct < 20.0,
+        "{report:?}"
+    );
+    assert!(report.missing_pct <= report.missing_per_member_max_pct);
+    assert_eq!(report.listener_sound, "silence");
     let ctl = server.control();
     assert!(
         eventually(Duration::from_secs(10), || async {
@@ -71,6 +90,47 @@ async fn members_spread_over_numbered_rooms_with_a_talker_in_each() {
     assert_eq!(report.silent_members, 0, "{report:?}");
     // Each room's talker is heard by the probes in that room.
     assert!(report.latency_samples >= 3, "{report:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_noise_reaches_the_server_at_its_level() {
+    let server = start(test_config()).await;
+    let mut options = LoadOptions::new(uri(&server, "loadnoise"), 4);
+    options.talkers = 1;
+    options.listener_sound = ListenerSound::Noise { level_dbfs: -24.0 };
+    options.duration = Duration::from_secs(4);
+    options.ramp_per_sec = 20.0;
+    let observe = async {
+        let ctl = server.control();
+        let end = std::time::Instant::now() + Duration::from_secs(4);
+        let mut levels = Vec::new();
+        while std::time::Instant::now() < end {
+            if let Some(room) = ctl.room("loadnoise").await {
+                // Every listener (all but load0, the talker) at about -24 dBFS as the server
+                // decodes it (Opus carries white noise up to its bandwidth: ~2 dB less).
+                levels = room
+                    .members
+                    .iter()
+                    .filter(|m| m.name != "load0")
+                    .map(|m| m.level_dbov)
+                    .collect::<Vec<f32>>();
+                if levels.len() == 3 && levels.iter().all(|l| (-32.0..=-18.0).contains(l)) {
+                    return (true, levels);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (false, levels)
+    };
+    let (report, (heard, levels)) = tokio::join!(run(options), observe);
+    let report = report.expect("load runs");
+    assert!(
+        heard,
+        "listeners' levels as the server hears them: {levels:?}"
+    );
+    assert_eq!(report.joined, 4, "{report:?}");
+    assert_eq!(report.listener_sound, "noise -24");
     server.shutdown().await;
 }
 

@@ -1,0 +1,318 @@
+//! Latency probes at 1 ms resolution. A few listeners' sockets are watched by a thread of
+//! their own that waits in poll(2), so each packet is timed when it arrives, not at the media
+//! thread's next 20 ms tick. Each probe decodes what it receives and times the talkers' burst
+//! onsets ([`OnsetTimer`]): the first loud packet after at least 10 quiet ones, measured from
+//! the instant the media thread sent the first packet of the burst ([`ProbeEvent::BurstSent`]).
+//!
+//! The media thread still sends for the probes (from the same sockets, cloned); this thread
+//! only receives. It is cheap: it wakes for the probes' packets (50 a second each) and every
+//! [`IDLE_WAIT`] to read its commands.
+
+use super::reception::Reception;
+use crate::media::audio::codec::{AudioDecoder, FRAME_SAMPLES};
+use crate::media::audio::talk::level_dbfs;
+use crate::sdp::AudioCodec;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What the report states as the probes' resolution: arrivals are timed as poll(2) returns.
+pub const RESOLUTION_MS: f64 = 1.0;
+/// Longest wait in poll(2) when no packet comes (how late a command may be read).
+const IDLE_WAIT: Duration = Duration::from_millis(5);
+/// Onset: loud after at least this many quiet packets.
+const QUIET_BEFORE_ONSET: u32 = 10;
+const LOUD_DBFS: f32 = -35.0;
+const QUIET_DBFS: f32 = -50.0;
+/// Later than this after a burst, a loud packet belongs to no burst we can name.
+const MAX_LATENCY: Duration = Duration::from_millis(900);
+
+/// Times one probe's tone onsets (sans-IO: arrival and burst times are given).
+#[derive(Debug, Default)]
+pub(super) struct OnsetTimer {
+    quiet_packets: u32,
+}
+
+impl OnsetTimer {
+    /// A packet that decoded to `level` dBFS arrived at `arrival`; the latency since
+    /// `burst_sent` when it is an onset (loud after enough quiet ones, not too late).
+    pub fn on_packet(
+        &mut self,
+        arrival: Instant,
+        level: f32,
+        burst_sent: Option<Instant>,
+    ) -> Option<Duration> {
+        if level <= QUIET_DBFS {
+            self.quiet_packets = self.quiet_packets.saturating_add(1);
+            return None;
+        }
+        if level < LOUD_DBFS {
+            return None;
+        }
+        let onset = self.quiet_packets >= QUIET_BEFORE_ONSET;
+        self.quiet_packets = 0;
+        let latency = arrival.saturating_duration_since(burst_sent?);
+        (onset && latency < MAX_LATENCY).then_some(latency)
+    }
+}
+
+/// From the media thread to the probe thread.
+pub(super) enum ProbeEvent {
+    /// The first packet of a talker burst is being sent now.
+    BurstSent(Instant),
+    /// Member `member` (a probe) started or stopped streaming.
+    Listen {
+        member: usize,
+        on: bool,
+    },
+    Finish,
+}
+
+/// One probe listener.
+pub(super) struct ProbeMember {
+    member: usize,
+    socket: UdpSocket,
+    listening: bool,
+    reception: Reception,
+    decoder: AudioDecoder,
+    pcm: Vec<i16>,
+    onsets: OnsetTimer,
+}
+
+impl ProbeMember {
+    /// Probe for member `member`, receiving on `socket` (non-blocking).
+    pub fn new(member: usize, socket: UdpSocket) -> Result<Self, super::LoadError> {
+        socket.set_nonblocking(true)?;
+        Ok(Self {
+            member,
+            socket,
+            listening: false,
+            reception: Reception::default(),
+            decoder: AudioDecoder::new(AudioCodec::Opus)?,
+            pcm: Vec::with_capacity(6 * FRAME_SAMPLES),
+            onsets: OnsetTimer::default(),
+        })
+    }
+
+    fn drain(&mut self, buf: &mut [u8], burst_sent: Option<Instant>, latencies: &mut Vec<f64>) {
+        if !self.listening {
+            while self.socket.recv_from(buf).is_ok() {} // before its start or after its stop
+            return;
+        }
+        let (decoder, pcm, onsets) = (&mut self.decoder, &mut self.pcm, &mut self.onsets);
+        self.reception
+            .drain(&self.socket, buf, Instant::now, |arrival, payload| {
+                pcm.clear();
+                if decoder.decode(payload, pcm).is_err() {
+                    return;
+                }
+                if let Some(latency) = onsets.on_packet(arrival, level_dbfs(pcm), burst_sent) {
+                    latencies.push(latency.as_secs_f64() * 1000.0);
+                }
+            });
+    }
+}
+
+/// What the probe thread measured.
+#[derive(Default)]
+pub(super) struct ProbeTotals {
+    /// Each probe's member index and reception.
+    pub receptions: Vec<(usize, Reception)>,
+    pub latencies_ms: Vec<f64>,
+}
+
+/// The media thread's end of the probe thread (a no-op without probes).
+pub(super) struct ProbeThread {
+    events: Sender<ProbeEvent>,
+    thread: Option<JoinHandle<ProbeTotals>>,
+}
+
+impl ProbeThread {
+    /// Starts the thread for `probes` (none: no thread).
+    pub fn spawn(probes: Vec<ProbeMember>) -> std::io::Result<Self> {
+        let (events, commands) = mpsc::channel();
+        let thread = if probes.is_empty() {
+            None
+        } else {
+            Some(
+                std::thread::Builder::new()
+                    .name("tessera-loadgen-probe".into())
+                    .spawn(move || run(probes, commands))?,
+            )
+        };
+        Ok(Self { events, thread })
+    }
+
+    pub fn send(&self, event: ProbeEvent) {
+        if self.thread.is_some() {
+            let _ = self.events.send(event);
+        }
+    }
+
+    /// Ends the thread and returns what it measured.
+    pub fn finish(self) -> ProbeTotals {
+        self.send(ProbeEvent::Finish);
+        self.thread.and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+fn run(mut probes: Vec<ProbeMember>, commands: Receiver<ProbeEvent>) -> ProbeTotals {
+    let mut fds: Vec<libc::pollfd> = probes
+        .iter()
+        .map(|p| libc::pollfd {
+            fd: p.socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let mut burst_sent = None;
+    let mut latencies = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        wait_readable(&mut fds, IDLE_WAIT);
+        // Commands first: a burst's BurstSent was queued before the talker's packet left, so
+        // before the mix carrying it can arrive.
+        loop {
+            match commands.try_recv() {
+                Ok(ProbeEvent::BurstSent(at)) => burst_sent = Some(at),
+                Ok(ProbeEvent::Listen { member, on }) => {
+                    if let Some(p) = probes.iter_mut().find(|p| p.member == member) {
+                        p.listening = on;
+                    }
+                }
+                Ok(ProbeEvent::Finish) | Err(TryRecvError::Disconnected) => {
+                    return ProbeTotals {
+                        receptions: probes
+                            .into_iter()
+                            .map(|p| (p.member, p.reception))
+                            .collect(),
+                        latencies_ms: latencies,
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        for p in &mut probes {
+            p.drain(&mut buf, burst_sent, &mut latencies);
+        }
+    }
+}
+
+/// Waits until one of `fds` is readable or `timeout` has passed (an interrupted wait just
+/// returns early).
+fn wait_readable(fds: &mut [libc::pollfd], timeout: Duration) {
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is an exclusively borrowed, initialised array of `fds.len()` pollfd
+    // structs that outlives the call; poll(2) writes only their `revents`.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::listener_sound::ListenerSound;
+    use super::super::media::Payloads;
+    use super::*;
+    use crate::rtp::sender::RtpSender;
+
+    #[test]
+    fn an_onset_is_loud_after_quiet_and_timed_from_the_burst() {
+        let t0 = Instant::now();
+        let at = |us: u64| t0 + Duration::from_micros(us);
+        let mut timer = OnsetTimer::default();
+        for i in 0..QUIET_BEFORE_ONSET {
+            assert_eq!(
+                timer.on_packet(at(u64::from(i) * 20_000), -90.0, Some(t0)),
+                None
+            );
+        }
+        assert_eq!(
+            timer.on_packet(at(233_417), -20.0, Some(at(200_000))),
+            Some(Duration::from_micros(33_417)),
+            "timed to the microsecond, not to the tick"
+        );
+        assert_eq!(
+            timer.on_packet(at(253_000), -20.0, Some(at(200_000))),
+            None,
+            "the burst goes on: no new onset"
+        );
+        for _ in 0..QUIET_BEFORE_ONSET {
+            timer.on_packet(at(300_000), -42.0, Some(at(200_000))); // neither quiet nor loud
+        }
+        assert_eq!(timer.on_packet(at(400_000), -20.0, Some(t0)), None);
+    }
+
+    #[test]
+    fn no_onset_without_enough_quiet_a_burst_or_in_time() {
+        let t0 = Instant::now();
+        let quiet = |timer: &mut OnsetTimer, n: u32| {
+            for _ in 0..n {
+                timer.on_packet(t0, -90.0, Some(t0));
+            }
+        };
+        let mut timer = OnsetTimer::default();
+        quiet(&mut timer, QUIET_BEFORE_ONSET - 1);
+        assert_eq!(
+            timer.on_packet(t0, -20.0, Some(t0)),
+            None,
+            "too little quiet"
+        );
+        quiet(&mut timer, QUIET_BEFORE_ONSET);
+        assert_eq!(timer.on_packet(t0, -20.0, None), None, "no burst sent yet");
+        quiet(&mut timer, QUIET_BEFORE_ONSET);
+        let late = t0 + MAX_LATENCY;
+        assert_eq!(timer.on_packet(late, -20.0, Some(t0)), None, "too late");
+    }
+
+    /// A real socket and thread: the latency is timed at arrival, within a few ms of the
+    /// true delay (7 ms here), not at a 20 ms tick.
+    #[test]
+    fn the_probe_thread_times_arrivals_not_ticks() {
+        let payloads = Payloads::encode(1, ListenerSound::Silence).expect("encodes");
+        let (quiet, loud) = payloads.burst_and_quiet_example();
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let to = socket.local_addr().expect("addr");
+        let probe = ProbeMember::new(3, socket).expect("probe");
+        let thread = ProbeThread::spawn(vec![probe]).expect("spawn");
+        thread.send(ProbeEvent::Listen {
+            member: 3,
+            on: true,
+        });
+        let server = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let mut sender = RtpSender::new(111);
+        let mut packet = Vec::new();
+        let mut send = |payload: &[u8]| {
+            sender.packetize(payload, 960, &mut packet);
+            server.send_to(&packet, to).expect("send");
+        };
+        let mut true_delays = Vec::new();
+        for _ in 0..5 {
+            // A few more than the onset needs: the first after a burst decodes to its tail.
+            for _ in 0..QUIET_BEFORE_ONSET + 3 {
+                send(quiet);
+            }
+            std::thread::sleep(Duration::from_millis(10)); // the quiet ones are read
+            let burst = Instant::now();
+            thread.send(ProbeEvent::BurstSent(burst));
+            std::thread::sleep(Duration::from_millis(7));
+            true_delays.push(burst.elapsed());
+            send(loud);
+            send(loud);
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let totals = thread.finish();
+        assert_eq!(totals.receptions[0].0, 3);
+        assert_eq!(totals.receptions[0].1.rx_packets, 5 * 15);
+        let measured = totals.latencies_ms;
+        assert_eq!(measured.len(), 5, "{measured:?}");
+        let mut late_by: Vec<f64> = measured
+            .iter()
+            .zip(&true_delays)
+            .map(|(m, t)| m - t.as_secs_f64() * 1000.0)
+            .collect();
+        assert!(late_by.iter().all(|d| *d >= 0.0), "{late_by:?}");
+        late_by.sort_by(f64::total_cmp);
+        assert!(late_by[2] < 5.0, "median {late_by:?} ms after arrival");
+    }
+}
