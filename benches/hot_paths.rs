@@ -33,6 +33,21 @@ fn audio(c: &mut Criterion) {
                 .expect("encode")
         })
     });
+    // The cost of `[audio] opus_complexity` (quality: the codec's unit test prints it).
+    for complexity in [0, 5, 7, 8, 10] {
+        let settings = EncoderSettings {
+            opus_complexity: complexity,
+            ..EncoderSettings::default()
+        };
+        let mut encoder = AudioEncoder::new(AudioCodec::Opus, settings).expect("encoder");
+        c.bench_function(&format!("opus/encode_20ms_complexity/{complexity}"), |b| {
+            b.iter(|| {
+                encoder
+                    .encode(black_box(&frame), &mut payload)
+                    .expect("encode")
+            })
+        });
+    }
     encoder.encode(&frame, &mut payload).expect("encode");
     let mut decoder = AudioDecoder::new(AudioCodec::Opus).expect("decoder");
     let mut out = Vec::with_capacity(6 * FRAME_SAMPLES);

@@ -7,7 +7,7 @@ use super::member_video::{MemberVideo, MemberVideoSetup};
 use crate::media::audio::codec::{rtp_ticks_per_frame, AudioEncoder, CodecError, FRAME_SAMPLES};
 use crate::media::audio::gain::Gain;
 use crate::media::audio::inbound::{AudioInbound, DecodeNeed};
-use crate::media::audio::talk::{TalkConfig, TalkDetector, SILENCE_DBFS};
+use crate::media::audio::talk::{level_dbfs, TalkConfig, TalkDetector, SILENCE_DBFS};
 use crate::media::audio::tone::ToneGenerator;
 use crate::metrics::RtpDelta;
 use crate::rtp::clock::{FrameClock, MediaClock};
@@ -378,7 +378,14 @@ impl Member {
                 self.has_frame = false;
             }
         }
-        let update = self.talk.update(&self.frame);
+        // Nothing to play is digital silence: no pass over 960 zeros (most members of a
+        // big room, most of the time).
+        let level = if self.has_frame {
+            level_dbfs(&self.frame)
+        } else {
+            SILENCE_DBFS
+        };
+        let update = self.talk.update_level(level);
         self.talking = update.talking;
         self.level_dbfs = update.level_dbfs;
         self.loudness_dbfs += LOUDNESS_SMOOTHING * (update.level_dbfs - self.loudness_dbfs);

@@ -301,4 +301,68 @@ mod tests {
         let _ = dec.decode(&[0xFF, 0xFF, 0xFF], &mut out);
         let _ = dec.decode(&[], &mut out);
     }
+
+    /// Signal-to-noise ratio (dB) of an Opus round trip at `complexity` of two seconds of a
+    /// voice-like signal (three partials under a 4 Hz envelope), after aligning the decoded
+    /// signal to the input (the codec's delay is searched, not assumed).
+    fn opus_round_trip_snr(complexity: i32) -> f64 {
+        let settings = EncoderSettings {
+            opus_complexity: complexity,
+            ..EncoderSettings::default()
+        };
+        let mut enc = AudioEncoder::new(AudioCodec::Opus, settings).unwrap();
+        let mut dec = AudioDecoder::new(AudioCodec::Opus).unwrap();
+        let input: Vec<i16> = (0..100 * FRAME_SAMPLES)
+            .map(|n| {
+                let t = n as f64 / f64::from(MIX_RATE);
+                let envelope = 0.6 + 0.4 * (2.0 * std::f64::consts::PI * 4.0 * t).sin();
+                let partials: f64 = [(220.0, 1.0), (1100.0, 0.5), (2900.0, 0.25)]
+                    .iter()
+                    .map(|(hz, a)| a * (2.0 * std::f64::consts::PI * hz * t).sin())
+                    .sum();
+                (4000.0 * envelope * partials) as i16
+            })
+            .collect();
+        let mut payload = Vec::new();
+        let mut out = Vec::new();
+        for frame in input.chunks_exact(FRAME_SAMPLES) {
+            enc.encode(frame, &mut payload).unwrap();
+            dec.decode(&payload, &mut out).unwrap();
+        }
+        let skip = 10 * FRAME_SAMPLES; // the encoder's start-up
+        let len = input.len() - skip - 2000;
+        let snr = |delay: usize| {
+            let (mut signal, mut noise) = (0.0f64, 0.0f64);
+            for i in skip..skip + len {
+                let x = f64::from(input[i]);
+                let e = f64::from(out[i + delay]) - x;
+                signal += x * x;
+                noise += e * e;
+            }
+            10.0 * (signal / noise.max(1.0)).log10()
+        };
+        (0..1500).map(snr).fold(f64::MIN, f64::max)
+    }
+
+    #[test]
+    fn the_default_opus_complexity_keeps_the_quality_of_complexity_10() {
+        // `cargo test --release opus_complexity -- --nocapture` prints the quality behind the
+        // default, `cargo bench --bench hot_paths -- complexity` the cost (docs/PERFORMANCE.md).
+        // A waveform SNR understates a perceptual codec (phase is not kept above a few kHz),
+        // but it orders the complexities fairly on one signal.
+        let best = opus_round_trip_snr(10);
+        for complexity in [0, 2, 4, 5, 6, 7, 8, 9] {
+            let snr = opus_round_trip_snr(complexity);
+            println!("complexity {complexity}: {snr:.1} dB (10: {best:.1} dB)");
+        }
+        let default = opus_round_trip_snr(DEFAULT_OPUS_COMPLEXITY);
+        assert!(
+            best > 6.0,
+            "complexity 10 reproduces the signal: {best:.1} dB"
+        );
+        assert!(
+            default > best - 1.5,
+            "the default loses at most 1.5 dB: {default:.1} against {best:.1}"
+        );
+    }
 }

@@ -110,7 +110,12 @@ impl TalkDetector {
 
     /// Feeds one frame (normally 20 ms) and returns the resulting talk state.
     pub fn update(&mut self, frame: &[i16]) -> TalkUpdate {
-        let level = level_dbfs(frame);
+        self.update_level(level_dbfs(frame))
+    }
+
+    /// Feeds one frame whose [`level_dbfs`] is already known (digital silence needs no pass
+    /// over its samples: [`SILENCE_DBFS`]).
+    pub fn update_level(&mut self, level: f32) -> TalkUpdate {
         let loud = level > self.config.threshold_dbfs;
         let needed = if self.talking {
             self.config.hangover_frames
