@@ -1,12 +1,14 @@
 //! One member's RTP/RTCP sockets as seen from the media thread: non-blocking receive drained
 //! once per tick (no thread or task per member), symmetric-RTP validation and consent
-//! ([`SourceLatch`]), RTP/RTCP demultiplexing for rtcp-mux (RFC 5761 §4), and sending.
+//! ([`SourceLatch`]), one `recvmmsg` per socket per tick ([`RecvBatch`]), RTP/RTCP
+//! demultiplexing for rtcp-mux (RFC 5761 §4), and sending.
 //! RTCP is accepted only from the latched RTP source's address, its port + 1, or the RTCP
 //! address the SDP gave. Malformed and foreign packets are counted and dropped here; nothing
 //! on this path can end a call.
 
 use super::latch::{LatchVerdict, SourceLatch};
 use super::port_pool::RtpSocketPair;
+use super::recv_batch::{self, RecvBatch};
 use super::rtcp::{is_rtcp, parse_compound, RtcpPacket};
 use rtp_rs::RtpReader;
 use std::io::ErrorKind;
@@ -58,7 +60,8 @@ pub struct RtpEndpoint {
     remote_rtcp: Option<SocketAddr>,
     rtcp_mux: bool,
     counters: EndpointCounters,
-    buf: Vec<u8>,
+    /// Taken out while a drain reads it (a pointer move).
+    batch: Option<Box<RecvBatch>>,
     /// Drains left until the RTCP socket is read again.
     rtcp_socket_countdown: u8,
 }
@@ -71,7 +74,7 @@ impl RtpEndpoint {
             remote_rtcp: remote.rtcp,
             rtcp_mux: remote.rtcp_mux,
             counters: EndpointCounters::default(),
-            buf: vec![0; 2048],
+            batch: Some(Box::default()),
             rtcp_socket_countdown: 0,
         }
     }
@@ -107,15 +110,17 @@ impl RtpEndpoint {
             self.rtcp_socket_countdown -= 1;
             1
         };
+        let mut batch = self.batch.take().unwrap_or_default();
         for socket_index in 0..sockets {
-            for _ in 0..MAX_PACKETS_PER_DRAIN {
+            let mut taken = 0;
+            while taken < MAX_PACKETS_PER_DRAIN {
                 let socket = if socket_index == 0 {
                     &self.sockets.rtp
                 } else {
                     &self.sockets.rtcp
                 };
-                let (len, from) = match socket.recv_from(&mut self.buf) {
-                    Ok(r) => r,
+                let n = match batch.fill(socket) {
+                    Ok(n) => n,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => {
                         // e.g. ICMP unreachable reported on the socket: not fatal.
@@ -123,50 +128,72 @@ impl RtpEndpoint {
                         break;
                     }
                 };
-                if socket_index == 1 || is_rtcp(&self.buf[..len]) {
-                    if !self.accept_rtcp_source(from) {
-                        self.counters.foreign += 1;
-                        continue;
-                    }
-                    match parse_compound(&self.buf[..len]) {
-                        Ok(packets) => {
-                            self.counters.rx_rtcp += 1;
-                            handle(Inbound::Rtcp(packets));
-                        }
-                        Err(e) => {
-                            self.counters.malformed += 1;
-                            debug!(error = %e, "malformed RTCP dropped");
-                        }
-                    }
-                    continue;
-                }
-                let data = &self.buf[..len];
-                let Ok(packet) = RtpReader::new(data) else {
-                    self.counters.malformed += 1;
-                    continue;
-                };
-                match self.latch.check(now, from, packet.ssrc()) {
-                    LatchVerdict::Accept => {}
-                    LatchVerdict::Relatched(to) => {
-                        debug!(%to, "rtp source re-latched");
-                        if self.rtcp_mux {
-                            self.remote_rtcp = Some(to);
-                        }
-                    }
-                    LatchVerdict::Unvalidated => {
-                        self.counters.unvalidated += 1;
-                        continue;
-                    }
-                    LatchVerdict::Foreign => {
-                        self.counters.foreign += 1;
-                        continue;
+                for i in 0..n {
+                    let (data, from) = batch.get(i);
+                    if let Some(from) = from {
+                        self.on_datagram(now, socket_index == 1, data, from, &mut handle);
                     }
                 }
-                self.counters.rx_rtp += 1;
-                self.counters.rx_bytes += len as u64;
-                handle(Inbound::Rtp(packet));
+                taken += n;
+                if n < recv_batch::SLOTS {
+                    break; // a short count: the queue is empty
+                }
             }
         }
+        self.batch = Some(batch);
+    }
+
+    /// Checks and hands on one datagram that came from `from` (on the RTCP socket when
+    /// `on_rtcp_socket`).
+    fn on_datagram(
+        &mut self,
+        now: Instant,
+        on_rtcp_socket: bool,
+        data: &[u8],
+        from: SocketAddr,
+        handle: &mut impl FnMut(Inbound<'_>),
+    ) {
+        if on_rtcp_socket || is_rtcp(data) {
+            if !self.accept_rtcp_source(from) {
+                self.counters.foreign += 1;
+                return;
+            }
+            match parse_compound(data) {
+                Ok(packets) => {
+                    self.counters.rx_rtcp += 1;
+                    handle(Inbound::Rtcp(packets));
+                }
+                Err(e) => {
+                    self.counters.malformed += 1;
+                    debug!(error = %e, "malformed RTCP dropped");
+                }
+            }
+            return;
+        }
+        let Ok(packet) = RtpReader::new(data) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        match self.latch.check(now, from, packet.ssrc()) {
+            LatchVerdict::Accept => {}
+            LatchVerdict::Relatched(to) => {
+                debug!(%to, "rtp source re-latched");
+                if self.rtcp_mux {
+                    self.remote_rtcp = Some(to);
+                }
+            }
+            LatchVerdict::Unvalidated => {
+                self.counters.unvalidated += 1;
+                return;
+            }
+            LatchVerdict::Foreign => {
+                self.counters.foreign += 1;
+                return;
+            }
+        }
+        self.counters.rx_rtp += 1;
+        self.counters.rx_bytes += data.len() as u64;
+        handle(Inbound::Rtp(packet));
     }
 
     /// RTCP from the latched RTP address, its port + 1, or the RTCP address of the SDP; such

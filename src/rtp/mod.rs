@@ -9,6 +9,7 @@ pub mod latch;
 pub mod port_pool;
 #[cfg(test)]
 mod proptests;
+pub mod recv_batch;
 pub mod reorder;
 pub mod retransmit;
 pub mod rtcp;

@@ -1,0 +1,198 @@
+//! Reading a non-blocking UDP socket's queue in as few system calls as possible. A member
+//! sends one packet per tick, and reading it with `recv_from` costs two calls: one that finds
+//! the packet and one that finds the queue empty. `recvmmsg(2)` takes up to [`SLOTS`]
+//! datagrams at once and says how many it found, so a short count means the queue is empty:
+//! one call per member per tick. Elsewhere than Linux, one `recv_from` per datagram.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+
+/// Datagrams one call can take.
+pub const SLOTS: usize = 2;
+/// Bytes kept of each datagram (more than an Ethernet MTU; longer ones are truncated, as by
+/// `recv_from`).
+pub const SLOT_BYTES: usize = 2048;
+
+/// Buffers for one batch of datagrams and what the last [`fill`](Self::fill) put in them.
+pub struct RecvBatch {
+    bufs: Box<[[u8; SLOT_BYTES]; SLOTS]>,
+    lens: [usize; SLOTS],
+    from: [Option<SocketAddr>; SLOTS],
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecvBatch {
+    pub fn new() -> Self {
+        Self {
+            bufs: Box::new([[0; SLOT_BYTES]; SLOTS]),
+            lens: [0; SLOTS],
+            from: [None; SLOTS],
+        }
+    }
+
+    /// Reads up to [`SLOTS`] queued datagrams; returns how many (fewer than [`SLOTS`]: the
+    /// queue is empty now). Nothing queued is `ErrorKind::WouldBlock`.
+    pub fn fill(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            self.fill_linux(socket)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let (len, from) = socket.recv_from(&mut self.bufs[0])?;
+            self.lens[0] = len;
+            self.from[0] = Some(from);
+            Ok(1)
+        }
+    }
+
+    /// Datagram `i` of the last fill and where it came from (`None` for an address family
+    /// other than IPv4 and IPv6, which a UDP socket does not produce).
+    pub fn get(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        (&self.bufs[i][..self.lens[i]], self.from[i])
+    }
+
+    #[cfg(target_os = "linux")]
+    fn fill_linux(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let mut addrs: [libc::sockaddr_storage; SLOTS] = unsafe { std::mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; SLOTS] = unsafe { std::mem::zeroed() };
+        let mut iovecs = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; SLOTS];
+        for (((iov, msg), addr), buf) in iovecs
+            .iter_mut()
+            .zip(msgs.iter_mut())
+            .zip(addrs.iter_mut())
+            .zip(self.bufs.iter_mut())
+        {
+            iov.iov_base = buf.as_mut_ptr().cast();
+            iov.iov_len = SLOT_BYTES;
+            msg.msg_hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            msg.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
+            msg.msg_hdr.msg_iov = iov;
+            msg.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every pointer in `msgs` points into `iovecs`, `addrs` and `self.bufs`, which
+        // outlive the call, with the lengths given; the kernel writes only within them.
+        let n = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                SLOTS as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        for i in 0..n {
+            self.lens[i] = (msgs[i].msg_len as usize).min(SLOT_BYTES);
+            self.from[i] = socket_addr(&addrs[i]);
+        }
+        Ok(n)
+    }
+}
+
+/// The address the kernel wrote into `storage`.
+#[cfg(target_os = "linux")]
+fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
+    match i32::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is big
+            // enough and aligned for.
+            let a =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::from((ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    fn pair(ip: &str) -> Option<(UdpSocket, UdpSocket)> {
+        let rx = UdpSocket::bind((ip, 0)).ok()?;
+        rx.set_nonblocking(true).ok()?;
+        let tx = UdpSocket::bind((ip, 0)).ok()?;
+        Some((rx, tx))
+    }
+
+    #[test]
+    fn a_batch_takes_what_is_queued_and_a_short_count_means_empty() {
+        let (rx, tx) = pair("127.0.0.1").expect("loopback");
+        let to = rx.local_addr().expect("addr");
+        let mut batch = RecvBatch::new();
+        let nothing = batch.fill(&rx).expect_err("nothing queued");
+        assert_eq!(nothing.kind(), ErrorKind::WouldBlock);
+        for payload in [&b"one"[..], b"two", b"three"] {
+            tx.send_to(payload, to).expect("send"); // on loopback, queued on return
+        }
+        let from = Some(tx.local_addr().expect("addr"));
+        let mut got = Vec::new();
+        let mut counts = Vec::new();
+        while let Ok(n) = batch.fill(&rx) {
+            counts.push(n);
+            for i in 0..n {
+                let (data, source) = batch.get(i);
+                assert_eq!(source, from);
+                got.push(data.to_vec());
+            }
+        }
+        assert_eq!(
+            got,
+            vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+        );
+        if cfg!(target_os = "linux") {
+            assert_eq!(counts, vec![2, 1], "two calls for three datagrams");
+        }
+    }
+
+    #[test]
+    fn ipv6_sources_come_back_whole() {
+        let Some((rx, tx)) = pair("::1") else {
+            return; // no IPv6 loopback on this machine
+        };
+        tx.send_to(b"six", rx.local_addr().expect("addr"))
+            .expect("send");
+        let mut batch = RecvBatch::new();
+        let n = loop {
+            match batch.fill(&rx) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(n, 1);
+        assert_eq!(
+            batch.get(0),
+            (&b"six"[..], Some(tx.local_addr().expect("addr")))
+        );
+    }
+}
