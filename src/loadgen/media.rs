@@ -12,6 +12,7 @@ use super::reception::Reception;
 use super::stream::{apply_commands, pace, StreamCommand};
 use crate::media::audio::codec::{AudioEncoder, EncoderSettings, FRAME_SAMPLES};
 use crate::media::audio::tone::ToneGenerator;
+use crate::rtp::recv_batch::RecvBatch;
 use crate::rtp::sender::RtpSender;
 use crate::sdp::AudioCodec;
 use std::net::{SocketAddr, UdpSocket};
@@ -140,7 +141,7 @@ pub(super) fn spawn(
             let mut frame_index = 0usize;
             let mut next = Instant::now() + TICK;
             let mut packet = Vec::with_capacity(1500);
-            let mut buf = vec![0u8; 2048];
+            let mut batch = RecvBatch::new();
             loop {
                 let finished = apply_commands(&commands, |index, start| {
                     let Some(m) = members.get_mut(index) else {
@@ -182,7 +183,7 @@ pub(super) fn spawn(
                         m.tx_packets += 1;
                     }
                     if let Some(reception) = m.reception.as_mut() {
-                        reception.drain(&m.socket, &mut buf, || now, |_, _| {});
+                        reception.drain(&m.socket, &mut batch, || now, |_, _| {});
                     }
                 }
                 frame_index += 1;

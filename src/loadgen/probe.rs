@@ -11,6 +11,7 @@
 use super::reception::Reception;
 use crate::media::audio::codec::{AudioDecoder, FRAME_SAMPLES};
 use crate::media::audio::talk::level_dbfs;
+use crate::rtp::recv_batch::RecvBatch;
 use crate::sdp::AudioCodec;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
@@ -96,14 +97,19 @@ impl ProbeMember {
         })
     }
 
-    fn drain(&mut self, buf: &mut [u8], burst_sent: Option<Instant>, latencies: &mut Vec<f64>) {
+    fn drain(
+        &mut self,
+        batch: &mut RecvBatch,
+        burst_sent: Option<Instant>,
+        latencies: &mut Vec<f64>,
+    ) {
         if !self.listening {
-            while self.socket.recv_from(buf).is_ok() {} // before its start or after its stop
+            while batch.fill(&self.socket).is_ok() {} // before its start or after its stop
             return;
         }
         let (decoder, pcm, onsets) = (&mut self.decoder, &mut self.pcm, &mut self.onsets);
         self.reception
-            .drain(&self.socket, buf, Instant::now, |arrival, payload| {
+            .drain(&self.socket, batch, Instant::now, |arrival, payload| {
                 pcm.clear();
                 if decoder.decode(payload, pcm).is_err() {
                     return;
@@ -169,7 +175,7 @@ fn run(mut probes: Vec<ProbeMember>, commands: Receiver<ProbeEvent>) -> ProbeTot
         .collect();
     let mut burst_sent = None;
     let mut latencies = Vec::new();
-    let mut buf = vec![0u8; 2048];
+    let mut batch = RecvBatch::new();
     loop {
         wait_readable(&mut fds, IDLE_WAIT);
         // Commands first: a burst's BurstSent was queued before the talker's packet left, so
@@ -195,7 +201,7 @@ fn run(mut probes: Vec<ProbeMember>, commands: Receiver<ProbeEvent>) -> ProbeTot
             }
         }
         for p in &mut probes {
-            p.drain(&mut buf, burst_sent, &mut latencies);
+            p.drain(&mut batch, burst_sent, &mut latencies);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What one member's audio socket brought: RFC 3550 receive statistics and a packet count.
 //! The media thread keeps one for each member it drains, the probe thread one for each probe.
 
+use crate::rtp::recv_batch::{self, RecvBatch};
 use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::stats::ReceiveStats;
 use std::net::UdpSocket;
@@ -21,32 +22,38 @@ impl Default for Reception {
 }
 
 impl Reception {
-    /// Reads everything waiting on `socket` (non-blocking), RTCP aside (rtcp-mux: reports
-    /// share the socket). Each RTP packet is timed by `arrival()` and its payload handed to
-    /// `on_payload`.
+    /// Reads everything waiting on `socket` (non-blocking; one `recvmmsg` when one packet
+    /// waits, as the server does), RTCP aside (rtcp-mux: reports share the socket). Each RTP
+    /// packet is timed by `arrival()` and its payload handed to `on_payload`.
     pub fn drain(
         &mut self,
         socket: &UdpSocket,
-        buf: &mut [u8],
+        batch: &mut RecvBatch,
         arrival: impl Fn() -> Instant,
         mut on_payload: impl FnMut(Instant, &[u8]),
     ) {
-        while let Ok((len, _)) = socket.recv_from(buf) {
-            if is_rtcp(&buf[..len]) {
-                continue;
+        while let Ok(n) = batch.fill(socket) {
+            for i in 0..n {
+                let (data, _) = batch.get(i);
+                if is_rtcp(data) {
+                    continue;
+                }
+                let Ok(rtp) = rtp_rs::RtpReader::new(data) else {
+                    continue;
+                };
+                let at = arrival();
+                self.rx_packets += 1;
+                self.stats.on_packet(
+                    at,
+                    u16::from(rtp.sequence_number()),
+                    rtp.timestamp(),
+                    rtp.payload().len(),
+                );
+                on_payload(at, rtp.payload());
             }
-            let Ok(rtp) = rtp_rs::RtpReader::new(&buf[..len]) else {
-                continue;
-            };
-            let at = arrival();
-            self.rx_packets += 1;
-            self.stats.on_packet(
-                at,
-                u16::from(rtp.sequence_number()),
-                rtp.timestamp(),
-                rtp.payload().len(),
-            );
-            on_payload(at, rtp.payload());
+            if n < recv_batch::SLOTS {
+                break; // a short count: the queue is empty
+            }
         }
     }
 
