@@ -214,6 +214,9 @@ pub struct Room {
     ticks: u64,
     events: EventSink,
     video: RoomVideo,
+    /// The room's tracing span, made once: formatting its fields every tick cost 2 % of a
+    /// server of 1000 small rooms.
+    span: tracing::Span,
 }
 
 impl Room {
@@ -225,7 +228,9 @@ impl Room {
     ) -> Self {
         info!(room = %id, "room created");
         let settings_video = settings.clone();
+        let span = info_span!("room", room = %id);
         Self {
+            span,
             id,
             settings,
             members: Vec::new(),
@@ -346,7 +351,7 @@ impl Room {
     /// One 20 ms audio tick. In a big room the per-member halves (receive and decode; send)
     /// are split over a few threads ([`for_each_split`]); mixing and encoding stay here.
     pub fn tick(&mut self, t: TickTime) {
-        let _span = info_span!("room", room = %self.id).entered();
+        let _span = self.span.clone().entered();
         self.ticks += 1;
         if self.ticks.is_multiple_of(METRICS_EVERY_TICKS) {
             for m in &mut self.members {
