@@ -153,6 +153,19 @@ async fn baresip_and_tessera_dial_hear_and_see_each_other() {
         "every frame sent to baresip decoded (none before its keyframe): {log}"
     );
     assert!(decoded, "the server decoded baresip's H.264");
+    // Two talkers: each hears exactly the other, so each is sent the other's own packets
+    // (forwarded, no encode), and what each heard below was decoded by the other stack.
+    let metrics = Api::new(&server).get("/metrics").await.body;
+    let forwarded = metrics
+        .lines()
+        .find(|l| l.starts_with("tessera_audio_mixes_total{how=\"forwarded\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        forwarded >= 50.0,
+        "a second of mixes forwarded: {forwarded}"
+    );
     // N−1 across stacks: each hears the other's tone.
     assert!(report.answered);
     let tessera_heard = heard(&report, 440.0);
