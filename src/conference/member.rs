@@ -25,8 +25,11 @@ use tracing::debug;
 /// Process-wide member identifier.
 pub type MemberId = u64;
 
-/// Weight of each new frame's level in [`Member::loudness_dbfs`] (about 5 frames, 100 ms).
+/// Weight of each quieter frame's level in [`Member::loudness_dbfs`] (a release of about 5
+/// frames, 100 ms; a louder frame counts at once).
 const LOUDNESS_SMOOTHING: f32 = 0.2;
+/// The lowest loudness a member has (the talk threshold is far above).
+const LOUDNESS_FLOOR_DBFS: f32 = -70.0;
 
 /// RTCP report interval (RFC 3550 §6.2 minimum is 5 s).
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
@@ -113,8 +116,12 @@ pub struct Member {
     pub(super) talking: bool,
     /// In this tick's mix (a talker among the loudest, see [`super::talker_selection`]).
     pub(super) mixed: bool,
-    /// Its level smoothed over about 100 ms (dBFS), what the talker selection compares.
+    /// Its level with a fast attack and a release of about 100 ms (dBFS), what the talker
+    /// selection compares.
     pub(super) loudness_dbfs: f32,
+    /// Only its level is needed this tick (its room mixes fewer talkers than talk, and it is
+    /// not one of them): decoded at 16 kHz, no frame ([`AudioInbound::next_level`]).
+    pub(super) metered: bool,
     last_rx: Instant,
     timed_out: bool,
     next_rtcp: Instant,
@@ -175,7 +182,8 @@ impl Member {
             has_frame: false,
             talking: false,
             mixed: false,
-            loudness_dbfs: SILENCE_DBFS,
+            loudness_dbfs: LOUDNESS_FLOOR_DBFS,
+            metered: false,
             last_rx: now,
             timed_out: false,
             next_rtcp: now + RTCP_INTERVAL / 2,
@@ -357,9 +365,18 @@ impl Member {
             }
             self.has_frame = false;
             self.level_dbfs = SILENCE_DBFS;
-            self.loudness_dbfs = SILENCE_DBFS;
+            self.loudness_dbfs = LOUDNESS_FLOOR_DBFS;
             let stopped = std::mem::take(&mut self.talking);
             return stopped.then_some(false);
+        }
+        if self.metered {
+            // Among a big room's talkers but not mixed: its level, not its frame.
+            if self.has_frame {
+                self.frame.iter_mut().for_each(|s| *s = 0);
+            }
+            self.has_frame = false;
+            let level = self.inbound.next_level(now).unwrap_or(SILENCE_DBFS);
+            return self.hear_level(level);
         }
         let need = if skip_inactive_decode && !self.talking {
             DecodeNeed::SpeechOnly
@@ -385,10 +402,24 @@ impl Member {
         } else {
             SILENCE_DBFS
         };
+        self.hear_level(level)
+    }
+
+    /// Feeds this tick's level to the talk detector and the loudness; returns `Some(talking)`
+    /// when the talk state changed.
+    fn hear_level(&mut self, level: f32) -> Option<bool> {
         let update = self.talk.update_level(level);
         self.talking = update.talking;
         self.level_dbfs = update.level_dbfs;
-        self.loudness_dbfs += LOUDNESS_SMOOTHING * (update.level_dbfs - self.loudness_dbfs);
+        // Fast attack (a voice that starts is at once as loud as it is), slow release (a pause
+        // between words does not give its place away), floored (silence is not -120 dB that
+        // the next word must climb out of).
+        let level = update.level_dbfs.max(LOUDNESS_FLOOR_DBFS);
+        if level > self.loudness_dbfs {
+            self.loudness_dbfs = level;
+        } else {
+            self.loudness_dbfs += LOUDNESS_SMOOTHING * (level - self.loudness_dbfs);
+        }
         update.changed.then_some(update.talking)
     }
 

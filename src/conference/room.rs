@@ -207,6 +207,8 @@ pub struct Room {
     selection: TalkerSelection,
     forward_buf: Vec<u8>,
     mix_counts: MixCounts,
+    /// More talk than may be mixed: those not mixed are only metered.
+    selecting: bool,
     /// Threads a tick's per-member work may use (see [`for_each_split`]).
     split_ways: usize,
     audio_encoders: usize,
@@ -247,6 +249,7 @@ impl Room {
             selection: TalkerSelection::default(),
             forward_buf: Vec::with_capacity(1500),
             mix_counts: MixCounts::default(),
+            selecting: false,
             split_ways: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
@@ -362,6 +365,10 @@ impl Room {
         self.mixer.reset();
         let now = t.now;
         let skip_inactive = self.settings.skip_inactive_decode;
+        let selecting = self.selecting;
+        for m in &mut self.members {
+            m.metered = selecting && !m.mixed;
+        }
         for_each_split(
             &mut self.members,
             self.split_ways,
@@ -447,13 +454,14 @@ impl Room {
         }
     }
 
-    /// Chooses this tick's mixed members ([`Self::mixed`]): the talkers with a frame, at most
-    /// `max_mixed_talkers` of them, the loudest ([`TalkerSelection`]).
+    /// Chooses this tick's mixed members ([`Self::mixed`]): the talkers, at most
+    /// `max_mixed_talkers` of them, the loudest ([`TalkerSelection`]). While more talk than
+    /// that, the others are only metered on the next tick (their level, decoded at 16 kHz).
     fn choose_mixed(&mut self) {
         self.candidates.clear();
         self.candidate_members.clear();
         for (i, m) in self.members.iter().enumerate() {
-            if m.talking && m.has_frame {
+            if m.talking && (m.has_frame || m.metered) {
                 // As loud as it is in the mix: an operator's volume counts.
                 self.candidates.push(Candidate {
                     loudness_dbfs: m.loudness_dbfs + f32::from(m.controls.volume_in),
@@ -465,14 +473,19 @@ impl Room {
         let max = self.settings.mixing.max_mixed_talkers;
         self.selection
             .select(&self.candidates, max, &mut self.chosen);
+        self.selecting = max > 0 && self.candidates.len() > max;
         for m in &mut self.members {
             m.mixed = false;
         }
         self.mixed.clear();
         for &c in &self.chosen {
             let i = self.candidate_members[c];
+            // A metered member just chosen has no frame yet: it is decoded, and heard, from
+            // the next tick.
             self.members[i].mixed = true;
-            self.mixed.push(i);
+            if self.members[i].has_frame {
+                self.mixed.push(i);
+            }
         }
     }
 
