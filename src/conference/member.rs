@@ -375,7 +375,12 @@ impl Member {
                 self.frame.iter_mut().for_each(|s| *s = 0);
             }
             self.has_frame = false;
-            let level = self.inbound.next_level(now).unwrap_or(SILENCE_DBFS);
+            let need = if skip_inactive_decode {
+                DecodeNeed::SpeechOnly
+            } else {
+                DecodeNeed::Everything
+            };
+            let level = self.inbound.next_level(now, need).unwrap_or(SILENCE_DBFS);
             return self.hear_level(level);
         }
         let need = if skip_inactive_decode && !self.talking {

@@ -530,7 +530,10 @@ impl Room {
             }
             let codec = m.codec();
             let unity_out = m.gain_out.is_unity();
-            let private = m.controls.awaiting_pin || m.mixed || !unity_out;
+            // In the mix this tick (one chosen while metered has no frame yet: it hears the
+            // shared mix this once).
+            let heard_in_mix = m.mixed && m.has_frame;
+            let private = m.controls.awaiting_pin || heard_in_mix || !unity_out;
             if !private {
                 self.members[i].sends_own_mix = false;
                 self.members[i].private_encoder_idle();
@@ -563,7 +566,7 @@ impl Room {
                     if m.controls.awaiting_pin {
                         m.prompt_frame(&mut self.mix);
                     } else {
-                        if m.mixed {
+                        if heard_in_mix {
                             self.mixer.write_mix_minus(&m.frame, &mut self.mix);
                         } else {
                             self.mixer.write_full_mix(&mut self.mix);
@@ -573,8 +576,10 @@ impl Room {
                         }
                     }
                     if let Err(e) = m.encode_own_mix(&self.mix) {
+                        // Silence, not the shared mix: that may hold its own voice.
                         warn!(member = m.id, error = %e, "encode failed");
-                        m.sends_own_mix = false;
+                        m.set_own_mix(silence_frame(codec));
+                        m.sends_own_mix = true;
                         continue;
                     }
                     self.mix_counts.encoded += 1;

@@ -44,10 +44,20 @@ impl RecvBatch {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let (len, from) = socket.recv_from(&mut self.bufs[0])?;
-            self.lens[0] = len;
-            self.from[0] = Some(from);
-            Ok(1)
+            // As many reads as slots, so that a full batch still means "maybe more".
+            let mut n = 0;
+            while n < SLOTS {
+                match socket.recv_from(&mut self.bufs[n]) {
+                    Ok((len, from)) => {
+                        self.lens[n] = len;
+                        self.from[n] = Some(from);
+                        n += 1;
+                    }
+                    Err(e) if n == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Ok(n)
         }
     }
 

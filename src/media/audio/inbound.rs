@@ -38,6 +38,9 @@ pub struct InboundStats {
     pub metered_packets: u64,
 }
 
+/// Bytes of 20 ms of G.711 (8 kHz, a byte a sample).
+const G711_FRAME_BYTES: usize = 160;
+
 /// The rate at which a metered member is decoded.
 const METER_RATE: u32 = 16_000;
 /// Samples of 20 ms at [`METER_RATE`].
@@ -149,6 +152,9 @@ impl AudioInbound {
                     self.stats.decoded_packets += 1;
                     self.refresh_decoder();
                     let result = self.decoder.decode(&payload, &mut self.scratch);
+                    // An Opus packet's decode is the whole packet (960 samples: 20 ms); G.711
+                    // carries samples between packets, so its payload itself must be 20 ms.
+                    sole_packet &= self.has_activity_flags || payload.len() == G711_FRAME_BYTES;
                     self.last_payload = payload;
                     result
                 }
@@ -187,38 +193,18 @@ impl AudioInbound {
     }
 
     /// The level (dBFS) of the next 20 ms, without making the frame: Opus is decoded at 16 kHz
-    /// by a decoder of its own (packets without speech are not decoded at all); the 48 kHz
-    /// decoder misses these packets and is reset before it decodes again. `None` while there
-    /// is nothing to play. G.711 is decoded as usual (it is cheap).
-    pub fn next_level(&mut self, now: Instant) -> Option<f32> {
+    /// by a decoder of its own (with [`DecodeNeed::SpeechOnly`], packets without speech are
+    /// not decoded at all); the 48 kHz decoder misses these packets and is reset before it
+    /// decodes again. `None` while there is nothing to play. G.711 is decoded as usual (it is
+    /// cheap).
+    pub fn next_level(&mut self, now: Instant, need: DecodeNeed) -> Option<f32> {
         if !self.has_activity_flags {
             return self.next_frame(now, DecodeNeed::Everything).map(level_dbfs);
         }
         self.forwardable = false;
-        if let Some(meter) = self.meter.as_mut().filter(|m| m.carried >= METER_FRAME) {
-            meter.carried -= METER_FRAME;
-            return Some(meter.level);
-        }
         // What the 48 kHz decoder had queued is dropped: it starts afresh when needed.
         self.queue.clear();
         self.decoder_stale = true;
-        let payload = match self.jitter.pop(now) {
-            Playout::Buffering => return None,
-            Playout::Lost { .. } => {
-                if let Some(meter) = self.meter.as_mut() {
-                    meter.stale = true;
-                }
-                return None;
-            }
-            Playout::Packet(payload) => payload,
-        };
-        if opus_voice_activity(&payload) == VoiceActivity::Inactive {
-            self.stats.skipped_inactive += 1;
-            if let Some(meter) = self.meter.as_mut() {
-                meter.stale = true;
-            }
-            return None;
-        }
         if self.meter.is_none() {
             let decoder = opus::Decoder::new(METER_RATE, opus::Channels::Mono).ok()?;
             self.meter = Some(Box::new(Meter {
@@ -229,23 +215,53 @@ impl AudioInbound {
                 level: SILENCE_DBFS,
             }));
         }
-        let meter = self.meter.as_mut()?;
-        if std::mem::take(&mut meter.stale) && meter.decoder.reset_state().is_err() {
-            self.stats.decode_errors += 1;
+        let Self {
+            meter,
+            jitter,
+            stats,
+            ..
+        } = self;
+        let meter = meter.as_mut()?;
+        // Packets of 10 ms take two pops a tick, packets of 40 ms one every other tick.
+        while meter.carried < METER_FRAME {
+            let payload = match jitter.pop(now) {
+                Playout::Buffering => return None,
+                Playout::Lost { .. } => {
+                    meter.stale = true;
+                    meter.carried = 0;
+                    return None;
+                }
+                Playout::Packet(payload) => payload,
+            };
+            if need == DecodeNeed::SpeechOnly
+                && opus_voice_activity(&payload) == VoiceActivity::Inactive
+            {
+                stats.skipped_inactive += 1;
+                meter.stale = true;
+                meter.carried = 0;
+                return None;
+            }
+            if std::mem::take(&mut meter.stale) && meter.decoder.reset_state().is_err() {
+                stats.decode_errors += 1;
+            }
+            let Ok(n) = meter.decoder.decode(&payload, &mut meter.pcm, false) else {
+                stats.decode_errors += 1;
+                return None;
+            };
+            stats.metered_packets += 1;
+            meter.level = level_dbfs(&meter.pcm[..n]);
+            meter.carried += n;
         }
-        let Ok(n) = meter.decoder.decode(&payload, &mut meter.pcm, false) else {
-            self.stats.decode_errors += 1;
-            return None;
-        };
-        self.stats.metered_packets += 1;
-        meter.level = level_dbfs(&meter.pcm[..n]);
-        meter.carried = n.saturating_sub(METER_FRAME);
+        meter.carried -= METER_FRAME;
         Some(meter.level)
     }
 
     /// A packet left undecoded: this tick is silent, and the decoder's history is now stale.
     fn skip(&mut self) -> Option<&[i16]> {
         self.stats.skipped_inactive += 1;
+        if let Some(meter) = self.meter.as_mut() {
+            meter.stale = true;
+        }
         self.decoder_stale = true;
         self.queue.clear();
         None
@@ -328,26 +344,34 @@ mod tests {
         assert!(stats.decoded_packets >= 40, "{stats:?}");
     }
 
+    /// `count` Opus packets of `frame` samples (20 ms = 960) of a 440 Hz tone.
+    fn opus_tone_packets(count: usize, frame: usize) -> Vec<Vec<u8>> {
+        let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+            .expect("opus");
+        let mut generator = ToneGenerator::new(440.0, 8000, 48_000);
+        let mut pcm = vec![0i16; frame];
+        let mut packet = vec![0u8; 1275];
+        (0..count)
+            .map(|_| {
+                generator.fill(&mut pcm);
+                let n = encoder.encode(&pcm, &mut packet).expect("encode");
+                packet[..n].to_vec()
+            })
+            .collect()
+    }
+
     #[test]
     fn a_whole_20_ms_packet_is_kept_for_forwarding_and_concealment_or_longer_packets_are_not() {
-        let mut encoder =
-            AudioEncoder::new(AudioCodec::Opus, EncoderSettings::default()).expect("encoder");
         let mut inbound = AudioInbound::new(AudioCodec::Opus).expect("inbound");
-        let mut generator = ToneGenerator::new(440.0, 8000, 48_000);
-        let mut pcm = vec![0i16; FRAME_SAMPLES];
         let start = Instant::now();
-        let mut sent = Vec::new();
+        let sent = opus_tone_packets(30, FRAME_SAMPLES);
         let mut forwarded = Vec::new();
-        for i in 0..30u16 {
-            generator.fill(&mut pcm);
-            let mut payload = Vec::new();
-            encoder.encode(&pcm, &mut payload).expect("encode");
+        for (i, payload) in (0..30u16).zip(&sent) {
             let now = start + Duration::from_millis(20 * u64::from(i));
             if i != 20 {
                 // Packet 20 is lost: its frame is concealed, which is not a packet to forward.
-                inbound.push(now, i, u32::from(i) * 960, &payload);
+                inbound.push(now, i, u32::from(i) * 960, payload);
             }
-            sent.push(payload);
             if inbound.next_frame(now, DecodeNeed::Everything).is_some() {
                 forwarded.push(inbound.forwardable_payload().map(<[u8]>::to_vec));
             }
@@ -369,16 +393,9 @@ mod tests {
         assert_eq!(inbound.stats().concealed_frames, 1);
         // A 40 ms packet makes two frames: neither is the packet.
         let mut long = AudioInbound::new(AudioCodec::Opus).expect("inbound");
-        let mut opus = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
-            .expect("opus");
-        let mut packet = vec![0u8; 1275];
-        for i in 0..10u16 {
-            let tone: Vec<i16> = (0..2 * FRAME_SAMPLES)
-                .map(|n| (n % 100) as i16 * 50)
-                .collect();
-            let n = opus.encode(&tone, &mut packet).expect("encode 40 ms");
+        for (i, packet) in (0..10u16).zip(&opus_tone_packets(10, 2 * FRAME_SAMPLES)) {
             let now = start + Duration::from_millis(40 * u64::from(i));
-            long.push(now, i, u32::from(i) * 1920, &packet[..n]);
+            long.push(now, i, u32::from(i) * 1920, packet);
             for _ in 0..2 {
                 if long.next_frame(now, DecodeNeed::Everything).is_some() {
                     assert!(long.forwardable_payload().is_none(), "40 ms packets");
@@ -390,26 +407,19 @@ mod tests {
 
     #[test]
     fn a_metered_member_gets_its_level_from_16_khz_and_its_48_khz_stream_restarts_cleanly() {
-        let mut encoder =
-            AudioEncoder::new(AudioCodec::Opus, EncoderSettings::default()).expect("encoder");
         let mut full = AudioInbound::new(AudioCodec::Opus).expect("inbound");
         let mut metered = AudioInbound::new(AudioCodec::Opus).expect("inbound");
-        let mut generator = ToneGenerator::new(440.0, 8000, 48_000);
-        let mut pcm = vec![0i16; FRAME_SAMPLES];
         let start = Instant::now();
         let mut full_levels = Vec::new();
         let mut meter_levels = Vec::new();
         let mut after = Vec::new();
-        for i in 0..60u16 {
-            generator.fill(&mut pcm);
-            let mut payload = Vec::new();
-            encoder.encode(&pcm, &mut payload).expect("encode");
+        for (i, payload) in (0..60u16).zip(&opus_tone_packets(60, FRAME_SAMPLES)) {
             let now = start + Duration::from_millis(20 * u64::from(i));
-            full.push(now, i, u32::from(i) * 960, &payload);
-            metered.push(now, i, u32::from(i) * 960, &payload);
+            full.push(now, i, u32::from(i) * 960, payload);
+            metered.push(now, i, u32::from(i) * 960, payload);
             full_levels.extend(full.next_frame(now, DecodeNeed::Everything).map(level_dbfs));
             if i < 40 {
-                meter_levels.extend(metered.next_level(now));
+                meter_levels.extend(metered.next_level(now, DecodeNeed::SpeechOnly));
             } else {
                 // Mixed again: frames at 48 kHz from a reset decoder.
                 after.extend(
@@ -442,5 +452,66 @@ mod tests {
             after[5..].iter().all(|l| (l - full).abs() < 1.5),
             "the tone at its level after the switch: {after:?}"
         );
+    }
+
+    #[test]
+    fn metering_takes_10_ms_and_40_ms_packets_at_the_rate_they_come() {
+        for (frame, per_tick) in [(480usize, 2u64), (1920, 1)] {
+            let mut inbound = AudioInbound::new(AudioCodec::Opus).expect("inbound");
+            let start = Instant::now();
+            let packets = opus_tone_packets(200, frame);
+            let ms = (frame / 48) as u64;
+            let mut sent = 0usize;
+            let mut levels = 0;
+            for tick in 0..100u64 {
+                let now = start + Duration::from_millis(20 * tick);
+                // Everything due by now has arrived.
+                while sent < packets.len() && (sent as u64) * ms <= 20 * tick {
+                    let ts = (sent * frame) as u32;
+                    inbound.push(now, sent as u16, ts, &packets[sent]);
+                    sent += 1;
+                }
+                if inbound.next_level(now, DecodeNeed::Everything).is_some() {
+                    levels += 1;
+                }
+            }
+            let stats = inbound.jitter_stats();
+            assert!(
+                levels >= 90,
+                "{frame}: a level nearly every tick ({levels})"
+            );
+            assert!(
+                stats.buffered_ms <= 80,
+                "{frame}: drained as fast as it comes: {stats:?}"
+            );
+            let metered = inbound.stats().metered_packets;
+            let want = 100 * 20 / ms;
+            assert!(
+                metered + 5 >= want && metered <= want,
+                "{frame}: {metered} of {want} packets metered ({per_tick} per tick)"
+            );
+        }
+    }
+
+    #[test]
+    fn g711_forwards_only_20_ms_payloads() {
+        for (bytes, forwardable) in [(160usize, true), (80, false), (240, false)] {
+            let mut inbound = AudioInbound::new(AudioCodec::Pcmu).expect("inbound");
+            let start = Instant::now();
+            let mut kept = 0;
+            for i in 0..40u16 {
+                let now = start + Duration::from_millis(20 * u64::from(i));
+                let ts = u32::from(i) * bytes as u32;
+                inbound.push(now, i, ts, &vec![0x55; bytes]);
+                if inbound.next_frame(now, DecodeNeed::Everything).is_some() {
+                    kept += usize::from(inbound.forwardable_payload().is_some());
+                }
+            }
+            assert_eq!(
+                kept > 0,
+                forwardable,
+                "{bytes}-byte packets: {kept} forwardable"
+            );
+        }
     }
 }
