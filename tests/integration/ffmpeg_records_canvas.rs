@@ -26,24 +26,6 @@ const BLUE: (u8, u8, u8) = (20, 20, 230);
 const RECORD_SECS: f64 = 5.0;
 const FPS: f64 = 15.0;
 
-/// An even port whose odd neighbour is free too (ffmpeg binds both: RTP and RTCP).
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let probe = StdUdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = probe.local_addr().expect("addr").port() & !1;
-        drop(probe);
-        if port < 1024 || port == u16::MAX - 1 {
-            continue;
-        }
-        let rtp = StdUdpSocket::bind(("127.0.0.1", port));
-        let rtcp = StdUdpSocket::bind(("127.0.0.1", port + 1));
-        if rtp.is_ok() && rtcp.is_ok() {
-            return port;
-        }
-    }
-    panic!("no free UDP port pair on loopback");
-}
-
 /// What ffmpeg made of the stream, and what the relay saw of it.
 struct Recording {
     /// NAL type (first payload byte & 0x1f) and size of every RTP payload relayed.
@@ -54,34 +36,6 @@ struct Recording {
     took: Duration,
     last_frame: image::RgbImage,
     log: String,
-}
-
-/// Forwards the RTP (not RTCP) arriving on `relay` to `ffmpeg` until `stop` fires; returns
-/// each payload's NAL type and size.
-async fn relay_rtp(
-    relay: std::sync::Arc<UdpSocket>,
-    ffmpeg: SocketAddr,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) -> Vec<(u8, usize)> {
-    let mut seen = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        tokio::select! {
-            _ = &mut stop => return seen,
-            received = relay.recv_from(&mut buf) => {
-                let Ok((n, _)) = received else { continue };
-                let packet = &buf[..n];
-                if tessera::rtp::rtcp::is_rtcp(packet) {
-                    continue;
-                }
-                if let Ok(rtp) = rtp_rs::RtpReader::new(packet) {
-                    let payload = rtp.payload();
-                    seen.push((payload.first().map_or(0, |b| b & 0x1f), payload.len()));
-                }
-                let _ = relay.send_to(packet, ffmpeg).await;
-            }
-        }
-    }
 }
 
 /// Starts ffmpeg, places a watch-only call (`packetization_mode`) whose video the relay

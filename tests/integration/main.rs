@@ -13,6 +13,7 @@ mod ctl;
 mod dial_cli;
 mod dial_out;
 mod dtmf_pin;
+mod ffmpeg_hears_room;
 mod ffmpeg_records_canvas;
 mod hears_others_not_self;
 mod impaired_network;

@@ -313,3 +313,50 @@ pub async fn send_consent(socket: &UdpSocket, answer: &str, media: &str) {
         .await
         .expect("send the receiver report");
 }
+
+/// An even port whose odd neighbour is free too (ffmpeg binds both: RTP and RTCP).
+pub fn free_port_pair() -> u16 {
+    for _ in 0..200 {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = probe.local_addr().expect("addr").port() & !1;
+        drop(probe);
+        if port < 1024 || port == u16::MAX - 1 {
+            continue;
+        }
+        let rtp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        let rtcp = std::net::UdpSocket::bind(("127.0.0.1", port + 1));
+        if rtp.is_ok() && rtcp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP port pair on loopback");
+}
+
+/// Forwards the RTP (not RTCP) arriving on `relay` to `ffmpeg` (a third-party receiver that
+/// sends nothing itself: the relay stands for its side of the network) until `stop` fires;
+/// returns each payload's first byte's low five bits (an H.264 NAL type) and size.
+pub async fn relay_rtp(
+    relay: std::sync::Arc<UdpSocket>,
+    ffmpeg: SocketAddr,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> Vec<(u8, usize)> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        tokio::select! {
+            _ = &mut stop => return seen,
+            received = relay.recv_from(&mut buf) => {
+                let Ok((n, _)) = received else { continue };
+                let packet = &buf[..n];
+                if tessera::rtp::rtcp::is_rtcp(packet) {
+                    continue;
+                }
+                if let Ok(rtp) = rtp_rs::RtpReader::new(packet) {
+                    let payload = rtp.payload();
+                    seen.push((payload.first().map_or(0, |b| b & 0x1f), payload.len()));
+                }
+                let _ = relay.send_to(packet, ffmpeg).await;
+            }
+        }
+    }
+}
