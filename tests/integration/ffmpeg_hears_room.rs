@@ -7,14 +7,13 @@
 use crate::common;
 
 use common::api::Api;
+use common::ffmpeg_receiver::{FfmpegReceiver, FfmpegRun};
 use common::media_peer::*;
 use common::*;
-use std::net::SocketAddr;
-use std::process::Stdio;
+use std::ffi::OsStr;
 use std::time::Duration;
 use tessera::dial::{dial, DialOptions};
 use tessera::media::audio::tone::tone_ratio;
-use tokio::net::UdpSocket;
 
 /// Stream time ffmpeg records.
 const RECORD_SECS: u32 = 7;
@@ -53,46 +52,30 @@ m=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
         ),
     )
     .expect("write sdp");
-    let mut ffmpeg = tokio::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-y", "-loglevel", "info"])
-        .args(["-protocol_whitelist", "file,udp,rtp", "-t"])
-        .arg(RECORD_SECS.to_string())
-        .arg("-i")
-        .arg(&sdp)
-        .args(["-ac", "1", "-ar", "48000", "-f", "s16le"])
-        .arg(&raw)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ffmpeg starts");
-    let bound = eventually(Duration::from_secs(20), || async {
-        std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
-    })
-    .await;
-    assert!(bound, "ffmpeg bound its RTP port");
-    let relay = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("relay"));
-    let (stop_relay, stop) = tokio::sync::oneshot::channel();
-    let relayed = tokio::spawn(relay_rtp(
-        relay.clone(),
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        stop,
-    ));
-    let call = ProbeCall::place(
-        server.sip_addr(),
-        &uri(&server, "ears"),
-        "ffmpeg-listener",
-        "",
-        &sdp_offer(relay.local_addr().expect("addr")),
+    let mut ffmpeg = FfmpegReceiver::start(
+        &sdp,
+        port,
+        f64::from(RECORD_SECS),
+        [
+            OsStr::new("-ac"),
+            "1".as_ref(),
+            "-ar".as_ref(),
+            "48000".as_ref(),
+        ]
+        .into_iter()
+        .chain([OsStr::new("-f"), "s16le".as_ref(), raw.as_os_str()]),
     )
     .await;
-    send_consent(&relay, &call.answer, "audio").await;
-    let mut stderr = ffmpeg.stderr.take().expect("stderr");
-    let log = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
-        text
-    });
+    let call = ffmpeg
+        .call(
+            server.sip_addr(),
+            &uri(&server, "ears"),
+            "ffmpeg-listener",
+            "",
+            &sdp_offer(ffmpeg.relay_addr()),
+            "audio",
+        )
+        .await;
     // Alone for two seconds: silence. Then a talker: its packets, forwarded.
     let mut talker = DialOptions::new(uri(&server, "ears"));
     talker.from = "talker".into();
@@ -103,17 +86,16 @@ m=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
         dial(talker).await
     };
     let recorded = async {
-        let status = tokio::time::timeout(Duration::from_secs(60), ffmpeg.wait())
-            .await
-            .expect("ffmpeg finishes within 60 s")
-            .expect("ffmpeg ran");
-        (status, Api::new(&server).get("/metrics").await.body)
+        ffmpeg.wait().await;
+        Api::new(&server).get("/metrics").await.body
     };
-    let (talker, (status, metrics)) = tokio::join!(talking, recorded);
+    let (talker, metrics) = tokio::join!(talking, recorded);
     call.hang_up().await;
-    let _ = stop_relay.send(());
-    let relayed = relayed.await.expect("relay");
-    let log = log.await.expect("log");
+    let FfmpegRun {
+        status,
+        log,
+        relayed,
+    } = ffmpeg.finish().await;
     assert!(talker.expect("dial").answered);
     assert!(status.success(), "ffmpeg failed: {log}");
     let complaints: Vec<&str> = log

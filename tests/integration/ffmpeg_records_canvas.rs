@@ -10,11 +10,11 @@
 
 use crate::common;
 
+use common::ffmpeg_receiver::{FfmpegReceiver, FfmpegRun};
 use common::media_peer::*;
 use common::*;
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tessera::dial::{dial, DialOptions, DialReport};
 use tessera::server::ServerHandle;
@@ -59,72 +59,40 @@ a=fmtp:{H264_PT} packetization-mode={packetization_mode};profile-level-id=42e01f
         ),
     )
     .expect("write sdp");
-    let mut ffmpeg = tokio::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-y", "-loglevel", "info"])
-        .args(["-protocol_whitelist", "file,udp,rtp", "-t"])
-        .arg(RECORD_SECS.to_string())
-        .arg("-i")
-        .arg(&sdp)
-        .args([
-            "-an",
-            "-vf",
-            "showinfo",
-            "-fps_mode",
-            "passthrough",
-            "-update",
-            "1",
-        ])
-        .arg(&png)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ffmpeg starts");
-    // ffmpeg is ready once it holds the port.
-    let bound = eventually(Duration::from_secs(20), || async {
-        StdUdpSocket::bind(("127.0.0.1", port)).is_err()
-    })
-    .await;
-    assert!(bound, "ffmpeg bound its RTP port");
-    let audio = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let relay = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let offer = AvOffer {
-        packetization_mode,
-        ..AvOffer::watching(audio.local_addr().unwrap(), relay.local_addr().unwrap())
-    };
-    let (stop_relay, stop) = tokio::sync::oneshot::channel();
-    let relayed = tokio::spawn(relay_rtp(
-        relay.clone(),
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        stop,
-    ));
-    let call = ProbeCall::place(
-        server.sip_addr(),
-        &uri(server, room),
-        &format!("ffmpeg-recorder-{room}"),
-        "X-Tessera-Canvas: 0\r\n",
-        &offer.sdp(),
+    let mut ffmpeg = FfmpegReceiver::start(
+        &sdp,
+        port,
+        RECORD_SECS,
+        [OsStr::new("-an"), "-vf".as_ref(), "showinfo".as_ref()]
+            .into_iter()
+            .chain(["-fps_mode", "passthrough", "-update", "1"].map(OsStr::new))
+            .chain([png.as_os_str()]),
     )
     .await;
-    // The relay stands for ffmpeg's side of the network: its report shows the server that
-    // this address wants the canvas.
-    send_consent(&relay, &call.answer, "video").await;
+    let audio = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let offer = AvOffer {
+        packetization_mode,
+        ..AvOffer::watching(audio.local_addr().unwrap(), ffmpeg.relay_addr())
+    };
+    let call = ffmpeg
+        .call(
+            server.sip_addr(),
+            &uri(server, room),
+            &format!("ffmpeg-recorder-{room}"),
+            "X-Tessera-Canvas: 0\r\n",
+            &offer.sdp(),
+            "video",
+        )
+        .await;
     let answered = Instant::now();
-    let mut stderr = ffmpeg.stderr.take().expect("stderr");
-    let log = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
-        text
-    });
-    let status = tokio::time::timeout(Duration::from_secs(60), ffmpeg.wait())
-        .await
-        .expect("ffmpeg finishes within 60 s")
-        .expect("ffmpeg ran");
+    ffmpeg.wait().await;
     let took = answered.elapsed();
     call.hang_up().await;
-    let _ = stop_relay.send(());
-    let payloads = relayed.await.unwrap();
-    let log = log.await.unwrap();
+    let FfmpegRun {
+        status,
+        log,
+        relayed: payloads,
+    } = ffmpeg.finish().await;
     assert!(status.success(), "ffmpeg failed: {log}");
     let pts = log
         .lines()

@@ -14,6 +14,7 @@ use tessera::server::ServerHandle;
 use tokio::net::UdpSocket;
 
 pub mod api;
+pub mod ffmpeg_receiver;
 pub mod impaired_path;
 pub mod media_peer;
 
