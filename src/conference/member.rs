@@ -324,7 +324,7 @@ impl Member {
             ..
         } = self;
         endpoint.drain(now, |packet| match packet {
-            Inbound::Rtp(rtp) => {
+            Inbound::Rtp(rtp, arrived) => {
                 if Some(rtp.payload_type()) == audio.telephone_event_pt {
                     if let Some(digit) = dtmf.on_packet(rtp.timestamp(), rtp.payload()) {
                         dtmf_digits.push(digit);
@@ -343,8 +343,8 @@ impl Member {
                 }
                 *remote_ssrc = Some(rtp.ssrc());
                 let seq = u16::from(rtp.sequence_number());
-                rx_stats.on_packet(now, seq, rtp.timestamp(), rtp.payload().len());
-                inbound.push(now, seq, rtp.timestamp(), rtp.payload());
+                rx_stats.on_packet(arrived, seq, rtp.timestamp(), rtp.payload().len());
+                inbound.push(arrived, seq, rtp.timestamp(), rtp.payload());
                 *last_rx = now;
             }
             Inbound::Rtcp(packets) => {

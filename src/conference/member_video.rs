@@ -164,7 +164,7 @@ impl MemberVideo {
         let ours = self.sender.ssrc();
         let mut nacked: Vec<u16> = Vec::new();
         endpoint.drain(now, |packet| match packet {
-            Inbound::Rtp(rtp) if receiving && rtp.payload_type() == payload_type => {
+            Inbound::Rtp(rtp, _) if receiving && rtp.payload_type() == payload_type => {
                 *last_rx = now;
                 if remote_ssrc.is_some_and(|s| s != rtp.ssrc()) {
                     reorder.reset();
@@ -176,7 +176,7 @@ impl MemberVideo {
                     inbound.push(now, seq, timestamp, marker, rtp.payload());
                 }
             }
-            Inbound::Rtp(_) => {}
+            Inbound::Rtp(..) => {}
             Inbound::Rtcp(packets) => {
                 *last_rx = now;
                 for p in packets {

@@ -218,11 +218,11 @@ impl Worker {
                     Err(RecvTimeoutError::Timeout) => break,
                 }
             }
-            let t = tick_time();
-            self.tick_rooms(t);
-            let spent = t.now.elapsed();
+            let started = Instant::now();
+            self.tick_rooms();
+            let spent = started.elapsed();
             Metrics::observe(&self.settings.metrics.media_tick, spent);
-            let summary = self.tick_stats.record(t.now, spent);
+            let summary = self.tick_stats.record(started, spent);
             if let Some(sum) = summary.filter(|_| !self.rooms.is_empty()) {
                 let members: usize = self.rooms.values().map(Room::member_count).sum();
                 info!(
@@ -255,11 +255,14 @@ impl Worker {
         }
     }
 
-    /// Ticks every room. A panic in one room is a broken invariant: that room is dropped (its
-    /// members are reported so their calls end) and every other room carries on.
-    fn tick_rooms(&mut self, t: TickTime) {
+    /// Ticks every room, each at the time its turn comes: a room late in the tick times its
+    /// packets' wait in the jitter buffer from when it reads them, not from the tick's start.
+    /// A panic in one room is a broken invariant: that room is dropped (its members are
+    /// reported so their calls end) and every other room carries on.
+    fn tick_rooms(&mut self) {
         let mut failed = Vec::new();
         for (id, room) in self.rooms.iter_mut() {
+            let t = tick_time();
             let ticked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| room.tick(t)));
             if ticked.is_err() {
                 error!(room = %id, "room tick panicked; closing the room");

@@ -25,7 +25,8 @@ const RTCP_SOCKET_EVERY: u8 = 10;
 
 /// What arrived.
 pub enum Inbound<'a> {
-    Rtp(RtpReader<'a>),
+    /// An RTP packet and when it arrived (the kernel's note of it, or the drain's time).
+    Rtp(RtpReader<'a>, Instant),
     /// A parsed compound RTCP packet (malformed ones are counted and dropped here).
     Rtcp(Vec<RtcpPacket>),
 }
@@ -68,6 +69,9 @@ pub struct RtpEndpoint {
 
 impl RtpEndpoint {
     pub fn new(sockets: RtpSocketPair, remote: RemoteMedia, signalling_ip: IpAddr) -> Self {
+        if let Err(e) = recv_batch::stamp_arrivals(&sockets.rtp) {
+            debug!(error = %e, "no kernel arrival times; packets are timed when read");
+        }
         Self {
             sockets,
             latch: SourceLatch::new(remote.rtp, signalling_ip),
@@ -101,7 +105,7 @@ impl RtpEndpoint {
     }
 
     /// Drains the RTP socket (and, every [`RTCP_SOCKET_EVERY`] calls, the RTCP socket),
-    /// handing each valid packet, received at `now`, to `handle`.
+    /// handing each valid packet to `handle`; a packet the kernel did not time arrived `now`.
     pub fn drain(&mut self, now: Instant, mut handle: impl FnMut(Inbound<'_>)) {
         let sockets = if self.rtcp_socket_countdown == 0 {
             self.rtcp_socket_countdown = RTCP_SOCKET_EVERY - 1;
@@ -130,8 +134,9 @@ impl RtpEndpoint {
                 };
                 for i in 0..n {
                     let (data, from) = batch.get(i);
+                    let arrived = batch.arrived(i).unwrap_or(now);
                     if let Some(from) = from {
-                        self.on_datagram(now, socket_index == 1, data, from, &mut handle);
+                        self.on_datagram(arrived, socket_index == 1, data, from, &mut handle);
                     }
                 }
                 taken += n;
@@ -143,11 +148,11 @@ impl RtpEndpoint {
         self.batch = Some(batch);
     }
 
-    /// Checks and hands on one datagram that came from `from` (on the RTCP socket when
-    /// `on_rtcp_socket`).
+    /// Checks and hands on one datagram that came from `from` at `arrived` (on the RTCP
+    /// socket when `on_rtcp_socket`).
     fn on_datagram(
         &mut self,
-        now: Instant,
+        arrived: Instant,
         on_rtcp_socket: bool,
         data: &[u8],
         from: SocketAddr,
@@ -174,7 +179,7 @@ impl RtpEndpoint {
             self.counters.malformed += 1;
             return;
         };
-        match self.latch.check(now, from, packet.ssrc()) {
+        match self.latch.check(arrived, from, packet.ssrc()) {
             LatchVerdict::Accept => {}
             LatchVerdict::Relatched(to) => {
                 debug!(%to, "rtp source re-latched");
@@ -193,7 +198,7 @@ impl RtpEndpoint {
         }
         self.counters.rx_rtp += 1;
         self.counters.rx_bytes += data.len() as u64;
-        handle(Inbound::Rtp(packet));
+        handle(Inbound::Rtp(packet, arrived));
     }
 
     /// RTCP from the latched RTP address, its port + 1, or the RTCP address of the SDP; such

@@ -2,6 +2,15 @@
 //! frame per consumer tick, with a playout delay that follows the measured
 //! network jitter and never grows without bound.
 //!
+//! The playout delay is a time, not a packet count: how long the newest packet
+//! will have waited when it is played (since it arrived, plus the frames ahead
+//! of it). A consumer that ticks every 20 ms can play a packet that arrived
+//! 12 ms before the tick at once, and holds one that arrived 1 ms before it for
+//! the next tick, so the delay is a few milliseconds over what the jitter asks
+//! for, not a whole frame. Arrival times should be the kernel's
+//! ([`super::recv_batch::stamp_arrivals`]); when they are the read's (the tick),
+//! every packet seems to arrive on a tick and one frame of delay is the least.
+//!
 //! Jitter is estimated as in RFC 3550 Appendix A.8
 //! (<https://www.rfc-editor.org/rfc/rfc3550#appendix-A.8>); sequence numbers
 //! are extended with [`super::seq::SeqExtender`] (RFC 3550 Appendix A.1,
@@ -34,26 +43,30 @@ const MAX_TRANSIT_STEP_US: u64 = 3_000_000;
 pub struct JitterConfig {
     /// RTP clock rate of the stream, Hz.
     pub clock_rate: u32,
-    /// Lowest target playout delay, ms.
+    /// Lowest target playout delay (from a packet's arrival to its playout), ms.
     pub min_delay_ms: u32,
     /// Highest target playout delay and hard cap on buffered audio, ms.
     pub max_delay_ms: u32,
     /// Most packets held; the oldest are dropped beyond this.
     pub max_packets: usize,
-    /// Frames of headroom on top of twice the jitter (1: a frame's safety; 0 for a stream a
+    /// Safety on top of three times the jitter, ms: the consumer's own tick is late by a
+    /// millisecond or two on a busy machine ([`DEFAULT_HEADROOM_MS`]; 0 for a stream a
     /// server already paced, such as a cascade leg's mix).
-    pub headroom_frames: u32,
+    pub headroom_ms: u32,
 }
 
+/// Default [`JitterConfig::headroom_ms`].
+pub const DEFAULT_HEADROOM_MS: u32 = 4;
+
 impl Default for JitterConfig {
-    /// 48 kHz, 20..200 ms, 50 packets.
+    /// 48 kHz, 0..200 ms, 50 packets, 4 ms of headroom.
     fn default() -> Self {
         Self {
             clock_rate: 48_000,
-            min_delay_ms: 20,
+            min_delay_ms: 0,
             max_delay_ms: 200,
             max_packets: 50,
-            headroom_frames: 1,
+            headroom_ms: DEFAULT_HEADROOM_MS,
         }
     }
 }
@@ -150,6 +163,8 @@ pub struct JitterBuffer<T: Clone> {
     empty_misses: u32,
     draining: bool,
     pending_jump: Option<(Instant, u16, u32, T)>,
+    /// When the newest (highest-numbered) packet held arrived.
+    newest_arrival: Option<Instant>,
     arrivals: ArrivalEstimator,
     stats: JitterStats,
 }
@@ -241,6 +256,7 @@ impl<T: Clone> JitterBuffer<T> {
             empty_misses: 0,
             draining: false,
             pending_jump: None,
+            newest_arrival: None,
             arrivals: ArrivalEstimator::new(config.clock_rate),
             stats: JitterStats::default(),
         })
@@ -256,6 +272,7 @@ impl<T: Clone> JitterBuffer<T> {
         self.empty_misses = 0;
         self.draining = false;
         self.pending_jump = None;
+        self.newest_arrival = None;
         self.arrivals.forget_stream();
     }
 
@@ -295,7 +312,8 @@ impl<T: Clone> JitterBuffer<T> {
     /// Returns what to play for the next frame; call once per frame duration.
     ///
     /// - [`Playout::Buffering`]: not playing. Playout (re)starts at the oldest
-    ///   buffered packet once `(newest - oldest seq) × frame` reaches the target.
+    ///   buffered packet once the newest would be played with the target delay:
+    ///   `now - its arrival + (newest - oldest seq) × frame` reaches the target.
     ///   Playout stops (back to `Buffering`) on the pop after 5 consecutive
     ///   underrun `Lost { next: None }`.
     /// - [`Playout::Packet`]: the packet at the playout point.
@@ -304,15 +322,15 @@ impl<T: Clone> JitterBuffer<T> {
     ///   becomes `Late`. On an underrun (buffer empty): `next` is `None` and
     ///   the slot is kept, so a slightly late packet still plays next.
     ///
-    /// Before choosing, the delay is bounded: a span above `max_delay` + 2
-    /// frames is cut to `max_delay` at once; a span above target + 2 frames
-    /// is drained one slot per pop until it is back at the target.
-    /// `_now` is accepted for API symmetry; pacing comes from the call rate.
-    pub fn pop(&mut self, _now: Instant) -> Playout<T> {
-        if !self.playing && !self.try_start() {
+    /// Before choosing, the delay is bounded: a delay above `max_delay` + 2
+    /// frames is cut to `max_delay` at once; a delay above target + 2 frames
+    /// is drained one slot per pop while a frame less still meets the target.
+    /// Pacing comes from the call rate; `now` times the delay.
+    pub fn pop(&mut self, now: Instant) -> Playout<T> {
+        if !self.playing && !self.try_start(now) {
             return Playout::Buffering;
         }
-        self.bound_delay();
+        self.bound_delay(now);
         let Some(next) = self.next_seq else {
             // Invariant: try_start sets next_seq before playing starts.
             self.playing = false;
@@ -369,6 +387,14 @@ impl<T: Clone> JitterBuffer<T> {
             return PushOutcome::Late;
         };
         self.arrivals.observe(now, ext, rtp_timestamp);
+        if self
+            .packets
+            .keys()
+            .next_back()
+            .is_none_or(|&newest| ext > newest)
+        {
+            self.newest_arrival = Some(now);
+        }
         self.packets.insert(ext, payload);
         self.stats.accepted += 1;
         let mut dropped = 0;
@@ -399,14 +425,13 @@ impl<T: Clone> JitterBuffer<T> {
         far_behind || far_ahead
     }
 
-    /// Starts playout at the oldest packet once the buffered span reaches the target.
-    fn try_start(&mut self) -> bool {
-        let (Some(&oldest), Some(&newest)) =
-            (self.packets.keys().next(), self.packets.keys().next_back())
-        else {
+    /// Starts playout at the oldest packet once the newest would be played with the target
+    /// delay.
+    fn try_start(&mut self, now: Instant) -> bool {
+        let Some(&oldest) = self.packets.keys().next() else {
             return false;
         };
-        if (newest - oldest) * self.arrivals.frame_ts < self.target_ts() {
+        if self.delay_ts(now, oldest) < self.target_ts() {
             return false;
         }
         self.playing = true;
@@ -415,27 +440,44 @@ impl<T: Clone> JitterBuffer<T> {
         true
     }
 
+    /// The delay the newest packet will have had when it is played, if `next` plays at
+    /// `now`: since its arrival, plus a frame for each packet before it. RTP units.
+    fn delay_ts(&self, now: Instant, next: u64) -> u64 {
+        let (Some(&newest), Some(arrived)) = (self.packets.keys().next_back(), self.newest_arrival)
+        else {
+            return 0;
+        };
+        let waited = now.saturating_duration_since(arrived).as_micros();
+        let waited = self
+            .arrivals
+            .us_to_ts(u64::try_from(waited).unwrap_or(u64::MAX / 1_000_000));
+        waited + newest.saturating_sub(next) * self.arrivals.frame_ts
+    }
+
     /// Caps the delay at `max_delay` and drains one slot per pop while above target.
-    fn bound_delay(&mut self) {
+    fn bound_delay(&mut self, now: Instant) {
         let frame = self.arrivals.frame_ts;
-        let max_frames = self.ms_to_ts(self.config.max_delay_ms) / frame;
-        let target_frames = self.target_ts() / frame;
+        let max = self.ms_to_ts(self.config.max_delay_ms);
+        let target = self.target_ts();
         let (Some(next), Some(&newest)) = (self.next_seq, self.packets.keys().next_back()) else {
             self.draining = false;
             return;
         };
-        let mut span_frames = newest.saturating_sub(next);
-        if span_frames > max_frames + DRAIN_MARGIN_FRAMES {
-            self.skip_to(newest - max_frames);
-            span_frames = max_frames;
+        let mut delay = self.delay_ts(now, next);
+        if delay > max + DRAIN_MARGIN_FRAMES * frame {
+            let skip = (delay - max)
+                .div_ceil(frame)
+                .min(newest.saturating_sub(next));
+            self.skip_to(next + skip);
+            delay -= skip * frame;
         }
-        if span_frames > target_frames + DRAIN_MARGIN_FRAMES {
+        if delay > target + DRAIN_MARGIN_FRAMES * frame {
             self.draining = true;
         }
         if self.draining {
-            if span_frames <= target_frames {
+            if delay < target + frame {
                 self.draining = false;
-            } else if let Some(next) = self.next_seq {
+            } else if let Some(next) = self.next_seq.filter(|&next| next < newest) {
                 self.skip_to(next + 1);
             }
         }
@@ -450,10 +492,11 @@ impl<T: Clone> JitterBuffer<T> {
         self.next_seq = Some(new_next);
     }
 
-    /// Target delay in RTP units: clamp(2 × jitter + headroom frames, min, max).
+    /// Target delay in RTP units: clamp(3 × jitter + headroom, min, max). The RFC 3550
+    /// estimate is a mean deviation; three of them cover nearly every late packet.
     fn target_ts(&self) -> u64 {
-        let headroom = u64::from(self.config.headroom_frames) * self.arrivals.frame_ts;
-        let wanted = 2.0 * self.arrivals.jitter + headroom as f64;
+        let headroom = self.ms_to_ts(self.config.headroom_ms);
+        let wanted = 3.0 * self.arrivals.jitter + headroom as f64;
         let min = self.ms_to_ts(self.config.min_delay_ms);
         let max = self.ms_to_ts(self.config.max_delay_ms);
         (wanted as u64).clamp(min, max)
@@ -553,7 +596,7 @@ mod tests {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::new(JitterConfig {
             min_delay_ms: 0,
-            headroom_frames: 0,
+            headroom_ms: 0,
             ..JitterConfig::default()
         })
         .unwrap();
@@ -575,7 +618,44 @@ mod tests {
         assert_eq!(played(&out), (0..100).collect::<Vec<_>>());
         let stats = jb.stats();
         assert_eq!((stats.accepted, stats.late, stats.drained), (100, 0, 0));
-        assert_eq!(stats.target_delay_ms, 20);
+        assert_eq!(stats.target_delay_ms, DEFAULT_HEADROOM_MS);
+    }
+
+    /// The delay each packet of a steady stream arriving `phase_ms` after each tick has when
+    /// it is played (ticks every 20 ms from 0), and what was lost.
+    fn delays_at_phase(phase_ms: u64) -> (Vec<u64>, u64) {
+        let (t0, mut jb) = (Instant::now(), buffer());
+        let arrivals: Vec<_> = (0..100)
+            .map(|i| (u64::from(i) * 20 + phase_ms, i))
+            .collect();
+        let out = run(&mut jb, t0, 0, &arrivals, 0, 100);
+        let delays = out
+            .iter()
+            .enumerate()
+            .filter_map(|(tick, p)| match p {
+                Playout::Packet(i) => Some(tick as u64 * 20 - arrivals[*i as usize].0),
+                _ => None,
+            })
+            .collect();
+        (delays, jb.stats().lost)
+    }
+
+    #[test]
+    fn a_packet_that_came_well_before_the_tick_plays_at_that_tick() {
+        // 12 ms before each tick: more than the headroom, so no frame is added.
+        let (delays, lost) = delays_at_phase(8);
+        assert_eq!(delays.len(), 99);
+        assert!(delays.iter().all(|&d| d == 12), "{delays:?}");
+        assert_eq!(lost, 0);
+    }
+
+    #[test]
+    fn a_packet_that_came_just_before_the_tick_waits_one_more() {
+        // 1 ms before each tick is within the headroom (the tick may run a little late, or
+        // the next packet a little later): a frame more, every time, and nothing concealed.
+        let (delays, lost) = delays_at_phase(19);
+        assert!(delays.iter().all(|&d| d == 21), "{delays:?}");
+        assert_eq!(lost, 0);
     }
 
     #[test]

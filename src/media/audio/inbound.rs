@@ -98,7 +98,7 @@ impl AudioInbound {
             codec,
             JitterConfig {
                 min_delay_ms: 0,
-                headroom_frames: 0,
+                headroom_ms: 0,
                 ..JitterConfig::default()
             },
         )
