@@ -457,6 +457,10 @@ async fn run_loadgen(args: LoadgenArgs) -> ExitCode {
                         report.video_rx_fps,
                         report.video_loss_pct
                     );
+                    println!(
+                        "first keyframe p50 {:.0} ms  max {:.0} ms after the 200 OK",
+                        report.video_first_keyframe_ms_p50, report.video_first_keyframe_ms_max
+                    );
                 }
             }
             if report.joined == report.members {

@@ -148,6 +148,10 @@ pub struct LoadReport {
     pub video_keyframe_requests: u64,
     /// Watchers that received no video.
     pub video_blind_watchers: usize,
+    /// A watcher's wait from the 200 OK to its first keyframe (the first picture it can
+    /// decode), ms: median and worst over the watchers that got one.
+    pub video_first_keyframe_ms_p50: f64,
+    pub video_first_keyframe_ms_max: f64,
 }
 
 /// Refusals before any packet is sent.

@@ -211,6 +211,10 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         report.video_rx_fps = mean(&v.rx_fps);
         report.video_keyframe_requests = v.keyframe_requests;
         report.video_blind_watchers = v.blind_watchers;
+        let mut waits = v.first_keyframe_ms;
+        waits.sort_by(f64::total_cmp);
+        report.video_first_keyframe_ms_p50 = percentile(&waits, 50.0);
+        report.video_first_keyframe_ms_max = waits.last().copied().unwrap_or(0.0);
     }
     Ok(report)
 }

@@ -44,6 +44,10 @@ pub(super) struct VideoMember {
     keyframe_requests: u64,
     first_frame: Option<Instant>,
     last_frame: Option<Instant>,
+    /// When the call's media started (its 200 OK) and the first keyframe (the first
+    /// picture a decoder can show) came.
+    answered: Option<Instant>,
+    first_keyframe: Option<Instant>,
     next_report: Option<Instant>,
     remote_ssrc: Option<u32>,
 }
@@ -71,6 +75,8 @@ impl VideoMember {
             keyframe_requests: 0,
             first_frame: None,
             last_frame: None,
+            answered: None,
+            first_keyframe: None,
             next_report: None,
             remote_ssrc: None,
         })
@@ -93,6 +99,9 @@ pub(super) struct VideoTotals {
     pub keyframe_requests: u64,
     /// Watchers that received no video at all.
     pub blind_watchers: usize,
+    /// Per watcher: 200 OK → first keyframe, ms (at the video thread's frame-interval
+    /// resolution).
+    pub first_keyframe_ms: Vec<f64>,
 }
 
 /// Starts the video thread.
@@ -114,6 +123,9 @@ pub(super) fn spawn(
                 let finished = apply_commands(&commands, |index, start| {
                     if let Some(Some(m)) = members.get_mut(index) {
                         m.remote = start.map(|(remote, _)| remote);
+                        if start.is_some() {
+                            m.answered.get_or_insert_with(Instant::now);
+                        }
                         if let Some((_, payload_type)) = start {
                             m.sender.set_payload_type(payload_type);
                         }
@@ -220,6 +232,7 @@ fn drain(m: &mut VideoMember, now: Instant, buf: &mut [u8]) {
             m.rx_frames += 1;
             if is_keyframe_access_unit(au.nals()) {
                 m.rx_keyframes += 1;
+                m.first_keyframe.get_or_insert(now);
             }
             m.first_frame.get_or_insert(now);
             m.last_frame = Some(now);
@@ -248,6 +261,10 @@ fn totals<'a>(members: impl Iterator<Item = &'a VideoMember>) -> VideoTotals {
                         .push((m.rx_frames - 1) as f64 / b.duration_since(a).as_secs_f64());
                 }
                 _ => t.blind_watchers += 1,
+            }
+            if let (Some(answered), Some(keyframe)) = (m.answered, m.first_keyframe) {
+                t.first_keyframe_ms
+                    .push(keyframe.saturating_duration_since(answered).as_secs_f64() * 1e3);
             }
         }
     }

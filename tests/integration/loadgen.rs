@@ -158,6 +158,14 @@ async fn video_senders_reach_watchers_through_one_canvas() {
     assert!(report.video_rx_frames >= 20, "{report:?}");
     assert!(report.video_rx_keyframes >= 1, "{report:?}");
     assert!(report.video_rx_fps > 5.0, "{report:?}");
+    // Its wait for the first picture it can decode is measured (a loaded CI machine may
+    // take seconds; the goal, < 300 ms, is a benchmark's).
+    assert!(
+        report.video_first_keyframe_ms_p50 > 0.0
+            && report.video_first_keyframe_ms_max >= report.video_first_keyframe_ms_p50
+            && report.video_first_keyframe_ms_max < 10_000.0,
+        "{report:?}"
+    );
     server.shutdown().await;
 }
 
