@@ -84,7 +84,7 @@ impl Payloads {
         let mut frame = vec![0i16; FRAME_SAMPLES];
         let mut loops = Vec::with_capacity(talkers);
         for t in 0..talkers {
-            let mut tone = ToneGenerator::new(400.0 + 150.0 * t as f32, 8000, 48_000);
+            let mut tone = ToneGenerator::new(talker_tone_hz(t), 8000, 48_000);
             let mut packets = Vec::with_capacity(PERIOD_FRAMES);
             for f in 0..PERIOD_FRAMES {
                 if f < BURST_FRAMES {
@@ -120,6 +120,16 @@ impl Payloads {
     pub fn burst_and_quiet_example(&self) -> (&[u8], &[u8]) {
         (&self.listener[0], &self.talkers[0][0])
     }
+
+    /// The tones the talkers' bursts are made of.
+    pub fn tones_hz(&self) -> Vec<f32> {
+        (0..self.talkers.len()).map(talker_tone_hz).collect()
+    }
+}
+
+/// Talker `t`'s tone: 400, 550, 700 … Hz.
+fn talker_tone_hz(t: usize) -> f32 {
+    400.0 + 150.0 * t as f32
 }
 
 /// Starts the media thread (and, when there are probes, the probe thread).
@@ -131,7 +141,11 @@ pub(super) fn spawn(
     let mut probes = Vec::new();
     for (i, m) in members.iter().enumerate() {
         if m.reception.is_none() {
-            probes.push(ProbeMember::new(i, m.socket.try_clone()?)?);
+            probes.push(ProbeMember::new(
+                i,
+                m.socket.try_clone()?,
+                payloads.tones_hz(),
+            )?);
         }
     }
     let probes = ProbeThread::spawn(probes)?;

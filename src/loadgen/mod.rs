@@ -117,7 +117,7 @@ pub struct LoadReport {
     pub missing_per_member_max_pct: f64,
     /// What non-talkers sent: `silence`, `noise LEVEL` or `speech LEVEL` (dBFS).
     pub listener_sound: String,
-    /// Talker burst's first packet sent → arrival of the first loud packet at a probe,
+    /// Talker burst's first packet sent → arrival of its onset (at the tones) at a probe,
     /// milliseconds.
     pub latency_ms_p50: f64,
     pub latency_ms_p99: f64,

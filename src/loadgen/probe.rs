@@ -1,8 +1,10 @@
 //! Latency probes at 1 ms resolution. A few listeners' sockets are watched by a thread of
 //! their own that waits in poll(2), so each packet is timed when it arrives, not at the media
 //! thread's next 20 ms tick. Each probe decodes what it receives and times the talkers' burst
-//! onsets ([`OnsetTimer`]): the first loud packet after at least 10 quiet ones, measured from
-//! the instant the media thread sent the first packet of the burst ([`ProbeEvent::BurstSent`]).
+//! onsets ([`OnsetTimer`]): the first packet whose level at the talkers' tones rose 10 dB over
+//! the mean of the 10 before it (and 3 dB over their loudest), measured from the instant the
+//! media thread sent the first packet of the burst ([`ProbeEvent::BurstSent`]). The level is taken at the tones, not over the
+//! band, so an onset shows in a room whose listeners all send noise or speech too.
 //!
 //! The media thread still sends for the probes (from the same sockets, cloned); this thread
 //! only receives. It is cheap: it wakes for the probes' packets (50 a second each) and every
@@ -10,9 +12,11 @@
 
 use super::reception::Reception;
 use crate::media::audio::codec::{AudioDecoder, FRAME_SAMPLES};
-use crate::media::audio::talk::level_dbfs;
+use crate::media::audio::talk::{level_dbfs, SILENCE_DBFS};
+use crate::media::audio::tone::tone_ratio;
 use crate::rtp::recv_batch::RecvBatch;
 use crate::sdp::AudioCodec;
+use std::collections::VecDeque;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -24,20 +28,29 @@ pub const RESOLUTION_MS: f64 = 1.0;
 /// Longest wait in poll(2) when no packet comes (how late a command may be read).
 const IDLE_WAIT: Duration = Duration::from_millis(5);
 /// Onset: loud after at least this many quiet packets.
-const QUIET_BEFORE_ONSET: u32 = 10;
-const LOUD_DBFS: f32 = -35.0;
-const QUIET_DBFS: f32 = -50.0;
+const QUIET_BEFORE_ONSET: usize = 10;
+/// An onset is this much louder than the mean of the quiet packets before it…
+const RISE_OVER_MEAN_DB: f32 = 10.0;
+/// …this much louder than the loudest of them (other members' speech has syllables)…
+const RISE_OVER_PEAK_DB: f32 = 3.0;
+/// …and at least this loud.
+const LOUD_DBFS: f32 = -40.0;
+/// A burst is over once a packet is this much below the burst's first.
+const FALL_DB: f32 = 10.0;
 /// Later than this after a burst, a loud packet belongs to no burst we can name.
 const MAX_LATENCY: Duration = Duration::from_millis(900);
 
 /// Times one probe's tone onsets (sans-IO: arrival and burst times are given).
 #[derive(Debug, Default)]
 pub(super) struct OnsetTimer {
-    quiet_packets: u32,
+    /// The levels of the last packets (up to [`QUIET_BEFORE_ONSET`]) since a burst ended.
+    recent: VecDeque<f32>,
+    /// In a burst: the level of its first packet.
+    burst_dbfs: Option<f32>,
 }
 
 impl OnsetTimer {
-    /// A packet that decoded to `level` dBFS arrived at `arrival`; the latency since
+    /// A packet whose tones measured `level` dBFS arrived at `arrival`; the latency since
     /// `burst_sent` when it is an onset (loud after enough quiet ones, not too late).
     pub fn on_packet(
         &mut self,
@@ -45,18 +58,40 @@ impl OnsetTimer {
         level: f32,
         burst_sent: Option<Instant>,
     ) -> Option<Duration> {
-        if level <= QUIET_DBFS {
-            self.quiet_packets = self.quiet_packets.saturating_add(1);
+        if let Some(burst) = self.burst_dbfs {
+            if level < burst - FALL_DB {
+                self.burst_dbfs = None;
+                self.recent.clear();
+                self.recent.push_back(level);
+            }
             return None;
         }
-        if level < LOUD_DBFS {
+        let peak = self.recent.iter().copied().fold(SILENCE_DBFS, f32::max);
+        let mean = self.recent.iter().sum::<f32>() / self.recent.len().max(1) as f32;
+        let threshold = (mean + RISE_OVER_MEAN_DB)
+            .max(peak + RISE_OVER_PEAK_DB)
+            .max(LOUD_DBFS);
+        let quiet_enough = self.recent.len() >= QUIET_BEFORE_ONSET;
+        if !quiet_enough || level < threshold {
+            if self.recent.len() >= QUIET_BEFORE_ONSET {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(level);
             return None;
         }
-        let onset = self.quiet_packets >= QUIET_BEFORE_ONSET;
-        self.quiet_packets = 0;
+        self.burst_dbfs = Some(level);
         let latency = arrival.saturating_duration_since(burst_sent?);
-        (onset && latency < MAX_LATENCY).then_some(latency)
+        (latency < MAX_LATENCY).then_some(latency)
     }
+}
+
+/// The level of `pcm` (48 kHz) at `tones`: its level times the share of its energy there.
+fn tone_level_dbfs(pcm: &[i16], tones: &[f32]) -> f32 {
+    let share: f64 = tones.iter().map(|&hz| tone_ratio(pcm, hz, 48_000)).sum();
+    if share <= 0.0 {
+        return SILENCE_DBFS;
+    }
+    (level_dbfs(pcm) + (10.0 * share.min(1.0).log10()) as f32).max(SILENCE_DBFS)
 }
 
 /// From the media thread to the probe thread.
@@ -79,12 +114,19 @@ pub(super) struct ProbeMember {
     reception: Reception,
     decoder: AudioDecoder,
     pcm: Vec<i16>,
+    /// The talkers' tones.
+    tones: Vec<f32>,
     onsets: OnsetTimer,
 }
 
 impl ProbeMember {
-    /// Probe for member `member`, receiving on `socket` (non-blocking).
-    pub fn new(member: usize, socket: UdpSocket) -> Result<Self, super::LoadError> {
+    /// Probe for member `member`, receiving on `socket` (non-blocking), listening for
+    /// bursts of `tones`.
+    pub fn new(
+        member: usize,
+        socket: UdpSocket,
+        tones: Vec<f32>,
+    ) -> Result<Self, super::LoadError> {
         socket.set_nonblocking(true)?;
         Ok(Self {
             member,
@@ -93,6 +135,7 @@ impl ProbeMember {
             reception: Reception::default(),
             decoder: AudioDecoder::new(AudioCodec::Opus)?,
             pcm: Vec::with_capacity(6 * FRAME_SAMPLES),
+            tones,
             onsets: OnsetTimer::default(),
         })
     }
@@ -108,13 +151,15 @@ impl ProbeMember {
             return;
         }
         let (decoder, pcm, onsets) = (&mut self.decoder, &mut self.pcm, &mut self.onsets);
+        let tones = &self.tones;
         self.reception
             .drain(&self.socket, batch, Instant::now, |arrival, payload| {
                 pcm.clear();
                 if decoder.decode(payload, pcm).is_err() {
                     return;
                 }
-                if let Some(latency) = onsets.on_packet(arrival, level_dbfs(pcm), burst_sent) {
+                let level = tone_level_dbfs(pcm, tones);
+                if let Some(latency) = onsets.on_packet(arrival, level, burst_sent) {
                     latencies.push(latency.as_secs_f64() * 1000.0);
                 }
             });
@@ -229,7 +274,7 @@ mod tests {
         let mut timer = OnsetTimer::default();
         for i in 0..QUIET_BEFORE_ONSET {
             assert_eq!(
-                timer.on_packet(at(u64::from(i) * 20_000), -90.0, Some(t0)),
+                timer.on_packet(at((i as u64) * 20_000), -90.0, Some(t0)),
                 None
             );
         }
@@ -244,15 +289,62 @@ mod tests {
             "the burst goes on: no new onset"
         );
         for _ in 0..QUIET_BEFORE_ONSET {
-            timer.on_packet(at(300_000), -42.0, Some(at(200_000))); // neither quiet nor loud
+            timer.on_packet(at(300_000), -25.0, Some(at(200_000))); // a softer part: no end
         }
         assert_eq!(timer.on_packet(at(400_000), -20.0, Some(t0)), None);
     }
 
     #[test]
+    fn an_onset_shows_over_a_noisy_background_by_its_rise() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut timer = OnsetTimer::default();
+        for i in 0..QUIET_BEFORE_ONSET {
+            // Other members' noise, heard at the tones at about -30 dBFS.
+            let noise = [-31.0, -25.5, -38.0][i % 3];
+            assert_eq!(timer.on_packet(at((i as u64) * 20), noise, Some(t0)), None);
+        }
+        assert_eq!(
+            timer.on_packet(at(210), -24.0, Some(at(200))),
+            None,
+            "a syllable a little louder than the last is not an onset"
+        );
+        let mut timer = OnsetTimer::default();
+        for i in 0..QUIET_BEFORE_ONSET {
+            timer.on_packet(at((i as u64) * 20), [-31.0, -25.5, -38.0][i % 3], Some(t0));
+        }
+        assert_eq!(
+            timer.on_packet(at(215), -19.0, Some(at(200))),
+            Some(Duration::from_millis(15)),
+            "the burst's first packet, weaker than the rest, is its onset"
+        );
+        assert_eq!(timer.on_packet(at(235), -11.0, Some(at(200))), None);
+        // The noise again ends the burst; after ten more packets of it the next burst counts.
+        for i in 0..QUIET_BEFORE_ONSET {
+            timer.on_packet(at(400 + (i as u64) * 20), -31.0, Some(at(200)));
+        }
+        assert_eq!(
+            timer.on_packet(at(1_212), -16.0, Some(at(1_200))),
+            Some(Duration::from_millis(12))
+        );
+    }
+
+    #[test]
+    fn the_level_is_taken_at_the_talkers_tones() {
+        let mut tone = vec![0i16; FRAME_SAMPLES];
+        crate::media::audio::tone::ToneGenerator::new(550.0, 8000, 48_000).fill(&mut tone);
+        let whole = level_dbfs(&tone);
+        let at_tones = tone_level_dbfs(&tone, &[400.0, 550.0]);
+        assert!((whole - at_tones).abs() < 1.0, "{whole} {at_tones}");
+        let elsewhere = tone_level_dbfs(&tone, &[1_500.0]);
+        assert!(elsewhere < whole - 20.0, "{elsewhere}");
+        assert_eq!(tone_level_dbfs(&[0; FRAME_SAMPLES], &[400.0]), SILENCE_DBFS);
+    }
+
+    #[test]
     fn no_onset_without_enough_quiet_a_burst_or_in_time() {
         let t0 = Instant::now();
-        let quiet = |timer: &mut OnsetTimer, n: u32| {
+        let quiet = |timer: &mut OnsetTimer, n: usize| {
             for _ in 0..n {
                 timer.on_packet(t0, -90.0, Some(t0));
             }
@@ -279,7 +371,7 @@ mod tests {
         let (quiet, loud) = payloads.burst_and_quiet_example();
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let to = socket.local_addr().expect("addr");
-        let probe = ProbeMember::new(3, socket).expect("probe");
+        let probe = ProbeMember::new(3, socket, payloads.tones_hz()).expect("probe");
         let thread = ProbeThread::spawn(vec![probe]).expect("spawn");
         thread.send(ProbeEvent::Listen {
             member: 3,
