@@ -267,17 +267,26 @@ mod tests {
     use super::*;
     use crate::rtp::sender::RtpSender;
 
+    /// Feeds enough packets 20 ms apart from `t0` for an onset to count after them, at
+    /// `level(i)`; none of them is one.
+    fn quiet_run(timer: &mut OnsetTimer, t0: Instant, level: impl Fn(usize) -> f32) {
+        for i in 0..QUIET_BEFORE_ONSET {
+            let at = t0 + Duration::from_millis(20 * i as u64);
+            assert_eq!(timer.on_packet(at, level(i), Some(t0)), None, "packet {i}");
+        }
+    }
+
+    /// Other members' noise as heard at the tones: about -30 dBFS, with syllables.
+    fn noise(i: usize) -> f32 {
+        [-31.0, -25.5, -38.0][i % 3]
+    }
+
     #[test]
     fn an_onset_is_loud_after_quiet_and_timed_from_the_burst() {
         let t0 = Instant::now();
         let at = |us: u64| t0 + Duration::from_micros(us);
         let mut timer = OnsetTimer::default();
-        for i in 0..QUIET_BEFORE_ONSET {
-            assert_eq!(
-                timer.on_packet(at((i as u64) * 20_000), -90.0, Some(t0)),
-                None
-            );
-        }
+        quiet_run(&mut timer, t0, |_| -90.0);
         assert_eq!(
             timer.on_packet(at(233_417), -20.0, Some(at(200_000))),
             Some(Duration::from_micros(33_417)),
@@ -299,20 +308,14 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut timer = OnsetTimer::default();
-        for i in 0..QUIET_BEFORE_ONSET {
-            // Other members' noise, heard at the tones at about -30 dBFS.
-            let noise = [-31.0, -25.5, -38.0][i % 3];
-            assert_eq!(timer.on_packet(at((i as u64) * 20), noise, Some(t0)), None);
-        }
+        quiet_run(&mut timer, t0, noise);
         assert_eq!(
             timer.on_packet(at(210), -24.0, Some(at(200))),
             None,
             "a syllable a little louder than the last is not an onset"
         );
         let mut timer = OnsetTimer::default();
-        for i in 0..QUIET_BEFORE_ONSET {
-            timer.on_packet(at((i as u64) * 20), [-31.0, -25.5, -38.0][i % 3], Some(t0));
-        }
+        quiet_run(&mut timer, t0, noise);
         assert_eq!(
             timer.on_packet(at(215), -19.0, Some(at(200))),
             Some(Duration::from_millis(15)),
@@ -320,9 +323,7 @@ mod tests {
         );
         assert_eq!(timer.on_packet(at(235), -11.0, Some(at(200))), None);
         // The noise again ends the burst; after ten more packets of it the next burst counts.
-        for i in 0..QUIET_BEFORE_ONSET {
-            timer.on_packet(at(400 + (i as u64) * 20), -31.0, Some(at(200)));
-        }
+        quiet_run(&mut timer, at(400), |_| -31.0);
         assert_eq!(
             timer.on_packet(at(1_212), -16.0, Some(at(1_200))),
             Some(Duration::from_millis(12))
