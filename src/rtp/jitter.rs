@@ -35,6 +35,8 @@ const DEFAULT_FRAME_MS: u64 = 20;
 /// Plausible frame durations, in microseconds (2.5 ms to 120 ms, Opus' range).
 const MIN_FRAME_US: u64 = 2_500;
 const MAX_FRAME_US: u64 = 120_000;
+/// Longest wait of a held packet that [`JitterBuffer`] counts (far above any delay cap).
+const MAX_COUNTED_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Transit-time steps above this are timestamp discontinuities, not jitter.
 const MAX_TRANSIT_STEP_US: u64 = 3_000_000;
 
@@ -447,11 +449,12 @@ impl<T: Clone> JitterBuffer<T> {
         else {
             return 0;
         };
-        let waited = now.saturating_duration_since(arrived).as_micros();
-        let waited = self
-            .arrivals
-            .us_to_ts(u64::try_from(waited).unwrap_or(u64::MAX / 1_000_000));
-        waited + newest.saturating_sub(next) * self.arrivals.frame_ts
+        // Past the longest delay a wait only needs to compare as "too long".
+        let waited = now
+            .saturating_duration_since(arrived)
+            .min(MAX_COUNTED_WAIT)
+            .as_micros() as u64;
+        self.arrivals.us_to_ts(waited) + newest.saturating_sub(next) * self.arrivals.frame_ts
     }
 
     /// Caps the delay at `max_delay` and drains one slot per pop while above target.

@@ -30,7 +30,7 @@ pub struct RecvBatch {
 }
 
 /// Asks the kernel to note each datagram's arrival time on `socket` (Linux; elsewhere a
-/// no-op, and [`RecvBatch::get`] gives no arrival time).
+/// no-op, and [`RecvBatch::arrived`] gives no arrival time).
 pub fn stamp_arrivals(socket: &UdpSocket) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
@@ -55,8 +55,8 @@ pub fn stamp_arrivals(socket: &UdpSocket) -> io::Result<()> {
     Ok(())
 }
 
-/// `SO_TIMESTAMPNS` (= `SCM_TIMESTAMPNS`), 35 on every architecture but MIPS, PA-RISC and
-/// SPARC; the `libc` crate does not export it for Linux.
+/// `SO_TIMESTAMPNS` (= `SCM_TIMESTAMPNS`): 35 on every architecture Rust builds for but MIPS
+/// and SPARC; the `libc` crate does not export it for Linux.
 #[cfg(all(
     target_os = "linux",
     not(any(
