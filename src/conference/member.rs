@@ -428,6 +428,21 @@ impl Member {
         update.changed.then_some(update.talking)
     }
 
+    /// Chosen for the mix on the tick it was only metered: decodes the packet just metered
+    /// into this tick's frame, so the onset that won its place is heard now. False when that
+    /// level did not come from one whole packet (it is heard from the next tick).
+    pub(super) fn hear_metered_packet(&mut self) -> bool {
+        if !self.metered || self.has_frame {
+            return self.has_frame;
+        }
+        let Some(frame) = self.inbound.frame_of_metered() else {
+            return false;
+        };
+        self.frame.copy_from_slice(frame);
+        self.has_frame = true;
+        true
+    }
+
     /// The packet this tick's frame was decoded from, as it came, when it alone made the
     /// frame and nothing changed its level: what a listener hearing only this member can be
     /// sent instead of an encode.

@@ -456,7 +456,8 @@ impl Room {
 
     /// Chooses this tick's mixed members ([`Self::mixed`]): the talkers, at most
     /// `max_mixed_talkers` of them, the loudest ([`TalkerSelection`]). While more talk than
-    /// that, the others are only metered on the next tick (their level, decoded at 16 kHz).
+    /// that, the others are only metered on the next tick (their level, decoded at 16 kHz);
+    /// one of them chosen is heard at once (its metered packet decoded again at 48 kHz).
     fn choose_mixed(&mut self) {
         self.candidates.clear();
         self.candidate_members.clear();
@@ -480,10 +481,10 @@ impl Room {
         self.mixed.clear();
         for &c in &self.chosen {
             let i = self.candidate_members[c];
-            // A metered member just chosen has no frame yet: it is decoded, and heard, from
-            // the next tick.
-            self.members[i].mixed = true;
-            if self.members[i].has_frame {
+            let m = &mut self.members[i];
+            m.mixed = true;
+            // A metered member just chosen is heard from the packet it was metered on.
+            if m.hear_metered_packet() {
                 self.mixed.push(i);
             }
         }
@@ -530,8 +531,8 @@ impl Room {
             }
             let codec = m.codec();
             let unity_out = m.gain_out.is_unity();
-            // In the mix this tick (one chosen while metered has no frame yet: it hears the
-            // shared mix this once).
+            // In the mix this tick (one chosen while metered without a whole packet has no
+            // frame yet: it hears the shared mix this once).
             let heard_in_mix = m.mixed && m.has_frame;
             let private = m.controls.awaiting_pin || heard_in_mix || !unity_out;
             if !private {

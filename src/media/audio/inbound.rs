@@ -9,7 +9,9 @@
 //! A member that is only metered (a big room's talker that is not among the mixed ones) needs
 //! its level, not its frame: [`AudioInbound::next_level`] decodes it at 16 kHz (no resampling
 //! of wideband SILK to 48 kHz: 17 µs a packet against 23 µs) with a second decoder, and the
-//! 48 kHz decoder is reset before it is used again.
+//! 48 kHz decoder is reset before it is used again. When such a member is chosen on the tick
+//! it was metered, [`AudioInbound::frame_of_metered`] decodes the packet just metered at
+//! 48 kHz, so the onset that won it its place is heard on that tick, not one later.
 //!
 //! A frame decoded from exactly one whole 20 ms packet keeps that packet
 //! ([`AudioInbound::forwardable_payload`]): a listener whose mix is this member alone can be
@@ -56,6 +58,8 @@ struct Meter {
     /// that packet's level.
     carried: usize,
     level: f32,
+    /// The last level came from one whole 20 ms packet, kept in `last_payload`.
+    whole_packet: bool,
 }
 
 /// Whether [`AudioInbound::next_frame`] may leave packets without speech undecoded.
@@ -213,17 +217,22 @@ impl AudioInbound {
                 stale: false,
                 carried: 0,
                 level: SILENCE_DBFS,
+                whole_packet: false,
             }));
         }
         let Self {
             meter,
             jitter,
             stats,
+            last_payload,
             ..
         } = self;
         let meter = meter.as_mut()?;
+        meter.whole_packet = false;
+        let mut popped = 0;
         // Packets of 10 ms take two pops a tick, packets of 40 ms one every other tick.
         while meter.carried < METER_FRAME {
+            popped += 1;
             let payload = match jitter.pop(now) {
                 Playout::Buffering => return None,
                 Playout::Lost { .. } => {
@@ -251,9 +260,38 @@ impl AudioInbound {
             stats.metered_packets += 1;
             meter.level = level_dbfs(&meter.pcm[..n]);
             meter.carried += n;
+            meter.whole_packet = popped == 1 && n == METER_FRAME;
+            if meter.whole_packet {
+                *last_payload = payload;
+            }
         }
         meter.carried -= METER_FRAME;
         Some(meter.level)
+    }
+
+    /// The 48 kHz frame of the packet the last [`next_level`](Self::next_level) metered, for
+    /// a member chosen on that tick: decoded by the 48 kHz decoder (reset, as it missed the
+    /// metered packets), which then goes on with the stream. `None` unless that level came
+    /// from one whole 20 ms packet. The frame is forwardable like any other.
+    pub fn frame_of_metered(&mut self) -> Option<&[i16]> {
+        let meter = self.meter.as_mut()?;
+        if !std::mem::take(&mut meter.whole_packet) {
+            return None;
+        }
+        self.refresh_decoder();
+        self.scratch.clear();
+        let payload = std::mem::take(&mut self.last_payload);
+        let decoded = self.decoder.decode(&payload, &mut self.scratch);
+        self.last_payload = payload;
+        if decoded.is_err() || self.scratch.len() != FRAME_SAMPLES {
+            self.stats.decode_errors += u64::from(decoded.is_err());
+            self.decoder_stale = true;
+            return None;
+        }
+        self.stats.decoded_packets += 1;
+        self.frame.copy_from_slice(&self.scratch);
+        self.forwardable = true;
+        Some(&self.frame)
     }
 
     /// A packet left undecoded: this tick is silent, and the decoder's history is now stale.
@@ -452,6 +490,66 @@ mod tests {
             after[5..].iter().all(|l| (l - full).abs() < 1.5),
             "the tone at its level after the switch: {after:?}"
         );
+    }
+
+    #[test]
+    fn a_member_chosen_while_metered_is_heard_from_the_packet_just_metered() {
+        let mut full = AudioInbound::new(AudioCodec::Opus).expect("inbound");
+        let mut chosen = AudioInbound::new(AudioCodec::Opus).expect("inbound");
+        let sent = opus_tone_packets(40, FRAME_SAMPLES);
+        let start = Instant::now();
+        let mut full_levels = Vec::new();
+        let mut heard = Vec::new();
+        for (i, payload) in (0..40u16).zip(&sent) {
+            let now = start + Duration::from_millis(20 * u64::from(i));
+            full.push(now, i, u32::from(i) * 960, payload);
+            chosen.push(now, i, u32::from(i) * 960, payload);
+            full_levels.extend(full.next_frame(now, DecodeNeed::Everything).map(level_dbfs));
+            if i < 20 {
+                let _ = chosen.next_level(now, DecodeNeed::SpeechOnly);
+                continue;
+            }
+            let frame = if i == 20 {
+                // Metered, then chosen on the same tick: that packet is the onset heard.
+                assert!(chosen.next_level(now, DecodeNeed::SpeechOnly).is_some());
+                chosen.frame_of_metered().map(level_dbfs)
+            } else {
+                chosen
+                    .next_frame(now, DecodeNeed::Everything)
+                    .map(level_dbfs)
+            };
+            // The packet a member mixed all along plays at this tick, no later.
+            assert!(chosen.forwardable_payload().is_some(), "tick {i}");
+            assert_eq!(
+                chosen.forwardable_payload(),
+                full.forwardable_payload(),
+                "tick {i}"
+            );
+            heard.extend(frame);
+            if i == 20 {
+                assert!(
+                    chosen.frame_of_metered().is_none(),
+                    "once per metered packet"
+                );
+            }
+        }
+        full_levels.sort_by(f32::total_cmp);
+        let level = full_levels[full_levels.len() / 2];
+        assert_eq!(
+            heard.len(),
+            20,
+            "every tick from the choice is heard: {heard:?}"
+        );
+        // The reset decoder fades in over a few frames from the onset packet on, without a
+        // second reset at the next packet.
+        assert!(heard[0] > level - 15.0, "{heard:?}");
+        assert!(heard[1] > level - 8.0, "{heard:?}");
+        assert!(
+            heard[5..].iter().all(|l| (l - level).abs() < 1.5),
+            "the tone at its level: {heard:?}"
+        );
+        let stats = chosen.stats();
+        assert_eq!(stats.decoded_packets, 20, "{stats:?}");
     }
 
     #[test]
