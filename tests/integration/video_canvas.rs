@@ -251,9 +251,23 @@ async fn ten_watchers_share_one_encoder_and_pli_bursts_are_rate_limited() {
         .await;
         send_consent(&video, &watcher.answer, "video").await;
         let port = sdp_port(&watcher.answer, "video").expect("video answered");
-        // The shared view is encoding (its first keyframe went out) before the PLIs.
+        let rtcp_in = |room: &RoomSnapshot| {
+            let video = room
+                .members
+                .iter()
+                .find(|m| m.call_id == "ten-pli")
+                .and_then(|m| m.video.as_ref())
+                .expect("the watcher's video");
+            (video.counters.rx_rtcp, video.counters.foreign)
+        };
+        // The shared view is encoding (its first keyframe went out) and the watcher's
+        // consent report has been counted before the PLIs: a report still in flight
+        // would be counted inside the measured window.
         let room = room_when(&server, "ten", 12, |r| {
-            r.video_encoders == 1 && r.video_keyframes >= 1
+            let consent_counted = r.members.iter().any(|m| {
+                m.call_id == "ten-pli" && m.video.as_ref().is_some_and(|v| v.counters.rx_rtcp >= 1)
+            });
+            r.video_encoders == 1 && r.video_keyframes >= 1 && consent_counted
         })
         .await;
         let mut pli = Vec::new();
@@ -264,15 +278,6 @@ async fn ten_watchers_share_one_encoder_and_pli_bursts_are_rate_limited() {
             }],
             &mut pli,
         );
-        let rtcp_in = |room: &RoomSnapshot| {
-            let video = room
-                .members
-                .iter()
-                .find(|m| m.call_id == "ten-pli")
-                .and_then(|m| m.video.as_ref())
-                .expect("the watcher's video");
-            (video.counters.rx_rtcp, video.counters.foreign)
-        };
         // From a stranger's socket on the same IP: refused, counted as foreign.
         let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let start = rtcp_in(&server.control().room("ten").await.expect("room"));
