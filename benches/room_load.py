@@ -202,7 +202,7 @@ def run_video(senders, watchers, duration, port):
     members = senders + watchers
     extra = ["--video-members", str(senders), "--video-watchers", str(watchers),
              "--video-send-only", "--video-size", "1280x720", "--video-fps", "30"]
-    report, text, cores = run_load(members, 1, duration, port, extra,
+    report, text, cores, _encoders = run_load(members, 1, duration, port, extra,
                                    f"video-{senders}-{watchers}")
     p50, p99, overruns = tick_columns(text)
     views = re.findall(r"video view created.* views=(\d+)", text)

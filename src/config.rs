@@ -2,6 +2,7 @@
 //! (applied in that order). Running with no file at all is the normal case.
 
 use crate::conference::canvas::CanvasConfig;
+use crate::media::video::codec::DecoderBackend;
 use crate::sip::transport::TcpLimits;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -365,6 +366,9 @@ pub struct MediaConfig {
     pub threads: usize,
     /// Number of video codec threads (decoding members, encoding views); 0 = one per core.
     pub video_threads: usize,
+    /// The H.264 decoder of the members' video: `libavcodec` (the system FFmpeg, the fastest)
+    /// or `openh264`.
+    pub video_decoder: DecoderBackend,
 }
 
 /// Mixer and talk detection.
@@ -740,5 +744,27 @@ mod audio_tests {
             let error = c.validate().expect_err("refused").to_string();
             assert!(error.contains("opus_complexity"), "{error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    #[test]
+    fn the_video_decoder_is_libavcodec_unless_openh264_is_named() {
+        assert_eq!(
+            Config::default().media.video_decoder,
+            DecoderBackend::Libavcodec
+        );
+        let c: Config = toml::from_str("[media]\nvideo_decoder = \"openh264\"\n").unwrap();
+        assert_eq!(c.media.video_decoder, DecoderBackend::Openh264);
+        let error = toml::from_str::<Config>("[media]\nvideo_decoder = \"vaapi\"\n")
+            .expect_err("an unknown decoder is refused")
+            .to_string();
+        assert!(
+            error.contains("libavcodec") && error.contains("openh264"),
+            "{error}"
+        );
     }
 }

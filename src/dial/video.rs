@@ -2,7 +2,7 @@
 //! marker (so the encoder has real work), answers PLI with a keyframe, and decodes what the
 //! server sends, keeping the last picture (saved as PNG on request).
 
-use crate::media::video::codec::{EncoderConfig, VideoDecoder, VideoEncoder};
+use crate::media::video::codec::{DecoderBackend, EncoderConfig, VideoDecoder, VideoEncoder};
 use crate::media::video::frame::{rgb_to_yuv, I420Frame, Rect};
 use crate::media::video::inbound::VideoInbound;
 use crate::rtp::clock::MediaClock;
@@ -84,7 +84,9 @@ impl DialVideo {
             frame_index: 0,
             clock: MediaClock::new(H264_CLOCK_RATE, Instant::now()),
             keyframe_asked: true,
-            inbound: VideoInbound::new(VideoDecoder::new()?),
+            // OpenH264, not the server's libavcodec: the canvas is checked by a decoder other
+            // than the one the server decodes its members with.
+            inbound: VideoInbound::new(VideoDecoder::with_backend(DecoderBackend::Openh264)?),
             remote_ssrc: None,
             packet: Vec::with_capacity(1500),
             captured: None,

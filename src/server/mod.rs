@@ -141,8 +141,12 @@ pub fn build_engine(
     metrics: Arc<Metrics>,
 ) -> Result<EngineParts, ServerError> {
     let (events, room_events) = EventSink::new();
-    let codec_pool = VideoCodecPool::start(config.video_threads(), metrics.clone())
-        .map_err(ServerError::MediaThreads)?;
+    let codec_pool = VideoCodecPool::start(
+        config.video_threads(),
+        config.media.video_decoder,
+        metrics.clone(),
+    )
+    .map_err(ServerError::MediaThreads)?;
     let settings = room_settings(&config, codec_pool.clone(), metrics.clone())?;
     let layouts = settings.layouts.clone();
     let pool = MediaPool::start(config.media_threads(), settings, events)

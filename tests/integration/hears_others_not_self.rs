@@ -30,7 +30,13 @@ async fn three_members_hear_the_other_two_tones_and_not_their_own() {
             report.rx_packets
         );
         for (j, hz) in tones.iter().enumerate() {
-            let ratio = heard(report, *hz);
+            // Not heard: any trace in the whole call counts. Heard: most 100 ms chunks (a
+            // late packet on a loaded machine breaks a whole-call tone's phase).
+            let ratio = if i == j {
+                heard(report, *hz)
+            } else {
+                heard_steadily(report, *hz)
+            };
             if i == j {
                 assert!(
                     ratio < 0.02,

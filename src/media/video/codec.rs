@@ -30,6 +30,7 @@ use openh264::formats::YUVSource;
 use openh264::{OpenH264API, Timestamp};
 
 use crate::media::video::frame::I420Frame;
+use crate::media::video::libav_decoder::LibavDecoder;
 
 /// Largest picture OpenH264 can encode (either orientation).
 const MAX_LONG_SIDE: u32 = 3840;
@@ -408,10 +409,10 @@ pub struct DecodedFrame {
     pub frame: I420Frame,
 }
 
-/// H.264 decoder for one incoming stream (OpenH264, single-threaded, error
-/// concealment off so that damage is reported instead of hidden).
+/// H.264 decoder for one incoming stream (single-threaded; damage is reported, not hidden:
+/// OpenH264 with error concealment off, or libavcodec refusing concealed pictures).
 pub struct VideoDecoder {
-    inner: Decoder,
+    inner: DecoderInner,
 }
 
 impl fmt::Debug for VideoDecoder {
@@ -457,11 +458,24 @@ fn decode_error(e: &openh264::Error) -> VideoCodecError {
     VideoCodecError::Decode { state, detail }
 }
 
+/// One plane of a picture held in a decoder's buffer: its bytes and row stride.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StridedPlane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+}
+
+impl StridedPlane<'_> {
+    pub const EMPTY: Self = Self {
+        data: &[],
+        stride: 0,
+    };
+}
+
 /// Copies `height` rows of `width` bytes from a strided plane into `dst`,
 /// reusing its allocation.
 fn copy_plane(
-    src: &[u8],
-    stride: usize,
+    plane: StridedPlane<'_>,
     width: usize,
     height: usize,
     dst: &mut Vec<u8>,
@@ -469,18 +483,78 @@ fn copy_plane(
     dst.clear();
     dst.reserve(width * height);
     for row in 0..height {
-        let start = row.checked_mul(stride)?;
-        dst.extend_from_slice(src.get(start..start.checked_add(width)?)?);
+        let start = row.checked_mul(plane.stride)?;
+        dst.extend_from_slice(plane.data.get(start..start.checked_add(width)?)?);
     }
     Some(())
 }
 
+/// Stores a decoded `width`x`height` 4:2:0 picture (Y, U, V planes with strides) in `dst` as
+/// a tightly packed [`I420Frame`], reusing its planes; refuses odd, empty or short pictures.
+pub(super) fn store_picture(
+    width: usize,
+    height: usize,
+    [y, u, v]: [StridedPlane<'_>; 3],
+    dst: &mut I420Frame,
+) -> Result<(), VideoCodecError> {
+    let unsupported = VideoCodecError::UnsupportedPicture { width, height };
+    let (Ok(w32), Ok(h32)) = (u32::try_from(width), u32::try_from(height)) else {
+        return Err(unsupported);
+    };
+    if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+        return Err(unsupported);
+    }
+    let (cw, ch) = (width / 2, height / 2);
+    copy_plane(y, width, height, &mut dst.y)
+        .and_then(|()| copy_plane(u, cw, ch, &mut dst.u))
+        .and_then(|()| copy_plane(v, cw, ch, &mut dst.v))
+        .ok_or(unsupported)?;
+    dst.width = w32;
+    dst.height = h32;
+    Ok(())
+}
+
+/// Which H.264 decoder a [`VideoDecoder`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecoderBackend {
+    /// The system FFmpeg's libavcodec: the fastest here (the server's default).
+    #[default]
+    Libavcodec,
+    /// OpenH264, the same library as the encoder (`tessera dial` decodes with it, so that
+    /// its pictures do not come through the server's decoder).
+    Openh264,
+}
+
+enum DecoderInner {
+    Openh264(Box<Decoder>),
+    Libavcodec(LibavDecoder),
+}
+
 impl VideoDecoder {
-    /// Creates a decoder.
+    /// Creates a decoder with the default backend ([`DecoderBackend::Libavcodec`]).
     pub fn new() -> Result<Self, VideoCodecError> {
-        let inner = Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
-            .map_err(|e| VideoCodecError::DecoderInit(e.to_string()))?;
+        Self::with_backend(DecoderBackend::default())
+    }
+
+    /// Creates a decoder running `backend`.
+    pub fn with_backend(backend: DecoderBackend) -> Result<Self, VideoCodecError> {
+        let inner = match backend {
+            DecoderBackend::Openh264 => DecoderInner::Openh264(Box::new(
+                Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
+                    .map_err(|e| VideoCodecError::DecoderInit(e.to_string()))?,
+            )),
+            DecoderBackend::Libavcodec => DecoderInner::Libavcodec(LibavDecoder::new()?),
+        };
         Ok(Self { inner })
+    }
+
+    /// The backend this decoder runs.
+    pub fn backend(&self) -> DecoderBackend {
+        match self.inner {
+            DecoderInner::Openh264(_) => DecoderBackend::Openh264,
+            DecoderInner::Libavcodec(_) => DecoderBackend::Libavcodec,
+        }
     }
 
     /// Decodes one Annex-B access unit (or parameter sets alone) and returns
@@ -505,34 +579,34 @@ impl VideoDecoder {
         annex_b: &[u8],
         dst: &mut I420Frame,
     ) -> Result<bool, VideoCodecError> {
+        let decoder = match &mut self.inner {
+            DecoderInner::Libavcodec(decoder) => return decoder.decode_into(annex_b, dst),
+            DecoderInner::Openh264(decoder) => decoder,
+        };
         if annex_b.is_empty() {
             return Ok(false);
         }
         if i32::try_from(annex_b.len()).is_err() {
             return Err(VideoCodecError::InputTooLarge { len: annex_b.len() });
         }
-        let yuv = match self.inner.decode(annex_b) {
+        let yuv = match decoder.decode(annex_b) {
             Ok(Some(yuv)) => yuv,
             Ok(None) => return Ok(false),
             Err(e) => return Err(decode_error(&e)),
         };
-
         let (width, height) = yuv.dimensions();
         let (y_stride, u_stride, v_stride) = yuv.strides();
-        let unsupported = VideoCodecError::UnsupportedPicture { width, height };
-        let (Ok(w32), Ok(h32)) = (u32::try_from(width), u32::try_from(height)) else {
-            return Err(unsupported);
-        };
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
-            return Err(unsupported);
-        }
-        let (cw, ch) = (width / 2, height / 2);
-        copy_plane(yuv.y(), y_stride, width, height, &mut dst.y)
-            .and_then(|()| copy_plane(yuv.u(), u_stride, cw, ch, &mut dst.u))
-            .and_then(|()| copy_plane(yuv.v(), v_stride, cw, ch, &mut dst.v))
-            .ok_or(unsupported)?;
-        dst.width = w32;
-        dst.height = h32;
+        let plane = |data, stride| StridedPlane { data, stride };
+        store_picture(
+            width,
+            height,
+            [
+                plane(yuv.y(), y_stride),
+                plane(yuv.u(), u_stride),
+                plane(yuv.v(), v_stride),
+            ],
+            dst,
+        )?;
         Ok(true)
     }
 }
@@ -894,9 +968,14 @@ mod tests {
 
     #[test]
     fn decoder_survives_garbage_and_recovers() {
+        survives_garbage_and_recovers(DecoderBackend::Libavcodec);
+        survives_garbage_and_recovers(DecoderBackend::Openh264);
+    }
+
+    fn survives_garbage_and_recovers(backend: DecoderBackend) {
         let seq = encode_sequence(W, H, 6);
         let key = &seq[0].1;
-        let mut dec = VideoDecoder::new().unwrap();
+        let mut dec = VideoDecoder::with_backend(backend).unwrap();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut frame = I420Frame::default();
         let mut errors = 0;
@@ -962,21 +1041,57 @@ mod tests {
     #[test]
     fn missing_parameter_sets_or_reference_is_an_error() {
         let seq = encode_sequence(W, H, 4);
-
-        // P-frame into a fresh decoder: no SPS/PPS, no reference.
-        let mut dec = VideoDecoder::new().unwrap();
-        let r = dec.decode(&seq[1].1);
-        assert!(matches!(r, Err(ref e) if e.needs_keyframe()), "{r:?}");
-
-        // A lost P-frame: the next one references a missing picture.
-        let mut dec = VideoDecoder::new().unwrap();
+        for backend in [DecoderBackend::Libavcodec, DecoderBackend::Openh264] {
+            // P-frame into a fresh decoder: no SPS/PPS, no reference.
+            let mut dec = VideoDecoder::with_backend(backend).unwrap();
+            assert_eq!(dec.backend(), backend);
+            let r = dec.decode(&seq[1].1);
+            assert!(
+                matches!(r, Err(ref e) if e.needs_keyframe()),
+                "{backend:?}: {r:?}"
+            );
+            // The keyframe decodes, and so do the frames after it.
+            assert!(dec.decode(&seq[0].1).unwrap().is_some(), "{backend:?}");
+            assert!(dec.decode(&seq[1].1).unwrap().is_some(), "{backend:?}");
+            // Empty input is simply "no picture".
+            assert!(dec.decode(&[]).unwrap().is_none());
+        }
+        // A lost P-frame: OpenH264 sees the gap in frame_num and refuses frames until an IDR.
+        // libavcodec fills the gap in, so the inbound pipeline skips the frames after a loss
+        // itself, whatever the decoder (pipeline_tests).
+        let mut dec = VideoDecoder::with_backend(DecoderBackend::Openh264).unwrap();
         assert!(dec.decode(&seq[0].1).unwrap().is_some());
         let r = dec.decode(&seq[2].1);
-        eprintln!("after a lost frame: {:?}", r.as_ref().map(Option::is_some));
         assert!(r.is_err(), "gap in frame_num must be reported");
+        assert!(
+            dec.decode(&seq[3].1).is_err(),
+            "and so is every frame until an IDR"
+        );
+    }
 
-        // Empty input is simply "no picture".
-        assert!(dec.decode(&[]).unwrap().is_none());
+    #[test]
+    fn a_damaged_picture_stops_decoding_until_the_next_keyframe() {
+        let seq = encode_sequence(W, H, 4);
+        let mut key_again = VideoEncoder::new(config(W, H)).unwrap();
+        let mut idr = Vec::new();
+        assert!(
+            key_again
+                .encode(&marker_frame(W, H, 0), true, &mut idr)
+                .unwrap()
+                .keyframe
+        );
+        let mut dec = VideoDecoder::with_backend(DecoderBackend::Libavcodec).unwrap();
+        assert!(dec.decode(&seq[0].1).unwrap().is_some());
+        // The slice of frame 1 cut short: libavcodec conceals the rest, which is refused.
+        let cut = &seq[1].1[..seq[1].1.len() / 3];
+        let r = dec.decode(cut);
+        assert!(matches!(r, Err(ref e) if e.needs_keyframe()), "{r:?}");
+        // Frame 2 is intact but references the damaged picture.
+        let r = dec.decode(&seq[2].1);
+        assert!(matches!(r, Err(ref e) if e.needs_keyframe()), "{r:?}");
+        // An IDR brings the picture back.
+        let f = dec.decode(&idr).unwrap().expect("the IDR decodes");
+        assert_close(centre(&f.frame), BG, 12);
     }
 
     #[test]

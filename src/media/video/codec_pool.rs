@@ -11,7 +11,7 @@
 //! encoder with [`MAX_ENCODES_IN_FLIGHT`] canvases waiting refuses the next one (the canvas
 //! frame is skipped).
 
-use super::codec::{EncoderConfig, VideoCodecError, VideoDecoder, VideoEncoder};
+use super::codec::{DecoderBackend, EncoderConfig, VideoCodecError, VideoDecoder, VideoEncoder};
 use super::frame::I420Frame;
 use crate::metrics::Metrics;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
@@ -61,6 +61,7 @@ struct EncodeJob {
 enum Job {
     OpenDecoder {
         key: u64,
+        backend: DecoderBackend,
         results: Sender<DecodeOutcome>,
         recycled: Receiver<I420Frame>,
     },
@@ -192,17 +193,24 @@ pub struct VideoCodecPool {
     handles: Vec<JoinHandle<()>>,
     next_key: AtomicU64,
     cpu: Arc<CodecCpu>,
+    decoder: DecoderBackend,
 }
 
 impl VideoCodecPool {
-    /// Starts `threads` codec threads (at least one), reporting codec times to `metrics`.
-    pub fn start(threads: usize, metrics: Arc<Metrics>) -> std::io::Result<Arc<Self>> {
+    /// Starts `threads` codec threads (at least one) decoding with `decoder`, reporting
+    /// codec times to `metrics`.
+    pub fn start(
+        threads: usize,
+        decoder: DecoderBackend,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Arc<Self>> {
         let cpu = Arc::new(CodecCpu::new(metrics));
         let mut pool = Self {
             jobs: Vec::new(),
             handles: Vec::new(),
             next_key: AtomicU64::new(0),
             cpu: cpu.clone(),
+            decoder,
         };
         for index in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
@@ -216,7 +224,7 @@ impl VideoCodecPool {
             pool.jobs.push(tx);
             pool.handles.push(handle);
         }
-        info!(threads = pool.jobs.len(), "video codec threads started");
+        info!(threads = pool.jobs.len(), decoder = ?decoder, "video codec threads started");
         Ok(Arc::new(pool))
     }
 
@@ -245,6 +253,7 @@ impl VideoCodecPool {
         let (recycle, recycled) = mpsc::channel();
         jobs.send(Job::OpenDecoder {
             key,
+            backend: self.decoder,
             results: results_tx,
             recycled,
         })
@@ -459,6 +468,7 @@ pub fn packetizer_for(config: &EncoderConfig) -> H264Packetizer {
 struct OpenDecoder {
     /// Built on the first frame.
     decoder: Option<Box<VideoDecoder>>,
+    backend: DecoderBackend,
     results: Sender<DecodeOutcome>,
     recycled: Receiver<I420Frame>,
 }
@@ -486,6 +496,7 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
         match job {
             Job::OpenDecoder {
                 key,
+                backend,
                 results,
                 recycled,
             } => {
@@ -493,6 +504,7 @@ fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
                     key,
                     Codec::Decoder(OpenDecoder {
                         decoder: None,
+                        backend,
                         results,
                         recycled,
                     }),
@@ -606,7 +618,7 @@ fn rebuild(codec: &mut Codec, metrics: &Metrics) -> bool {
 /// Decodes one unit (building the decoder on the first); false when nobody listens any more.
 fn decode(open: &mut OpenDecoder, annex_b: &[u8], cpu: &CodecCpu) -> bool {
     if open.decoder.is_none() {
-        match VideoDecoder::new() {
+        match VideoDecoder::with_backend(open.backend) {
             Ok(decoder) => {
                 cpu.decoders_built.fetch_add(1, Ordering::Relaxed);
                 open.decoder = Some(Box::new(decoder));
@@ -744,7 +756,8 @@ mod tests {
 
     #[test]
     fn frames_round_trip_through_pooled_encoder_and_decoder() {
-        let pool = VideoCodecPool::start(2, Default::default()).expect("pool");
+        let pool =
+            VideoCodecPool::start(2, DecoderBackend::default(), Default::default()).expect("pool");
         let mut encoder = pool.open_encoder(small_config()).expect("encoder");
         let mut decoder = pool.open_decoder().expect("pooled decoder");
         let mut pictures = 0;
@@ -765,7 +778,8 @@ mod tests {
 
     #[test]
     fn a_decoder_is_built_on_its_members_first_frame_only() {
-        let pool = VideoCodecPool::start(1, Default::default()).expect("pool");
+        let pool =
+            VideoCodecPool::start(1, DecoderBackend::default(), Default::default()).expect("pool");
         let mut encoder = pool.open_encoder(small_config()).expect("encoder");
         let mut watchers: Vec<_> = (0..10)
             .map(|_| pool.open_decoder().expect("decoder"))
@@ -797,7 +811,8 @@ mod tests {
     #[test]
     fn a_codec_that_panics_is_rebuilt_and_its_thread_serves_on() {
         let metrics = Arc::new(Metrics::new());
-        let pool = VideoCodecPool::start(1, metrics.clone()).expect("pool");
+        let pool =
+            VideoCodecPool::start(1, DecoderBackend::default(), metrics.clone()).expect("pool");
         let mut encoder = pool.open_encoder(small_config()).expect("encoder");
         let mut decoder = pool.open_decoder().expect("pooled decoder");
         for t in 0..2 {
@@ -845,7 +860,8 @@ mod tests {
 
     #[test]
     fn a_backlogged_decoder_refuses_more_frames() {
-        let pool = VideoCodecPool::start(1, Default::default()).expect("pool");
+        let pool =
+            VideoCodecPool::start(1, DecoderBackend::default(), Default::default()).expect("pool");
         let mut decoder = pool.open_decoder().expect("pooled decoder");
         // Garbage units fail to decode, but each is in flight until polled.
         for _ in 0..MAX_DECODES_IN_FLIGHT {

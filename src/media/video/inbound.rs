@@ -27,6 +27,9 @@ pub struct VideoInboundStats {
     pub keyframe_requests: u64,
     /// Frames dropped because the member's decode thread was behind.
     pub dropped_behind: u64,
+    /// Complete frames not decoded because an earlier one was lost: they cannot show the
+    /// right picture before the next keyframe.
+    pub skipped_until_keyframe: u64,
 }
 
 /// Where a member's frames are decoded.
@@ -45,6 +48,9 @@ pub struct VideoInbound {
     generation: u64,
     last_picture_at: Option<Instant>,
     want_keyframe: bool,
+    /// A frame was dropped on this side (the decode thread was behind): the chain is broken
+    /// until a keyframe.
+    chain_broken: bool,
     last_request: Option<Instant>,
     stats: VideoInboundStats,
 }
@@ -63,6 +69,7 @@ impl VideoInbound {
             generation: 0,
             last_picture_at: None,
             want_keyframe: true, // ask for a picture as soon as the member joins
+            chain_broken: false,
             last_request: None,
             stats: VideoInboundStats::default(),
         }
@@ -85,6 +92,15 @@ impl VideoInbound {
                 self.depacketizer.recycle(unit);
                 continue;
             }
+            // After a loss only a keyframe repairs the picture: the frames in between would
+            // decode against a missing reference (libavcodec fills it in and shows damage).
+            if (self.chain_broken || self.depacketizer.needs_keyframe()) && !unit.keyframe {
+                self.stats.skipped_until_keyframe += 1;
+                self.want_keyframe = true;
+                self.depacketizer.recycle(unit);
+                continue;
+            }
+            self.chain_broken &= !unit.keyframe;
             match &mut self.decoder {
                 VideoDecoding::Inline(decoder) => {
                     match decoder.decode_into(unit.annex_b(), &mut self.picture) {
@@ -106,6 +122,7 @@ impl VideoInbound {
                         // The chain is broken from here: start again at a keyframe.
                         self.stats.dropped_behind += 1;
                         self.want_keyframe = true;
+                        self.chain_broken = true;
                     }
                 }
             }

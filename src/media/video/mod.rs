@@ -12,6 +12,7 @@ pub mod freeswitch_xml;
 pub mod inbound;
 pub mod layout;
 pub mod layout_library;
+pub mod libav_decoder;
 pub mod placeholder;
 pub mod scale;
 pub mod scaled_cache;

@@ -97,10 +97,20 @@ pub async fn dial_tone(
 /// Fraction of the recording's energy at `hz`, skipping the first second (join, jitter
 /// buffer fill) and the last half second (hang-up).
 pub fn heard(report: &DialReport, hz: f32) -> f64 {
+    tone_ratio(settled(report), hz, 48_000)
+}
+
+/// [`steadily_heard`] over the same part of the call as [`heard`]: for "is heard".
+pub fn heard_steadily(report: &DialReport, hz: f32) -> f64 {
+    steadily_heard(settled(report), hz)
+}
+
+/// The recording without its first second and last half second.
+fn settled(report: &DialReport) -> &[i16] {
     let rec = &report.recording;
     let start = 48_000.min(rec.len());
     let end = rec.len().saturating_sub(24_000).max(start);
-    tone_ratio(&rec[start..end], hz, 48_000)
+    &rec[start..end]
 }
 
 /// The recording between `from` and `to` seconds after the call was answered (48 kHz).
