@@ -252,3 +252,104 @@ fn shrinking_averages_fine_detail_instead_of_aliasing() {
         .fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     assert!(lo >= 100 && hi <= 150, "luma range {lo}..{hi}");
 }
+
+/// Noise that any rounding or indexing slip of a 2x2 average would show.
+fn noise_plane(w: usize, h: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    (0..w * h)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn shrinking_by_exactly_two_is_the_rounded_mean_of_each_2x2_block() {
+    // 88 columns: five 16-pixel vector blocks and a scalar tail of 4 in each output row.
+    let (w, h) = (88usize, 6usize);
+    let src = noise_plane(w, h);
+    let mut dst = vec![0u8; (w / 2) * (h / 2)];
+    let mut scaler = Scaler::new(ScaleQuality::Bilinear);
+    let size = |w: usize, h: usize| (w as u32, h as u32);
+    scaler
+        .scale_plane(&src, size(w, h), &mut dst, size(w / 2, h / 2))
+        .expect("scaled");
+    for y in 0..h / 2 {
+        for x in 0..w / 2 {
+            let at = |dx: usize, dy: usize| u16::from(src[(2 * y + dy) * w + 2 * x + dx]);
+            let mean = ((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1) + 2) / 4) as u8;
+            assert_eq!(dst[y * (w / 2) + x], mean, "pixel ({x}, {y})");
+        }
+    }
+}
+
+#[test]
+fn a_3x_shrink_is_left_to_the_convolution_and_is_the_area_mean() {
+    // A camera-like picture (gradients with fine noise on top) shrunk exactly 3x, halving on
+    // and off, compared with the exact mean of each 3x3 block. Halving then convolving the
+    // remaining 1.5x measured 2.1 levels off it (the convolution alone 0.26): 3x is not halved.
+    let (w, h) = (1278usize, 720usize);
+    let (ow, oh) = (w / 3, h / 3);
+    let noise = noise_plane(w, h);
+    let plane: Vec<u8> = (0..w * h)
+        .map(|i| ((i % w) * 160 / w + (i / w) * 60 / h) as u8 + noise[i] / 8)
+        .collect();
+    let area_mean = |x: usize, y: usize| {
+        let sum: u32 = (0..9)
+            .map(|k| u32::from(plane[(3 * y + k / 3) * w + 3 * x + k % 3]))
+            .sum();
+        (sum as f64) / 9.0
+    };
+    let mut error = Vec::new();
+    for halving in [true, false] {
+        let mut scaler = Scaler::new(ScaleQuality::Bilinear);
+        scaler.set_halving(halving);
+        let mut dst = vec![0u8; ow * oh];
+        let size = |w: usize, h: usize| (w as u32, h as u32);
+        scaler
+            .scale_plane(&plane, size(w, h), &mut dst, size(ow, oh))
+            .expect("scaled");
+        let total: f64 = (0..oh)
+            .flat_map(|y| (0..ow).map(move |x| (x, y)))
+            .map(|(x, y)| (f64::from(dst[y * ow + x]) - area_mean(x, y)).abs())
+            .sum();
+        error.push(total / (ow * oh) as f64);
+    }
+    let (halved, direct) = (error[0], error[1]);
+    assert!(
+        (halved - direct).abs() < 1e-9 && direct < 0.5,
+        "mean error from the 3x3 mean: {halved:.2} with halving on, {direct:.2} off"
+    );
+}
+
+#[test]
+fn a_4x_shrink_is_the_exact_mean_of_each_4x4_block_with_or_without_halving() {
+    let (w, h) = (128usize, 64usize);
+    let plane = noise_plane(w, h);
+    let (ow, oh) = (w / 4, h / 4);
+    for halving in [true, false] {
+        let mut scaler = Scaler::new(ScaleQuality::Bilinear);
+        scaler.set_halving(halving);
+        let mut dst = vec![0u8; ow * oh];
+        let size = |w: usize, h: usize| (w as u32, h as u32);
+        scaler
+            .scale_plane(&plane, size(w, h), &mut dst, size(ow, oh))
+            .expect("scaled");
+        for y in 0..oh {
+            for x in 0..ow {
+                let sum: u32 = (0..16)
+                    .map(|k| u32::from(plane[(4 * y + k / 4) * w + 4 * x + k % 4]))
+                    .sum();
+                let mean = f64::from(sum) / 16.0;
+                let got = f64::from(dst[y * ow + x]);
+                assert!(
+                    (got - mean).abs() <= 1.0,
+                    "halving {halving}: ({x}, {y}) {got} vs {mean}"
+                );
+            }
+        }
+    }
+}
