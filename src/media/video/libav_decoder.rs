@@ -107,8 +107,9 @@ impl LibavDecoder {
         if annex_b.is_empty() {
             return Ok(false);
         }
-        let keyframe = is_keyframe_access_unit(split_annex_b(annex_b));
-        if self.awaiting_keyframe && !keyframe && has_slice(annex_b) {
+        // Scanned only while waiting (false otherwise): whether this unit ends the wait.
+        let keyframe = self.awaiting_keyframe && is_keyframe_access_unit(split_annex_b(annex_b));
+        if self.awaiting_keyframe && !keyframe && has_non_idr_slice(annex_b) {
             return Err(decode_error(0, "waiting for a keyframe"));
         }
         self.padded.clear();
@@ -198,9 +199,10 @@ impl LibavDecoder {
     }
 }
 
-/// Whether an access unit holds a coded slice (NAL types 1 to 5), not only parameter sets.
-fn has_slice(annex_b: &[u8]) -> bool {
-    split_annex_b(annex_b).any(|nal| nal.first().is_some_and(|h| (1..=5).contains(&(h & 0x1f))))
+/// Whether an access unit without an IDR holds a coded slice (NAL types 1 to 4), i.e. is not
+/// parameter sets or SEI alone. Only scanned while waiting for a keyframe.
+fn has_non_idr_slice(annex_b: &[u8]) -> bool {
+    split_annex_b(annex_b).any(|nal| nal.first().is_some_and(|h| (1..=4).contains(&(h & 0x1f))))
 }
 
 impl Drop for LibavDecoder {

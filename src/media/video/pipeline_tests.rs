@@ -8,9 +8,9 @@ use crate::media::video::codec::VideoDecoder;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::time::{Duration, Instant};
 
-#[test]
-fn encoded_frames_survive_packetization_and_decode() {
-    let mut enc = VideoEncoder::new(EncoderConfig {
+/// A 640x360 camera's encoder at 15 fps, 600 kbit/s.
+fn encoder_640x360() -> VideoEncoder {
+    VideoEncoder::new(EncoderConfig {
         width: 640,
         height: 360,
         fps: 15.0,
@@ -18,7 +18,12 @@ fn encoded_frames_survive_packetization_and_decode() {
         max_keyframe_interval: None,
         max_nal_bytes: None,
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn encoded_frames_survive_packetization_and_decode() {
+    let mut enc = encoder_640x360();
     let mut pack = H264Packetizer::default();
     let mut payloads = RtpPayloads::new();
     let mut inbound = VideoInbound::new(VideoDecoder::new().unwrap());
@@ -46,15 +51,7 @@ fn encoded_frames_survive_packetization_and_decode() {
 
 /// Frames 0–7 at 640x360, frame 5 a forced keyframe, as (keyframe, RTP payloads) per frame.
 fn frames_with_a_keyframe_at_5() -> Vec<(bool, Vec<Vec<u8>>)> {
-    let mut enc = VideoEncoder::new(EncoderConfig {
-        width: 640,
-        height: 360,
-        fps: 15.0,
-        bitrate_bps: 600_000,
-        max_keyframe_interval: None,
-        max_nal_bytes: None,
-    })
-    .unwrap();
+    let mut enc = encoder_640x360();
     let mut pack = H264Packetizer::default();
     let mut payloads = RtpPayloads::new();
     let mut out = Vec::new();

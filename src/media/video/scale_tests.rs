@@ -266,21 +266,36 @@ fn noise_plane(w: usize, h: usize) -> Vec<u8> {
         .collect()
 }
 
+/// `plane` (`from` pixels) shrunk to `to` by the smooth filter, the halvings on or off.
+fn shrink(plane: &[u8], from: (usize, usize), to: (usize, usize), halving: bool) -> Vec<u8> {
+    let mut scaler = Scaler::new(ScaleQuality::Bilinear);
+    scaler.set_halving(halving);
+    let mut dst = vec![0u8; to.0 * to.1];
+    let size = |(w, h): (usize, usize)| (w as u32, h as u32);
+    scaler
+        .scale_plane(plane, size(from), &mut dst, size(to))
+        .expect("scaled");
+    dst
+}
+
+/// The exact mean of the `n`x`n` block of a plane `w` wide that output pixel (x, y) covers.
+fn block_mean(plane: &[u8], w: usize, n: usize, x: usize, y: usize) -> f64 {
+    let sum: u32 = (0..n * n)
+        .map(|k| u32::from(plane[(n * y + k / n) * w + n * x + k % n]))
+        .sum();
+    f64::from(sum) / (n * n) as f64
+}
+
 #[test]
 fn shrinking_by_exactly_two_is_the_rounded_mean_of_each_2x2_block() {
     // 88 columns: five 16-pixel vector blocks and a scalar tail of 4 in each output row.
     let (w, h) = (88usize, 6usize);
     let src = noise_plane(w, h);
-    let mut dst = vec![0u8; (w / 2) * (h / 2)];
-    let mut scaler = Scaler::new(ScaleQuality::Bilinear);
-    let size = |w: usize, h: usize| (w as u32, h as u32);
-    scaler
-        .scale_plane(&src, size(w, h), &mut dst, size(w / 2, h / 2))
-        .expect("scaled");
+    let dst = shrink(&src, (w, h), (w / 2, h / 2), true);
     for y in 0..h / 2 {
         for x in 0..w / 2 {
-            let at = |dx: usize, dy: usize| u16::from(src[(2 * y + dy) * w + 2 * x + dx]);
-            let mean = ((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1) + 2) / 4) as u8;
+            // Round half up, as the 2x2 average does.
+            let mean = (block_mean(&src, w, 2, x, y) + 0.5).floor() as u8;
             assert_eq!(dst[y * (w / 2) + x], mean, "pixel ({x}, {y})");
         }
     }
@@ -297,27 +312,17 @@ fn a_3x_shrink_is_left_to_the_convolution_and_is_the_area_mean() {
     let plane: Vec<u8> = (0..w * h)
         .map(|i| ((i % w) * 160 / w + (i / w) * 60 / h) as u8 + noise[i] / 8)
         .collect();
-    let area_mean = |x: usize, y: usize| {
-        let sum: u32 = (0..9)
-            .map(|k| u32::from(plane[(3 * y + k / 3) * w + 3 * x + k % 3]))
-            .sum();
-        (sum as f64) / 9.0
-    };
-    let mut error = Vec::new();
-    for halving in [true, false] {
-        let mut scaler = Scaler::new(ScaleQuality::Bilinear);
-        scaler.set_halving(halving);
-        let mut dst = vec![0u8; ow * oh];
-        let size = |w: usize, h: usize| (w as u32, h as u32);
-        scaler
-            .scale_plane(&plane, size(w, h), &mut dst, size(ow, oh))
-            .expect("scaled");
-        let total: f64 = (0..oh)
-            .flat_map(|y| (0..ow).map(move |x| (x, y)))
-            .map(|(x, y)| (f64::from(dst[y * ow + x]) - area_mean(x, y)).abs())
-            .sum();
-        error.push(total / (ow * oh) as f64);
-    }
+    let error: Vec<f64> = [true, false]
+        .into_iter()
+        .map(|halving| {
+            let dst = shrink(&plane, (w, h), (ow, oh), halving);
+            let total: f64 = (0..oh)
+                .flat_map(|y| (0..ow).map(move |x| (x, y)))
+                .map(|(x, y)| (f64::from(dst[y * ow + x]) - block_mean(&plane, w, 3, x, y)).abs())
+                .sum();
+            total / (ow * oh) as f64
+        })
+        .collect();
     let (halved, direct) = (error[0], error[1]);
     assert!(
         (halved - direct).abs() < 1e-9 && direct < 0.5,
@@ -331,19 +336,10 @@ fn a_4x_shrink_is_the_exact_mean_of_each_4x4_block_with_or_without_halving() {
     let plane = noise_plane(w, h);
     let (ow, oh) = (w / 4, h / 4);
     for halving in [true, false] {
-        let mut scaler = Scaler::new(ScaleQuality::Bilinear);
-        scaler.set_halving(halving);
-        let mut dst = vec![0u8; ow * oh];
-        let size = |w: usize, h: usize| (w as u32, h as u32);
-        scaler
-            .scale_plane(&plane, size(w, h), &mut dst, size(ow, oh))
-            .expect("scaled");
+        let dst = shrink(&plane, (w, h), (ow, oh), halving);
         for y in 0..oh {
             for x in 0..ow {
-                let sum: u32 = (0..16)
-                    .map(|k| u32::from(plane[(4 * y + k / 4) * w + 4 * x + k % 4]))
-                    .sum();
-                let mean = f64::from(sum) / 16.0;
+                let mean = block_mean(&plane, w, 4, x, y);
                 let got = f64::from(dst[y * ow + x]);
                 assert!(
                     (got - mean).abs() <= 1.0,
