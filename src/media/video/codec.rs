@@ -11,7 +11,9 @@
 //!   frame skipping (a skipped frame yields 0 bytes), no B-frames, SPS/PPS in
 //!   front of every IDR.
 //! - [`VideoDecoder`] turns Annex-B access units back into tightly packed
-//!   I420 frames whose size follows the stream (it may change mid-stream).
+//!   I420 frames whose size follows the stream (it may change mid-stream), with
+//!   OpenH264 or libavcodec ([`DecoderBackend`]; the latter in
+//!   `libav_decoder.rs`, the server's default).
 //!   Any problem with the input (corrupt data, missing parameter sets or
 //!   references) is a [`VideoCodecError`], after which the caller should ask
 //!   the sender for a keyframe.
@@ -70,7 +72,7 @@ pub enum VideoCodecError {
     /// The encoder produced an IDR without SPS/PPS and none were cached.
     #[error("encoder produced an IDR without SPS/PPS")]
     MissingParameterSets,
-    /// OpenH264 failed to create or initialise the decoder.
+    /// The decoder (OpenH264 or libavcodec) could not be created or initialised.
     #[error("H.264 decoder could not be created: {0}")]
     DecoderInit(String),
     /// The input could not be decoded (corrupt data, missing SPS/PPS or

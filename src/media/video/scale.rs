@@ -110,7 +110,7 @@ impl Scaler {
         self.quality
     }
 
-    /// Turns the 2x2 pre-shrink off (or on again): for benchmarks and tests comparing both.
+    /// Turns the exact 2x2 halvings off (or on again): for benchmarks and tests comparing both.
     pub fn set_halving(&mut self, on: bool) {
         self.halving = on;
     }
@@ -199,8 +199,8 @@ impl Scaler {
         self.resize_plane(&options, src, dst, geometry)
     }
 
-    /// Resamples one plane: halves its source region while that still leaves at least the
-    /// destination size (smooth filter only), then convolves into the destination.
+    /// Resamples one plane: by repeated 2x2 averages and a copy when the shrink is exactly 2,
+    /// 4, 8... ([`PlaneGeometry::exact_halvings`], smooth filter only), else by convolution.
     fn resize_plane(
         &mut self,
         options: &fir::ResizeOptions,
