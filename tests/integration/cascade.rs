@@ -109,10 +109,10 @@ fn share_by(
     f64::from(hits) / f64::from((w / 2).max(1) * (h / 2).max(1))
 }
 
-/// `who`'s recording holds the far side's tone and none of its own.
+/// `who`'s recording holds the far side's tone steadily and no trace of its own.
 fn hears_but_not_itself(recording: &[i16], who: &str, far_hz: f32, own_hz: f32) {
     let (far, own) = (
-        tone_ratio(recording, far_hz, 48_000),
+        steadily_heard(recording, far_hz),
         tone_ratio(recording, own_hz, 48_000),
     );
     assert!(
@@ -198,13 +198,8 @@ async fn two_rooms_see_and_hear_each_other_but_never_themselves() {
         red_in_leg < 0.01,
         "no red nested in the far picture: {red_in_leg:.3} of the leg's tile"
     );
-    let middle = |rec: &[i16]| -> Vec<i16> {
-        let (from, to) = (5 * 48_000, (10 * 48_000).min(rec.len()));
-        rec[from.min(to)..to].to_vec()
-    };
-    let (red_hears, blue_hears) = (middle(&red.recording), middle(&blue.recording));
-    hears_but_not_itself(&red_hears, "red", 880.0, 440.0);
-    hears_but_not_itself(&blue_hears, "blue", 440.0, 880.0);
+    hears_but_not_itself(window(&red, 5.0, 11.0), "red", 880.0, 440.0);
+    hears_but_not_itself(window(&blue, 5.0, 11.0), "blue", 440.0, 880.0);
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -253,16 +248,8 @@ async fn a_chain_carries_sound_end_to_end_and_refuses_the_ring() {
     };
     let (listener, talker, ()) = tokio::join!(listener, talker, operator);
     let (listener, _talker) = (listener.expect("listener"), talker.expect("talker"));
-    let late = {
-        let rec = &listener.recording;
-        let (from, to) = (8 * 48_000.min(rec.len()), (11 * 48_000).min(rec.len()));
-        rec[from.min(to)..to].to_vec()
-    };
-    assert!(
-        tone_ratio(&late, 880.0, 48_000) > 0.2,
-        "A hears C through B: {:.3}",
-        tone_ratio(&late, 880.0, 48_000)
-    );
+    let through_b = steadily_heard(window(&listener, 8.0, 11.0), 880.0);
+    assert!(through_b > 0.2, "A hears C through B: {through_b:.3}");
     // B ending its legs (it stops, BYE on both) is a cascade-down on A and on C (the refused
     // rings were theirs too, with status 482).
     b.shutdown().await;
@@ -438,12 +425,10 @@ async fn a_leg_redials_when_its_peer_comes_back() {
     };
     let (red, blue) = tokio::join!(red, operator);
     red.expect("red");
-    let rec = &blue.recording;
-    let middle = &rec[(2 * 48_000).min(rec.len())..(5 * 48_000).min(rec.len())];
+    let redialled = steadily_heard(window(&blue, 2.0, 5.0), 440.0);
     assert!(
-        tone_ratio(middle, 440.0, 48_000) > 0.2,
-        "blue hears red over the redialled leg: {:.3}",
-        tone_ratio(middle, 440.0, 48_000)
+        redialled > 0.2,
+        "blue hears red over the redialled leg: {redialled:.3}"
     );
     a.shutdown().await;
 }

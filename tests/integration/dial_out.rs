@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use std::process::Stdio;
 use std::time::Duration;
 use tessera::dial::{dial, DialOptions, Listener};
-use tessera::media::audio::tone::tone_ratio;
 use tessera::server::ServerHandle;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -109,12 +108,8 @@ async fn a_room_dialled_out_to_another_server_hears_it_both_ways() {
     };
     let (near, far, ()) = tokio::join!(near, far, operator);
     let (near, far) = (near.expect("near"), far.expect("far"));
-    let window = |rec: &[i16]| -> Vec<i16> {
-        let (from, to) = (4 * 48_000, (6 * 48_000).min(rec.len()));
-        rec[from.min(to)..to].to_vec()
-    };
-    let heard_far = tone_ratio(&window(&near.recording), 440.0, 48_000);
-    let heard_near = tone_ratio(&window(&far.recording), 880.0, 48_000);
+    let heard_far = steadily_heard(window(&near, 4.0, 6.0), 440.0);
+    let heard_near = steadily_heard(window(&far, 4.0, 6.0), 880.0);
     assert!(
         heard_far > 0.2,
         "A's talker hears B's 440 through the leg: {heard_far:.3}"
@@ -316,16 +311,12 @@ async fn a_listening_tessera_dial_answers_a_dial_out_and_hears_the_room() {
     let (callee, room) = (callee.expect("callee"), room.expect("room"));
     assert!(callee.answered, "{callee:?}");
     assert_eq!(callee.ended_by, None, "the callee ended the call itself");
-    let middle = |rec: &[i16]| -> Vec<i16> {
-        let (from, to) = (2 * 48_000, (5 * 48_000).min(rec.len()));
-        rec[from.min(to)..to].to_vec()
-    };
-    let callee_hears = tone_ratio(&middle(&callee.recording), 880.0, 48_000);
+    let callee_hears = steadily_heard(window(&callee, 2.0, 5.0), 880.0);
     assert!(
         callee_hears > 0.2,
         "the callee hears the room's 880: {callee_hears:.3}"
     );
-    let room_hears = tone_ratio(&middle(&room.recording), 440.0, 48_000);
+    let room_hears = steadily_heard(window(&room, 2.0, 5.0), 440.0);
     assert!(
         room_hears > 0.2,
         "the room hears the callee's 440: {room_hears:.3}"
