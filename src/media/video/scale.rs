@@ -1,6 +1,7 @@
-//! Scaling of I420 frames into tiles: [`Scaler`] resamples each plane with
-//! `fast_image_resize` into a destination rectangle of another frame (fit
-//! with black bars, or centred crop-to-fill, clipped to the destination).
+//! Scaling of I420 frames into tiles: [`Scaler`] resamples each plane into a destination
+//! rectangle of another frame (fit with black bars, or centred crop-to-fill, clipped to the
+//! destination), with `fast_image_resize`, or by exact 2x2 and 3x3 block means where the
+//! shrink allows them.
 //! [`ScaledCache`] (in `scaled_cache.rs`, re-exported here) keeps the scaled
 //! tile of every input so an unchanged input is not scaled again.
 
@@ -76,16 +77,19 @@ struct Placement {
 /// calls (`fast_image_resize` reuses them; filter coefficients are still
 /// computed per call).
 ///
-/// Shrinking by exactly 2, 4, 8... in both directions with the smooth filter is done by
-/// repeated 2x2 averages ([`halve_plane`], SSE2 on x86-64) instead of the convolution: the
-/// same area mean, several times cheaper.
+/// Exact shrinks skip the convolution with the smooth filter (the same area mean, several
+/// times cheaper): by exactly 2, 4, 8... in both directions, repeated 2x2 averages
+/// ([`halve_plane`], SSE2 on x86-64); by 3 (to within one destination pixel, trimmed), one
+/// pass of 3x3 averages ([`third_plane`]).
 #[derive(Debug, Clone)]
 pub struct Scaler {
     resizer: fir::Resizer,
     quality: ScaleQuality,
-    halving: bool,
+    exact_shrinks: bool,
     /// The halved source planes, ping-ponged between passes.
     halved: [Vec<u8>; 2],
+    /// One row of a 3x3 shrink's column sums.
+    column_sums: Vec<u16>,
 }
 
 impl Default for Scaler {
@@ -100,8 +104,9 @@ impl Scaler {
         Self {
             resizer: fir::Resizer::new(),
             quality,
-            halving: true,
+            exact_shrinks: true,
             halved: [Vec::new(), Vec::new()],
+            column_sums: Vec::new(),
         }
     }
 
@@ -110,9 +115,10 @@ impl Scaler {
         self.quality
     }
 
-    /// Turns the exact 2x2 halvings off (or on again): for benchmarks and tests comparing both.
-    pub fn set_halving(&mut self, on: bool) {
-        self.halving = on;
+    /// Turns the exact shrinks (2x2 halvings, 3x3 averages) off, leaving everything to the
+    /// convolution, or on again: for benchmarks and tests comparing both.
+    pub fn set_exact_shrinks(&mut self, on: bool) {
+        self.exact_shrinks = on;
     }
 
     /// Resize options for a source region of `src` pixels shown in `dst` pixels.
@@ -199,27 +205,44 @@ impl Scaler {
         self.resize_plane(&options, src, dst, geometry)
     }
 
-    /// Resamples one plane: by repeated 2x2 averages and a copy when the shrink is exactly 2,
-    /// 4, 8... ([`PlaneGeometry::exact_halvings`], smooth filter only), else by convolution.
+    /// Resamples one plane. With the smooth filter: by repeated 2x2 averages and a copy when
+    /// the shrink is exactly 2, 4, 8... ([`PlaneGeometry::exact_halvings`]), by 3x3 averages
+    /// when it is 3 ([`PlaneGeometry::exact_thirds`]); else by convolution.
     fn resize_plane(
         &mut self,
         options: &fir::ResizeOptions,
         src: &[u8],
         dst: &mut [u8],
-        mut g: PlaneGeometry,
+        g: PlaneGeometry,
     ) -> Result<(), ScaleError> {
-        if !self.halving || self.quality != ScaleQuality::Bilinear {
-            return resize_plane(&mut self.resizer, options, src, dst, g);
+        if self.exact_shrinks && self.quality == ScaleQuality::Bilinear {
+            if let Some(passes) = g.exact_halvings() {
+                return self.halve_into(options, src, dst, g, passes);
+            }
+            if let Some(region) = g.exact_thirds() {
+                if third_plane(src, g.src_w, region, dst, g, &mut self.column_sums) {
+                    return Ok(());
+                }
+            }
         }
-        let Some(passes) = g.exact_halvings() else {
-            return resize_plane(&mut self.resizer, options, src, dst, g);
-        };
+        resize_plane(&mut self.resizer, options, src, dst, g)
+    }
+
+    /// `passes` 2x2 halvings of the source box, then a copy into the destination rectangle.
+    fn halve_into(
+        &mut self,
+        options: &fir::ResizeOptions,
+        src: &[u8],
+        dst: &mut [u8],
+        geometry: PlaneGeometry,
+        passes: u32,
+    ) -> Result<(), ScaleError> {
         let [mut current, mut spare] = self.halved.each_mut();
-        let mut source = src;
+        let (mut source, mut g) = (src, geometry);
         for _ in 0..passes {
             let region = g.source_region();
             if !halve_plane(source, g.src_w, region, spare) {
-                return resize_plane(&mut self.resizer, options, src, dst, g);
+                return resize_plane(&mut self.resizer, options, src, dst, geometry);
             }
             std::mem::swap(&mut current, &mut spare);
             source = current;
@@ -243,9 +266,10 @@ fn copy_into(src: &[u8], g: PlaneGeometry, dst: &mut [u8]) {
     }
 }
 
-/// The source rectangle a halving pass averages: whole pixels, even-aligned, inside the plane.
+/// The source rectangle an exact shrink averages: whole pixels inside the plane (even-aligned
+/// for a halving pass, a multiple of 3 pixels each way for a 3x3 one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HalvingRegion {
+struct SourceRegion {
     x: u32,
     y: u32,
     w: u32,
@@ -255,7 +279,7 @@ struct HalvingRegion {
 /// Averages each 2x2 block of `region` of a plane `stride` pixels wide into `out`
 /// (`region.w / 2` x `region.h / 2`, rounded to nearest); false when the region does not lie
 /// inside `src`.
-fn halve_plane(src: &[u8], stride: u32, region: HalvingRegion, out: &mut Vec<u8>) -> bool {
+fn halve_plane(src: &[u8], stride: u32, region: SourceRegion, out: &mut Vec<u8>) -> bool {
     let (stride, x, y) = (stride as usize, region.x as usize, region.y as usize);
     let (w, h) = (region.w as usize, region.h as usize);
     let end = (y + h).checked_sub(1).map(|last| last * stride + x + w);
@@ -269,6 +293,58 @@ fn halve_plane(src: &[u8], stride: u32, region: HalvingRegion, out: &mut Vec<u8>
         let top = (y + 2 * row) * stride + x;
         let bottom = top + stride;
         halve_rows(&src[top..top + 2 * ow], &src[bottom..bottom + 2 * ow], dst);
+    }
+    true
+}
+
+/// Averages each 3x3 block of `region` of a plane `stride` pixels wide into `g.dst_rect` of
+/// `dst` (rounded to nearest); false, writing nothing, when a rectangle leaves its plane.
+/// Each output row sums its three source rows column by column (a loop the compiler
+/// vectorizes), then each three neighbouring column sums.
+fn third_plane(
+    src: &[u8],
+    stride: u32,
+    region: SourceRegion,
+    dst: &mut [u8],
+    g: PlaneGeometry,
+    column_sums: &mut Vec<u16>,
+) -> bool {
+    let (stride, x, y) = (stride as usize, region.x as usize, region.y as usize);
+    let (w, h) = (region.w as usize, region.h as usize);
+    let r = g.dst_rect;
+    let (ow, oh, dst_stride) = (w / 3, h / 3, g.dst_w as usize);
+    let src_end = (y + h).checked_sub(1).map(|last| last * stride + x + w);
+    let dst_end = (r.y as usize + oh)
+        .checked_sub(1)
+        .map(|last| last * dst_stride + r.x as usize + ow);
+    if ow == 0
+        || oh == 0
+        || (ow, oh) != (r.w as usize, r.h as usize)
+        || r.x < 0
+        || r.y < 0
+        || src_end.is_none_or(|end| end > src.len())
+        || dst_end.is_none_or(|end| end > dst.len())
+    {
+        return false;
+    }
+    column_sums.clear();
+    column_sums.resize(w, 0);
+    for row in 0..oh {
+        let top = (y + 3 * row) * stride + x;
+        let rows = |k: usize| &src[top + k * stride..top + k * stride + w];
+        for (((sum, a), b), c) in column_sums
+            .iter_mut()
+            .zip(rows(0))
+            .zip(rows(1))
+            .zip(rows(2))
+        {
+            *sum = u16::from(*a) + u16::from(*b) + u16::from(*c);
+        }
+        let at = (r.y as usize + row) * dst_stride + r.x as usize;
+        for (out, sums) in dst[at..at + ow].iter_mut().zip(column_sums.chunks_exact(3)) {
+            // A ninth never ends in exactly a half, so adding 4 rounds to nearest.
+            *out = ((u32::from(sums[0] + sums[1] + sums[2]) + 4) / 9) as u8;
+        }
     }
     true
 }
@@ -449,10 +525,37 @@ impl PlaneGeometry {
         .then_some(passes as u32)
     }
 
+    /// The whole-pixel region whose 3x3 blocks are the destination pixels, when the source
+    /// box starts on whole pixels and is within one destination pixel of exactly 3 times the
+    /// destination in both directions (720p into the tiles of a 3x3 grid: 1280x720 into
+    /// 426x240). The box is trimmed, centred, to exactly 3 times: at most 2 source pixels of
+    /// an extent go unshown. The mean of each 3x3 block is the area mean the convolution
+    /// computes, several times cheaper.
+    fn exact_thirds(&self) -> Option<SourceRegion> {
+        let (r, b) = (self.dst_rect, self.src_box);
+        let whole = |edge: f64| edge >= 0.0 && edge.fract() == 0.0;
+        if r.is_empty() || !whole(b.left) || !whole(b.top) {
+            return None;
+        }
+        let trim = |extent: f64, dst: u32| {
+            let excess = extent - 3.0 * f64::from(dst);
+            (0.0..3.0)
+                .contains(&excess)
+                .then(|| (excess / 2.0).floor() as u32)
+        };
+        let region = SourceRegion {
+            x: b.left as u32 + trim(b.width, r.w)?,
+            y: b.top as u32 + trim(b.height, r.h)?,
+            w: 3 * r.w,
+            h: 3 * r.h,
+        };
+        (region.x + region.w <= self.src_w && region.y + region.h <= self.src_h).then_some(region)
+    }
+
     /// The source box as whole pixels (exact when [`Self::exact_halvings`] said so).
-    fn source_region(&self) -> HalvingRegion {
+    fn source_region(&self) -> SourceRegion {
         let b = self.src_box;
-        HalvingRegion {
+        SourceRegion {
             x: b.left as u32,
             y: b.top as u32,
             w: b.width as u32,
@@ -461,7 +564,7 @@ impl PlaneGeometry {
     }
 
     /// The geometry on the plane halved from `region`.
-    fn after_halving(&self, region: HalvingRegion) -> PlaneGeometry {
+    fn after_halving(&self, region: SourceRegion) -> PlaneGeometry {
         let b = self.src_box;
         PlaneGeometry {
             src_w: region.w / 2,

@@ -266,10 +266,10 @@ fn noise_plane(w: usize, h: usize) -> Vec<u8> {
         .collect()
 }
 
-/// `plane` (`from` pixels) shrunk to `to` by the smooth filter, the halvings on or off.
-fn shrink(plane: &[u8], from: (usize, usize), to: (usize, usize), halving: bool) -> Vec<u8> {
+/// `plane` (`from` pixels) shrunk to `to` by the smooth filter, the exact shrinks on or off.
+fn shrink(plane: &[u8], from: (usize, usize), to: (usize, usize), exact: bool) -> Vec<u8> {
     let mut scaler = Scaler::new(ScaleQuality::Bilinear);
-    scaler.set_halving(halving);
+    scaler.set_exact_shrinks(exact);
     let mut dst = vec![0u8; to.0 * to.1];
     let size = |(w, h): (usize, usize)| (w as u32, h as u32);
     scaler
@@ -301,49 +301,97 @@ fn shrinking_by_exactly_two_is_the_rounded_mean_of_each_2x2_block() {
     }
 }
 
+/// A camera-like plane: gradients with fine noise on top.
+fn camera_plane(w: usize, h: usize) -> Vec<u8> {
+    let noise = noise_plane(w, h);
+    (0..w * h)
+        .map(|i| ((i % w) * 160 / w + (i / w) * 60 / h) as u8 + noise[i] / 8)
+        .collect()
+}
+
+/// The mean distance of `dst` (`ow` x `oh`) from the 3x3 block means of `plane` (`w` wide),
+/// the blocks starting `skip` columns in.
+fn error_from_3x3_means(
+    dst: &[u8],
+    plane: &[u8],
+    w: usize,
+    (ow, oh): (usize, usize),
+    skip: usize,
+) -> f64 {
+    let total: f64 = (0..oh)
+        .flat_map(|y| (0..ow).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let mean = block_mean(&plane[skip..], w, 3, x, y);
+            (f64::from(dst[y * ow + x]) - mean).abs()
+        })
+        .sum();
+    total / (ow * oh) as f64
+}
+
 #[test]
-fn a_3x_shrink_is_left_to_the_convolution_and_is_the_area_mean() {
-    // A camera-like picture (gradients with fine noise on top) shrunk exactly 3x, halving on
-    // and off, compared with the exact mean of each 3x3 block. Halving then convolving the
-    // remaining 1.5x measured 2.1 levels off it (the convolution alone 0.26): 3x is not halved.
+fn a_3x_shrink_is_the_rounded_mean_of_each_3x3_block() {
+    // 1278 x 720 is exactly three times a 426 x 240 tile. The exact path computes every
+    // block's rounded mean; the convolution it replaces comes within 0.5 of it on average.
+    // (Halving first and convolving the remaining 1.5x measured 2.1 levels off: not done.)
     let (w, h) = (1278usize, 720usize);
     let (ow, oh) = (w / 3, h / 3);
-    let noise = noise_plane(w, h);
-    let plane: Vec<u8> = (0..w * h)
-        .map(|i| ((i % w) * 160 / w + (i / w) * 60 / h) as u8 + noise[i] / 8)
-        .collect();
-    let error: Vec<f64> = [true, false]
-        .into_iter()
-        .map(|halving| {
-            let dst = shrink(&plane, (w, h), (ow, oh), halving);
-            let total: f64 = (0..oh)
-                .flat_map(|y| (0..ow).map(move |x| (x, y)))
-                .map(|(x, y)| (f64::from(dst[y * ow + x]) - block_mean(&plane, w, 3, x, y)).abs())
-                .sum();
-            total / (ow * oh) as f64
-        })
-        .collect();
-    let (halved, direct) = (error[0], error[1]);
+    let plane = camera_plane(w, h);
+    let exact = shrink(&plane, (w, h), (ow, oh), true);
+    for y in 0..oh {
+        for x in 0..ow {
+            let mean = (block_mean(&plane, w, 3, x, y) + 0.5).floor() as u8;
+            assert_eq!(exact[y * ow + x], mean, "pixel ({x}, {y})");
+        }
+    }
+    let convolved = shrink(&plane, (w, h), (ow, oh), false);
+    let error = error_from_3x3_means(&convolved, &plane, w, (ow, oh), 0);
     assert!(
-        (halved - direct).abs() < 1e-9 && direct < 0.5,
-        "mean error from the 3x3 mean: {halved:.2} with halving on, {direct:.2} off"
+        error < 0.5,
+        "the convolution is {error:.2} from the 3x3 means"
     );
 }
 
 #[test]
-fn a_4x_shrink_is_the_exact_mean_of_each_4x4_block_with_or_without_halving() {
+fn a_720p_picture_in_a_3x3_tile_is_trimmed_by_one_column_each_side() {
+    // 1280 x 720 into 426 x 240 is 3.005x across: within one tile pixel of 3x, so the 1278
+    // middle columns are averaged 3x3 (the outer two are not shown). The chroma planes,
+    // 640 x 360 into 213 x 120, lose their last column.
+    let (w, h) = (1280usize, 720usize);
+    let mut frame = I420Frame::new_black(w as u32, h as u32);
+    frame.y = camera_plane(w, h);
+    frame.u = camera_plane(w / 2, h / 2);
+    let mut tile = I420Frame::new_black(426, 240);
+    let mut scaler = Scaler::new(ScaleQuality::Bilinear);
+    scaler
+        .scale_into(&frame, &mut tile, Rect::new(0, 0, 426, 240), FitMode::Fit)
+        .expect("scaled");
+    let luma = error_from_3x3_means(&tile.y, &frame.y, w, (426, 240), 1);
+    let chroma = error_from_3x3_means(&tile.u, &frame.u, w / 2, (213, 120), 0);
+    assert!(
+        luma < 0.5 && chroma < 0.5,
+        "luma {luma:.3}, chroma {chroma:.3} from the 3x3 means"
+    );
+    // And not merely close: each luma pixel is its block's rounded mean.
+    for (i, &got) in tile.y.iter().enumerate() {
+        let mean = block_mean(&frame.y[1..], w, 3, i % 426, i / 426);
+        assert_eq!(got, (mean + 0.5).floor() as u8, "pixel {i}");
+    }
+}
+
+#[test]
+fn a_4x_shrink_is_the_exact_mean_of_each_4x4_block_with_or_without_the_halvings() {
     let (w, h) = (128usize, 64usize);
     let plane = noise_plane(w, h);
     let (ow, oh) = (w / 4, h / 4);
-    for halving in [true, false] {
-        let dst = shrink(&plane, (w, h), (ow, oh), halving);
+    for exact in [true, false] {
+        let dst = shrink(&plane, (w, h), (ow, oh), exact);
         for y in 0..oh {
             for x in 0..ow {
                 let mean = block_mean(&plane, w, 4, x, y);
                 let got = f64::from(dst[y * ow + x]);
                 assert!(
                     (got - mean).abs() <= 1.0,
-                    "halving {halving}: ({x}, {y}) {got} vs {mean}"
+                    "exact shrinks {exact}: ({x}, {y}) {got} vs {mean}"
                 );
             }
         }
