@@ -1,8 +1,8 @@
 //! Compose cost per canvas tick (NxN grids of 640x360 inputs at 720p and
 //! 1080p): cold cache, inputs changing every frame (cache busted by a new
 //! generation) and unchanged inputs; plus whole-plane scaling
-//! 1280x720 → 426x240 and → 320x180: smooth (with and without the exact 3x3 and 2x2
-//! shrinks) vs nearest.
+//! 1280x720 → 426x240, 320x180 and 256x144: smooth (with and without the exact block-mean
+//! and 2x2 shrinks) vs nearest.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -81,9 +81,9 @@ fn compose(c: &mut Criterion) {
 
 fn scale_plane(c: &mut Criterion) {
     let src = vec![128u8; 1280 * 720];
-    // 426x240: a 3x3 grid's tile (3x to within a pixel: the 3x3 averages when on); 320x180: a
-    // 4x4 grid's (exactly 4x: the 2x2 halvings when on).
-    for (w, h) in [(426u32, 240u32), (320, 180)] {
+    // 426x240: a 3x3 grid's tile (3x to within a pixel: 3x3 block means when on); 320x180: a
+    // 4x4 grid's (exactly 4x: the 2x2 halvings when on); 256x144: a 5x5 grid's (5x5 means).
+    for (w, h) in [(426u32, 240u32), (320, 180), (256, 144)] {
         let mut dst = vec![0u8; (w * h) as usize];
         let mut group = c.benchmark_group(format!("scale_plane_1280x720_to_{w}x{h}"));
         group

@@ -1,6 +1,6 @@
 //! Scaling of I420 frames into tiles: [`Scaler`] resamples each plane into a destination
 //! rectangle of another frame (fit with black bars, or centred crop-to-fill, clipped to the
-//! destination), with `fast_image_resize`, or by exact 2x2 and 3x3 block means where the
+//! destination), with `fast_image_resize`, or by exact 2x2 and kxk block means where the
 //! shrink allows them.
 //! [`ScaledCache`] (in `scaled_cache.rs`, re-exported here) keeps the scaled
 //! tile of every input so an unchanged input is not scaled again.
@@ -79,8 +79,8 @@ struct Placement {
 ///
 /// Exact shrinks skip the convolution with the smooth filter (the same area mean, several
 /// times cheaper): by exactly 2, 4, 8... in both directions, repeated 2x2 averages
-/// ([`halve_plane`], SSE2 on x86-64); by 3 (to within one destination pixel, trimmed), one
-/// pass of 3x3 averages ([`third_plane`]).
+/// ([`halve_plane`], SSE2 on x86-64); by another whole factor k up to 8 (to within one
+/// destination pixel, trimmed), one pass of kxk block means ([`block_mean_plane`]).
 #[derive(Debug, Clone)]
 pub struct Scaler {
     resizer: fir::Resizer,
@@ -88,7 +88,7 @@ pub struct Scaler {
     exact_shrinks: bool,
     /// The halved source planes, ping-ponged between passes.
     halved: [Vec<u8>; 2],
-    /// One row of a 3x3 shrink's column sums.
+    /// One row of a kxk shrink's column sums.
     column_sums: Vec<u16>,
 }
 
@@ -115,7 +115,7 @@ impl Scaler {
         self.quality
     }
 
-    /// Turns the exact shrinks (2x2 halvings, 3x3 averages) off, leaving everything to the
+    /// Turns the exact shrinks (2x2 halvings, kxk block means) off, leaving everything to the
     /// convolution, or on again: for benchmarks and tests comparing both.
     pub fn set_exact_shrinks(&mut self, on: bool) {
         self.exact_shrinks = on;
@@ -206,8 +206,9 @@ impl Scaler {
     }
 
     /// Resamples one plane. With the smooth filter: by repeated 2x2 averages and a copy when
-    /// the shrink is exactly 2, 4, 8... ([`PlaneGeometry::exact_halvings`]), by 3x3 averages
-    /// when it is 3 ([`PlaneGeometry::exact_thirds`]); else by convolution.
+    /// the shrink is exactly 2, 4, 8... ([`PlaneGeometry::exact_halvings`]), by kxk block
+    /// means when it is another whole factor ([`PlaneGeometry::exact_blocks`]); else by
+    /// convolution.
     fn resize_plane(
         &mut self,
         options: &fir::ResizeOptions,
@@ -219,8 +220,8 @@ impl Scaler {
             if let Some(passes) = g.exact_halvings() {
                 return self.halve_into(options, src, dst, g, passes);
             }
-            if let Some(region) = g.exact_thirds() {
-                if third_plane(src, g.src_w, region, dst, g, &mut self.column_sums) {
+            if let Some((k, region)) = g.exact_blocks() {
+                if block_mean_plane(src, g.src_w, k, region, dst, g, &mut self.column_sums) {
                     return Ok(());
                 }
             }
@@ -267,7 +268,7 @@ fn copy_into(src: &[u8], g: PlaneGeometry, dst: &mut [u8]) {
 }
 
 /// The source rectangle an exact shrink averages: whole pixels inside the plane (even-aligned
-/// for a halving pass, a multiple of 3 pixels each way for a 3x3 one).
+/// for a halving pass, a multiple of k pixels each way for kxk block means).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct SourceRegion {
     x: u32,
@@ -297,26 +298,44 @@ fn halve_plane(src: &[u8], stride: u32, region: SourceRegion, out: &mut Vec<u8>)
     true
 }
 
-/// Averages each 3x3 block of `region` of a plane `stride` pixels wide into `g.dst_rect` of
-/// `dst` (rounded to nearest); false, writing nothing, when a rectangle leaves its plane.
-/// Each output row sums its three source rows column by column (a loop the compiler
-/// vectorizes), then each three neighbouring column sums.
-fn third_plane(
+/// Largest factor [`block_mean_plane`] shrinks by (a 5x5 grid's tiles need 5).
+const MAX_BLOCK: u32 = 8;
+
+/// Averages each `k`x`k` block of `region` of a plane `stride` pixels wide into `g.dst_rect`
+/// of `dst` (rounded, halves up); false, writing nothing, when a rectangle leaves its plane
+/// or `k` is not 2 to [`MAX_BLOCK`].
+fn block_mean_plane(
     src: &[u8],
     stride: u32,
+    k: u32,
     region: SourceRegion,
     dst: &mut [u8],
     g: PlaneGeometry,
     column_sums: &mut Vec<u16>,
 ) -> bool {
-    let (stride, x, y) = (stride as usize, region.x as usize, region.y as usize);
+    let (stride, x, y, k) = (
+        stride as usize,
+        region.x as usize,
+        region.y as usize,
+        k as usize,
+    );
     let (w, h) = (region.w as usize, region.h as usize);
     let r = g.dst_rect;
-    let (ow, oh, dst_stride) = (w / 3, h / 3, g.dst_w as usize);
+    let (ow, oh, dst_stride) = (w / k.max(1), h / k.max(1), g.dst_w as usize);
     let src_end = (y + h).checked_sub(1).map(|last| last * stride + x + w);
     let dst_end = (r.y as usize + oh)
         .checked_sub(1)
         .map(|last| last * dst_stride + r.x as usize + ow);
+    let row_means = match k {
+        2 => block_mean_row::<2>,
+        3 => block_mean_row::<3>,
+        4 => block_mean_row::<4>,
+        5 => block_mean_row::<5>,
+        6 => block_mean_row::<6>,
+        7 => block_mean_row::<7>,
+        8 => block_mean_row::<8>,
+        _ => return false,
+    };
     if ow == 0
         || oh == 0
         || (ow, oh) != (r.w as usize, r.h as usize)
@@ -330,23 +349,37 @@ fn third_plane(
     column_sums.clear();
     column_sums.resize(w, 0);
     for row in 0..oh {
-        let top = (y + 3 * row) * stride + x;
-        let rows = |k: usize| &src[top + k * stride..top + k * stride + w];
-        for (((sum, a), b), c) in column_sums
-            .iter_mut()
-            .zip(rows(0))
-            .zip(rows(1))
-            .zip(rows(2))
-        {
-            *sum = u16::from(*a) + u16::from(*b) + u16::from(*c);
-        }
+        let top = &src[(y + k * row) * stride + x..];
         let at = (r.y as usize + row) * dst_stride + r.x as usize;
-        for (out, sums) in dst[at..at + ow].iter_mut().zip(column_sums.chunks_exact(3)) {
-            // A ninth never ends in exactly a half, so adding 4 rounds to nearest.
-            *out = ((u32::from(sums[0] + sums[1] + sums[2]) + 4) / 9) as u8;
-        }
+        row_means(top, stride, w, &mut dst[at..at + ow], column_sums);
     }
     true
+}
+
+/// One output row of `K`x`K` block means: the `K` rows of `w` pixels starting at `top` (rows
+/// `stride` apart) summed column by column (loops the compiler vectorizes), then each `K`
+/// neighbouring column sums (unrolled: `K` is a constant) divided by `K * K`, rounded.
+fn block_mean_row<const K: usize>(
+    top: &[u8],
+    stride: usize,
+    w: usize,
+    out: &mut [u8],
+    column_sums: &mut [u16],
+) {
+    for (sum, &pixel) in column_sums.iter_mut().zip(&top[..w]) {
+        *sum = u16::from(pixel);
+    }
+    for line in 1..K {
+        let row = &top[line * stride..line * stride + w];
+        for (sum, &pixel) in column_sums.iter_mut().zip(row) {
+            *sum += u16::from(pixel);
+        }
+    }
+    let area = (K * K) as u32;
+    for (mean, sums) in out.iter_mut().zip(column_sums.chunks_exact(K)) {
+        let total: u32 = sums.iter().map(|&s| u32::from(s)).sum();
+        *mean = ((total + area / 2) / area) as u8;
+    }
 }
 
 /// `dst[i]` = the rounded mean of `top[2i]`, `top[2i + 1]`, `bottom[2i]`, `bottom[2i + 1]`.
@@ -525,31 +558,38 @@ impl PlaneGeometry {
         .then_some(passes as u32)
     }
 
-    /// The whole-pixel region whose 3x3 blocks are the destination pixels, when the source
-    /// box starts on whole pixels and is within one destination pixel of exactly 3 times the
-    /// destination in both directions (720p into the tiles of a 3x3 grid: 1280x720 into
-    /// 426x240). The box is trimmed, centred, to exactly 3 times: at most 2 source pixels of
-    /// an extent go unshown. The mean of each 3x3 block is the area mean the convolution
-    /// computes, several times cheaper.
-    fn exact_thirds(&self) -> Option<SourceRegion> {
+    /// The shrink factor k (2 to [`MAX_BLOCK`]) and the whole-pixel region whose kxk blocks are the
+    /// destination pixels, when the source box starts on whole pixels and is within one
+    /// destination pixel of exactly k times the destination in both directions (720p into
+    /// the tiles of a 3x3 grid, 1280x720 into 426x240; of a 5x5 grid, into 256x144). The box
+    /// is trimmed, centred, to exactly k times: at most k - 1 source pixels of an extent go
+    /// unshown. The mean of each block is the area mean the convolution computes, several
+    /// times cheaper.
+    fn exact_blocks(&self) -> Option<(u32, SourceRegion)> {
         let (r, b) = (self.dst_rect, self.src_box);
         let whole = |edge: f64| edge >= 0.0 && edge.fract() == 0.0;
         if r.is_empty() || !whole(b.left) || !whole(b.top) {
             return None;
         }
+        let k = (b.width / f64::from(r.w)).floor();
+        if !(2.0..=f64::from(MAX_BLOCK)).contains(&k) {
+            return None;
+        }
         let trim = |extent: f64, dst: u32| {
-            let excess = extent - 3.0 * f64::from(dst);
-            (0.0..3.0)
+            let excess = extent - k * f64::from(dst);
+            (0.0..k)
                 .contains(&excess)
                 .then(|| (excess / 2.0).floor() as u32)
         };
+        let k = k as u32;
         let region = SourceRegion {
             x: b.left as u32 + trim(b.width, r.w)?,
             y: b.top as u32 + trim(b.height, r.h)?,
-            w: 3 * r.w,
-            h: 3 * r.h,
+            w: k * r.w,
+            h: k * r.h,
         };
-        (region.x + region.w <= self.src_w && region.y + region.h <= self.src_h).then_some(region)
+        let inside = region.x + region.w <= self.src_w && region.y + region.h <= self.src_h;
+        inside.then_some((k, region))
     }
 
     /// The source box as whole pixels (exact when [`Self::exact_halvings`] said so).

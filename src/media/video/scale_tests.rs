@@ -379,6 +379,18 @@ fn a_720p_picture_in_a_3x3_tile_is_trimmed_by_one_column_each_side() {
 }
 
 #[test]
+fn a_720p_picture_in_a_5x5_tile_is_the_rounded_mean_of_each_5x5_block() {
+    // 1280 x 720 into 256 x 144, a 5x5 grid's tile: exactly 5x, nothing trimmed.
+    let (w, h) = (1280usize, 720usize);
+    let plane = camera_plane(w, h);
+    let dst = shrink(&plane, (w, h), (256, 144), true);
+    for (i, &got) in dst.iter().enumerate() {
+        let mean = block_mean(&plane, w, 5, i % 256, i / 256);
+        assert_eq!(got, (mean + 0.5).floor() as u8, "pixel {i}");
+    }
+}
+
+#[test]
 fn a_4x_shrink_is_the_exact_mean_of_each_4x4_block_with_or_without_the_halvings() {
     let (w, h) = (128usize, 64usize);
     let plane = noise_plane(w, h);
