@@ -319,13 +319,6 @@ fn block_mean_plane(
         region.y as usize,
         k as usize,
     );
-    let (w, h) = (region.w as usize, region.h as usize);
-    let r = g.dst_rect;
-    let (ow, oh, dst_stride) = (w / k.max(1), h / k.max(1), g.dst_w as usize);
-    let src_end = (y + h).checked_sub(1).map(|last| last * stride + x + w);
-    let dst_end = (r.y as usize + oh)
-        .checked_sub(1)
-        .map(|last| last * dst_stride + r.x as usize + ow);
     let row_means = match k {
         2 => block_mean_row::<2>,
         3 => block_mean_row::<3>,
@@ -336,6 +329,13 @@ fn block_mean_plane(
         8 => block_mean_row::<8>,
         _ => return false,
     };
+    let (w, h) = (region.w as usize, region.h as usize);
+    let r = g.dst_rect;
+    let (ow, oh, dst_stride) = (w / k, h / k, g.dst_w as usize);
+    let src_end = (y + h).checked_sub(1).map(|last| last * stride + x + w);
+    let dst_end = (r.y as usize + oh)
+        .checked_sub(1)
+        .map(|last| last * dst_stride + r.x as usize + ow);
     if ow == 0
         || oh == 0
         || (ow, oh) != (r.w as usize, r.h as usize)
@@ -558,8 +558,8 @@ impl PlaneGeometry {
         .then_some(passes as u32)
     }
 
-    /// The shrink factor k (2 to [`MAX_BLOCK`]) and the whole-pixel region whose kxk blocks are the
-    /// destination pixels, when the source box starts on whole pixels and is within one
+    /// The shrink factor k (2 to [`MAX_BLOCK`]) and the whole-pixel region whose kxk blocks
+    /// are the destination pixels, when the source box starts on whole pixels and is within one
     /// destination pixel of exactly k times the destination in both directions (720p into
     /// the tiles of a 3x3 grid, 1280x720 into 426x240; of a 5x5 grid, into 256x144). The box
     /// is trimmed, centred, to exactly k times: at most k - 1 source pixels of an extent go
