@@ -195,6 +195,22 @@ fn decode(c: &mut Criterion) {
             })
         });
 
+        // The same, plus the copy out of libavcodec's buffer that the server made before its
+        // pictures were shared by reference (the bytes `store_picture` copies).
+        let mut owned = I420Frame::default();
+        group.bench_function(BenchmarkId::new("p_frame_copied", name), |b| {
+            b.iter(|| {
+                i += 1;
+                if i == stream.len() {
+                    dec.decode_into(&stream[0], &mut dst).expect("decode");
+                    i = 1;
+                }
+                let decoded = dec.decode_into(&stream[i], &mut dst).expect("decode");
+                owned.copy_from(&dst);
+                black_box((decoded, owned.y.len()))
+            })
+        });
+
         let mut dec = VideoDecoder::new().expect("decoder");
         group.bench_function(BenchmarkId::new("keyframe", name), |b| {
             b.iter(|| black_box(dec.decode_into(&stream[0], &mut dst).expect("decode")))

@@ -482,7 +482,6 @@ fn copy_plane(
     height: usize,
     dst: &mut Vec<u8>,
 ) -> Option<()> {
-    dst.clear();
     dst.reserve(width * height);
     for row in 0..height {
         let start = row.checked_mul(plane.stride)?;
@@ -507,9 +506,9 @@ pub(super) fn store_picture(
         return Err(unsupported);
     }
     let (cw, ch) = (width / 2, height / 2);
-    copy_plane(y, width, height, &mut dst.y)
-        .and_then(|()| copy_plane(u, cw, ch, &mut dst.u))
-        .and_then(|()| copy_plane(v, cw, ch, &mut dst.v))
+    copy_plane(y, width, height, dst.y.recycled_vec())
+        .and_then(|()| copy_plane(u, cw, ch, dst.u.recycled_vec()))
+        .and_then(|()| copy_plane(v, cw, ch, dst.v.recycled_vec()))
         .ok_or(unsupported)?;
     dst.width = w32;
     dst.height = h32;
@@ -879,13 +878,13 @@ mod tests {
         assert!(out.is_empty());
 
         let mut short = I420Frame::new_filled(W, H, BG);
-        short.y.pop();
+        short.y.to_mut().pop();
         assert!(matches!(
             enc.encode(&short, false, &mut out),
             Err(VideoCodecError::InvalidFrame(_))
         ));
         let mut short_v = I420Frame::new_filled(W, H, BG);
-        short_v.v.truncate(10);
+        short_v.v.to_mut().truncate(10);
         assert!(matches!(
             enc.encode(&short_v, false, &mut out),
             Err(VideoCodecError::InvalidFrame(_))
@@ -1117,6 +1116,38 @@ mod tests {
             assert_eq!((frame.width, frame.height), (320, 180));
             assert_eq!(frame.u.len(), 160 * 90);
         }
+    }
+
+    #[test]
+    fn libavcodec_pictures_are_shared_not_copied_and_outlive_their_decoder() {
+        let seq = encode_sequence(W, H, 3);
+        let mut dec = VideoDecoder::with_backend(DecoderBackend::Libavcodec).unwrap();
+        let mut first = I420Frame::default();
+        assert!(dec.decode_into(&seq[0].1, &mut first).unwrap());
+        // 640 and 320 wide planes are packed in libav's buffers: handed on by reference.
+        assert!(first.y.is_shared() && first.u.is_shared() && first.v.is_shared());
+        first.validate().unwrap();
+        let pixels = first.clone();
+        // Later pictures and the decoder's end leave the first picture's bytes alone.
+        let mut later = I420Frame::default();
+        for (_, bytes) in &seq[1..] {
+            assert!(dec.decode_into(bytes, &mut later).unwrap());
+        }
+        drop(dec);
+        assert_ne!(later.y, first.y, "the marker moved");
+        assert_eq!(first, pixels);
+        assert_close(centre(&first), BG, 12);
+        // Painting on a shared picture paints on a copy.
+        let mut painted = first.clone();
+        painted.fill_rect(painted.bounds(), (16, 128, 128));
+        assert!(!painted.y.is_shared() && first.y.is_shared());
+        assert_eq!(painted.pixel_yuv(5, 5), Some((16, 128, 128)));
+        assert_eq!(first, pixels);
+        // OpenH264's pictures are copied into the frame's own planes.
+        let mut dec = VideoDecoder::with_backend(DecoderBackend::Openh264).unwrap();
+        let mut copied = I420Frame::default();
+        assert!(dec.decode_into(&seq[0].1, &mut copied).unwrap());
+        assert!(!copied.y.is_shared());
     }
 
     #[test]

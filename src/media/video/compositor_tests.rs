@@ -162,7 +162,7 @@ fn unchanged_inputs_are_not_rescaled() {
 fn broken_inputs_and_odd_canvases_do_not_panic() {
     let lib = LayoutLibrary::builtin();
     let mut broken = I420Frame::from_rgb(640, 360, RED);
-    broken.u.clear();
+    broken.u.to_mut().clear();
     let empty = I420Frame::new_black(0, 0);
     let tiny = I420Frame::from_rgb(1, 1, BLUE);
     let list = [

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use super::plane::Plane;
+
 /// Largest width or height a constructor accepts; larger values are clamped.
 pub const MAX_DIMENSION: u32 = 16_384;
 
@@ -152,7 +154,8 @@ fn clamp_u8(v: i32) -> u8 {
     v.clamp(0, 255) as u8
 }
 
-/// A planar YUV 4:2:0 picture; each plane's stride equals its width.
+/// A planar YUV 4:2:0 picture; each plane's stride equals its width. A decoded picture's
+/// planes may be shared with the decoder ([`Plane`]); painting on them copies them first.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct I420Frame {
     /// Luma width in pixels.
@@ -160,11 +163,11 @@ pub struct I420Frame {
     /// Luma height in pixels.
     pub height: u32,
     /// Luma plane, `width * height` bytes.
-    pub y: Vec<u8>,
+    pub y: Plane,
     /// Cb plane, `chroma_width() * chroma_height()` bytes.
-    pub u: Vec<u8>,
+    pub u: Plane,
     /// Cr plane, same size as `u`.
-    pub v: Vec<u8>,
+    pub v: Plane,
 }
 
 impl I420Frame {
@@ -181,9 +184,9 @@ impl I420Frame {
         Self {
             width,
             height,
-            y: vec![yuv.0; width as usize * height as usize],
-            u: vec![yuv.1; chroma],
-            v: vec![yuv.2; chroma],
+            y: vec![yuv.0; width as usize * height as usize].into(),
+            u: vec![yuv.1; chroma].into(),
+            v: vec![yuv.2; chroma].into(),
         }
     }
 
@@ -196,8 +199,7 @@ impl I420Frame {
             (&mut self.u, &other.u),
             (&mut self.v, &other.v),
         ] {
-            dst.clear();
-            dst.extend_from_slice(src);
+            dst.recycled_vec().extend_from_slice(src);
         }
     }
 

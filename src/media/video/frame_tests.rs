@@ -55,7 +55,7 @@ fn odd_and_zero_dimensions_are_handled() {
 #[test]
 fn inconsistent_frame_is_rejected_not_panicking() {
     let mut f = I420Frame::new_black(8, 8);
-    f.u.truncate(3);
+    f.u.to_mut().truncate(3);
     assert!(f.validate().is_err());
     assert_eq!(f.pixel_rgb(0, 0), None);
     f.fill_rect(Rect::new(0, 0, 8, 8), (200, 1, 1));
@@ -145,4 +145,37 @@ fn png_snapshot_round_trips() {
     assert!(close(px(30, 2), (0, 0, 255), 4));
     let bad = f.write_png(std::path::Path::new("/nonexistent-dir/x.png"));
     assert!(bad.is_err());
+}
+
+/// Bytes kept alive by a test owner, as libavcodec's picture buffers are by their reference.
+struct TestOwner(Vec<u8>);
+
+impl super::plane::PlaneOwner for TestOwner {}
+
+#[test]
+fn a_shared_plane_reads_its_owners_bytes_and_copies_them_on_write() {
+    use super::frame::Plane;
+    use std::sync::Arc;
+    let owner = Arc::new(TestOwner(vec![7; 16]));
+    let (ptr, len) = (owner.0.as_ptr(), owner.0.len());
+    // SAFETY: the test owner's bytes never change and live as long as the Arc.
+    let mut plane = unsafe { Plane::shared(owner.clone(), ptr, len) };
+    assert!(plane.is_shared());
+    assert_eq!(&*plane, &[7; 16][..]);
+    assert_eq!(Arc::strong_count(&owner), 2);
+    let copy = plane.clone();
+    plane[3] = 9;
+    assert!(!plane.is_shared() && copy.is_shared());
+    assert_eq!((plane[3], copy[3], owner.0[3]), (9, 7, 7));
+    drop(copy);
+    assert_eq!(
+        Arc::strong_count(&owner),
+        1,
+        "the owned copy holds no reference"
+    );
+    // Refilling a shared plane drops the reference without copying.
+    // SAFETY: as above.
+    let mut refilled = unsafe { Plane::shared(owner.clone(), ptr, len) };
+    refilled.recycled_vec().extend_from_slice(&[1, 2]);
+    assert_eq!((&*refilled, Arc::strong_count(&owner)), (&[1u8, 2][..], 1));
 }

@@ -8,15 +8,18 @@
 //! fully reference is refused, not shown, and so is every picture after it (and before the
 //! first) until an IDR arrives, each refusal an error that makes the caller ask for one.
 //!
-//! All `unsafe` FFI of the crate's video path lives here; the rest sees [`LibavDecoder`].
+//! A picture whose rows are packed is handed on by reference ([`Plane`] shares libav's
+//! buffer), not copied. All `unsafe` FFI of the crate's video path lives here (and the slice
+//! over shared bytes in `plane.rs`); the rest sees [`LibavDecoder`] and [`I420Frame`].
 
 use std::ptr;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use ffmpeg_sys_next as ff;
 
 use super::codec::{store_picture, StridedPlane, VideoCodecError};
 use super::frame::I420Frame;
+use super::plane::{Plane, PlaneOwner};
 use crate::rtp::h264::nal::{is_keyframe_access_unit, split_annex_b};
 
 /// Picture flags that mean the decoder could not produce the picture the sender encoded.
@@ -155,7 +158,9 @@ impl LibavDecoder {
         }
     }
 
-    /// Copies the received picture into `dst`, refusing damaged or non-4:2:0 pictures.
+    /// Puts the received picture in `dst`, refusing damaged or non-4:2:0 pictures: by
+    /// reference when its rows are packed (strides equal widths, as libavcodec allocates 720p
+    /// and most camera sizes), else as a packed copy.
     fn store(&self, dst: &mut I420Frame) -> Result<(), VideoCodecError> {
         // SAFETY: `picture` holds a decoded frame (just received and not yet unreferenced).
         let picture = unsafe { &*self.picture };
@@ -195,7 +200,71 @@ impl LibavDecoder {
                 stride,
             };
         }
+        let packed = width.is_multiple_of(2)
+            && height.is_multiple_of(2)
+            && planes[0].stride == width
+            && planes[1..].iter().all(|p| p.stride == width / 2);
+        let dimensions = (u32::try_from(width), u32::try_from(height));
+        if let (true, (Ok(w), Ok(h))) = (packed, dimensions) {
+            if let Some(shared) = SharedPicture::of(self.picture) {
+                shared.store(w, h, planes, dst);
+                return Ok(());
+            }
+        }
         store_picture(width, height, planes, dst)
+    }
+}
+
+/// A reference to one of libavcodec's decoded pictures (its own `AVFrame` referencing the
+/// decoder's buffers), keeping the planes alive and unchanged while a [`Plane`] shows them:
+/// libavcodec writes a buffer only when nobody else references it.
+struct SharedPicture(*mut ff::AVFrame);
+
+// SAFETY: the frame is only read (and freed once, in `Drop`); libav's buffer references are
+// atomic and its buffer pools thread-safe, so the last reference may be dropped on any thread.
+unsafe impl Send for SharedPicture {}
+// SAFETY: as above: no method mutates through a shared reference.
+unsafe impl Sync for SharedPicture {}
+
+impl PlaneOwner for SharedPicture {}
+
+impl SharedPicture {
+    /// A new reference to `picture`'s buffers, or `None` if libav cannot make one.
+    fn of(picture: *const ff::AVFrame) -> Option<Arc<Self>> {
+        // SAFETY: `picture` holds a decoded, reference-counted frame; the clone references
+        // the same buffers (no pixel is copied) and is owned by the returned value.
+        let clone = unsafe { ff::av_frame_clone(picture) };
+        (!clone.is_null()).then(|| Arc::new(Self(clone)))
+    }
+
+    /// Points `dst`'s planes at this picture's packed planes.
+    fn store(
+        self: Arc<Self>,
+        width: u32,
+        height: u32,
+        planes: [StridedPlane<'_>; 3],
+        dst: &mut I420Frame,
+    ) {
+        let [y, u, v] = planes.map(|plane| {
+            let owner: Arc<dyn PlaneOwner> = self.clone();
+            // SAFETY: the plane's bytes lie in buffers this frame references, which libav
+            // neither frees nor rewrites while the reference (kept by `owner`) lives.
+            unsafe { Plane::shared(owner, plane.data.as_ptr(), plane.data.len()) }
+        });
+        *dst = I420Frame {
+            width,
+            height,
+            y,
+            u,
+            v,
+        };
+    }
+}
+
+impl Drop for SharedPicture {
+    fn drop(&mut self) {
+        // SAFETY: the frame was made by `av_frame_clone` and is freed exactly once here.
+        unsafe { ff::av_frame_free(&mut self.0) };
     }
 }
 

@@ -1,6 +1,6 @@
 //! Video: the H.264 codec wrapper, the codec threads, each member's inbound pipeline, raw
-//! I420 frames, scaling, layouts, placeholder cards, text and name banners, the canvas compositor and a synthetic test
-//! pattern.
+//! I420 frames (their planes owned or shared with the decoder), scaling, layouts, placeholder
+//! cards, text and name banners, the canvas compositor and a synthetic test pattern.
 
 pub mod banner;
 pub mod card_cache;
@@ -14,6 +14,7 @@ pub mod layout;
 pub mod layout_library;
 pub mod libav_decoder;
 pub mod placeholder;
+pub mod plane;
 pub mod scale;
 pub mod scaled_cache;
 pub mod test_pattern;

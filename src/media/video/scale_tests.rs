@@ -143,7 +143,7 @@ fn empty_or_invalid_frames() {
         .expect("empty source");
     assert!(is_black(&dst, 4, 4) && is_colour(&dst, 40, 40, RED));
     let mut broken = I420Frame::new_black(64, 64);
-    broken.y.pop();
+    broken.y.to_mut().pop();
     let full = dst.bounds();
     assert!(scaler
         .scale_into(&broken, &mut dst, full, FitMode::Fit)
@@ -219,7 +219,7 @@ fn cache_rescales_only_on_new_generation_or_size() {
     cache.end_tick();
     assert_eq!((cache.len(), cache.stats().evictions), (1, 1));
     let mut broken = blue.clone();
-    broken.v.clear();
+    broken.v.to_mut().clear();
     assert!(cache.get_or_scale(&mut scaler, key, 3, &broken).is_err());
     // The failed generation is not served later.
     let tile = cache
@@ -358,8 +358,8 @@ fn a_720p_picture_in_a_3x3_tile_is_trimmed_by_one_column_each_side() {
     // 640 x 360 into 213 x 120, lose their last column.
     let (w, h) = (1280usize, 720usize);
     let mut frame = I420Frame::new_black(w as u32, h as u32);
-    frame.y = camera_plane(w, h);
-    frame.u = camera_plane(w / 2, h / 2);
+    frame.y = camera_plane(w, h).into();
+    frame.u = camera_plane(w / 2, h / 2).into();
     let mut tile = I420Frame::new_black(426, 240);
     let mut scaler = Scaler::new(ScaleQuality::Bilinear);
     scaler
