@@ -6,6 +6,11 @@
 //! channel and results come back by channel, with spent picture buffers returned for reuse.
 //! Nothing is shared or locked: buffers change owner.
 //!
+//! Placement: a codec is pinned on its first job (a watcher's decoder, which never gets a
+//! frame, is never placed) to the thread with the least weight of codecs placed, an encoder
+//! weighing [`ENCODER_WEIGHT`] decoders, so that one thread is not left with the encoder on top
+//! of its share of the decoders.
+//!
 //! Back-pressure: a decoder with [`MAX_DECODES_IN_FLIGHT`] frames still waiting is behind and
 //! further frames are refused (the caller asks for a keyframe, since the chain is broken); an
 //! encoder with [`MAX_ENCODES_IN_FLIGHT`] canvases waiting refuses the next one (the canvas
@@ -17,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -28,6 +33,13 @@ use tracing::{debug, error, info, warn};
 pub const MAX_DECODES_IN_FLIGHT: usize = 4;
 /// Canvases of one view queued or being encoded before new ones are refused.
 pub const MAX_ENCODES_IN_FLIGHT: usize = 2;
+
+/// A decoder's share of a codec thread, the unit of placement.
+const DECODER_WEIGHT: usize = 1;
+/// An encoder's share in decoders: encoding a 720p canvas costs about three times decoding a
+/// 720p camera picture (OpenH264 2.5–2.9 ms against libavcodec's 0.9–1.0 ms on the load
+/// generator's streams; the server logs both as `video codec stats`).
+pub const ENCODER_WEIGHT: usize = 3;
 
 /// What a codec thread hands back for one access unit.
 pub enum DecodeOutcome {
@@ -187,9 +199,30 @@ fn thread_cpu_ns() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
+/// The codec threads' job queues and the weight of the codecs pinned to each.
+struct Threads {
+    jobs: Vec<Sender<Job>>,
+    weights: Vec<AtomicUsize>,
+}
+
+impl Threads {
+    /// Pins a codec of `weight` to the lightest thread (the first of equals).
+    fn place(&self, weight: usize) -> usize {
+        let lightest = (0..self.weights.len())
+            .min_by_key(|&i| self.weights[i].load(Ordering::Relaxed))
+            .unwrap_or(0);
+        self.weights[lightest].fetch_add(weight, Ordering::Relaxed);
+        lightest
+    }
+
+    fn release(&self, thread: usize, weight: usize) {
+        self.weights[thread].fetch_sub(weight, Ordering::Relaxed);
+    }
+}
+
 /// The codec threads; dropping the pool stops and joins them (handles then fail quietly).
 pub struct VideoCodecPool {
-    jobs: Vec<Sender<Job>>,
+    threads: Arc<Threads>,
     handles: Vec<JoinHandle<()>>,
     next_key: AtomicU64,
     cpu: Arc<CodecCpu>,
@@ -205,13 +238,8 @@ impl VideoCodecPool {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Arc<Self>> {
         let cpu = Arc::new(CodecCpu::new(metrics));
-        let mut pool = Self {
-            jobs: Vec::new(),
-            handles: Vec::new(),
-            next_key: AtomicU64::new(0),
-            cpu: cpu.clone(),
-            decoder,
-        };
+        let mut jobs = Vec::new();
+        let mut handles = Vec::new();
         for index in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
             let cpu = cpu.clone();
@@ -221,15 +249,28 @@ impl VideoCodecPool {
                     lower_priority();
                     run(rx, &cpu)
                 })?;
-            pool.jobs.push(tx);
-            pool.handles.push(handle);
+            jobs.push(tx);
+            handles.push(handle);
         }
-        info!(threads = pool.jobs.len(), decoder = ?decoder, "video codec threads started");
-        Ok(Arc::new(pool))
+        let weights = jobs.iter().map(|_| AtomicUsize::new(0)).collect();
+        info!(threads = jobs.len(), decoder = ?decoder, "video codec threads started");
+        Ok(Arc::new(Self {
+            threads: Arc::new(Threads { jobs, weights }),
+            handles,
+            next_key: AtomicU64::new(0),
+            cpu,
+            decoder,
+        }))
     }
 
     pub fn threads(&self) -> usize {
-        self.jobs.len()
+        self.threads.jobs.len()
+    }
+
+    /// The weight of the codecs pinned to each thread, in decoders.
+    pub fn thread_weights(&self) -> Vec<usize> {
+        let weights = &self.threads.weights;
+        weights.iter().map(|w| w.load(Ordering::Relaxed)).collect()
     }
 
     /// Decoders built so far: one per member that sent video, not per member.
@@ -237,35 +278,25 @@ impl VideoCodecPool {
         self.cpu.decoders_built.load(Ordering::Relaxed)
     }
 
-    /// The next key and the thread it is pinned to (round robin).
-    fn assign(&self) -> (u64, Sender<Job>) {
-        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        (key, self.jobs[(key as usize) % self.jobs.len()].clone())
+    fn next_key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Places a member's decoder on one of the threads and returns the member's handle. The
-    /// decoder itself is built there on the member's first frame: a call that never sends
-    /// video (a watcher, or a spoofed call) costs no decoder, and the SIP core never waits for
-    /// one.
+    /// A member's decoder and its handle. It is pinned to a thread on the member's first
+    /// frame and built there: a call that never sends video (a watcher, or a spoofed call)
+    /// costs no decoder and weighs on no thread, and the SIP core never waits for one.
     pub fn open_decoder(&self) -> Result<PooledDecoder, VideoCodecError> {
-        let (key, jobs) = self.assign();
+        let key = self.next_key();
         let (results_tx, results) = mpsc::channel();
         let (recycle, recycled) = mpsc::channel();
-        jobs.send(Job::OpenDecoder {
+        let opening = Job::OpenDecoder {
             key,
             backend: self.decoder,
             results: results_tx,
             recycled,
-        })
-        .map_err(|_| gone())?;
+        };
         Ok(PooledDecoder {
-            link: CodecLink {
-                key,
-                jobs,
-                results,
-                in_flight: 0,
-                max_in_flight: MAX_DECODES_IN_FLIGHT,
-            },
+            link: CodecLink::new(key, &self.threads, DECODER_WEIGHT, opening, results),
             recycle,
         })
     }
@@ -273,26 +304,23 @@ impl VideoCodecPool {
     /// Creates an encoder for `config` on one of the threads (construction happens there, off
     /// the caller's thread; a refused configuration shows up as [`EncodeOutcome::Failed`]).
     pub fn open_encoder(&self, config: EncoderConfig) -> Result<PooledEncoder, VideoCodecError> {
-        let (key, jobs) = self.assign();
+        let key = self.next_key();
         let (results_tx, results) = mpsc::channel();
         let (canvases_back_tx, canvases_back) = mpsc::channel();
         let (payloads_back, payloads_back_rx) = mpsc::channel();
-        jobs.send(Job::OpenEncoder {
+        let opening = Job::OpenEncoder {
             key,
             config,
             results: results_tx,
             canvases_back: canvases_back_tx,
             payloads_back: payloads_back_rx,
-        })
-        .map_err(|_| gone())?;
+        };
+        let mut link = CodecLink::new(key, &self.threads, ENCODER_WEIGHT, opening, results);
+        link.max_in_flight = MAX_ENCODES_IN_FLIGHT;
+        // Placed now: a view encodes from its first canvas on.
+        link.pin().ok_or_else(gone)?;
         Ok(PooledEncoder {
-            link: CodecLink {
-                key,
-                jobs,
-                results,
-                in_flight: 0,
-                max_in_flight: MAX_ENCODES_IN_FLIGHT,
-            },
+            link,
             canvases_back,
             payloads_back,
         })
@@ -322,7 +350,7 @@ fn gone() -> VideoCodecError {
 
 impl Drop for VideoCodecPool {
     fn drop(&mut self) {
-        for jobs in &self.jobs {
+        for jobs in &self.threads.jobs {
             let _ = jobs.send(Job::Stop);
         }
         for handle in self.handles.drain(..) {
@@ -331,18 +359,59 @@ impl Drop for VideoCodecPool {
     }
 }
 
-/// The media thread's end of one codec on a codec thread: its job queue, its results, and
-/// how many jobs are still in flight (bounded, so a slow codec sheds work instead of queueing
-/// it). Dropping it closes the codec.
+/// The media thread's end of one codec on a codec thread: the thread it is pinned to (from
+/// its first job on), its results, and how many jobs are still in flight (bounded, so a slow
+/// codec sheds work instead of queueing it). Dropping it closes the codec.
 struct CodecLink<R> {
     key: u64,
-    jobs: Sender<Job>,
+    threads: Arc<Threads>,
+    weight: usize,
+    /// The thread, once pinned.
+    thread: Option<usize>,
+    /// The job that opens the codec on its thread, until it is pinned.
+    opening: Option<Job>,
     results: Receiver<R>,
     in_flight: usize,
     max_in_flight: usize,
 }
 
 impl<R> CodecLink<R> {
+    fn new(
+        key: u64,
+        threads: &Arc<Threads>,
+        weight: usize,
+        opening: Job,
+        results: Receiver<R>,
+    ) -> Self {
+        Self {
+            key,
+            threads: threads.clone(),
+            weight,
+            thread: None,
+            opening: Some(opening),
+            results,
+            in_flight: 0,
+            max_in_flight: MAX_DECODES_IN_FLIGHT,
+        }
+    }
+
+    /// The job queue of the codec's thread, pinning it (and opening it there) on first use;
+    /// `None` when the thread is gone.
+    fn pin(&mut self) -> Option<&Sender<Job>> {
+        let thread = match self.thread {
+            Some(thread) => thread,
+            None => {
+                let thread = self.threads.place(self.weight);
+                self.thread = Some(thread);
+                debug!(thread, weight = self.weight, "video codec pinned");
+                let opening = self.opening.take()?;
+                self.threads.jobs[thread].send(opening).ok()?;
+                thread
+            }
+        };
+        self.threads.jobs.get(thread)
+    }
+
     /// Whether another job may be queued (checked before preparing one).
     fn has_room(&self) -> bool {
         self.in_flight < self.max_in_flight
@@ -350,7 +419,8 @@ impl<R> CodecLink<R> {
 
     /// Queues the job `make(key)`; `false` when too many are in flight or the thread is gone.
     fn submit(&mut self, make: impl FnOnce(u64) -> Job) -> bool {
-        if !self.has_room() || self.jobs.send(make(self.key)).is_err() {
+        let key = self.key;
+        if !self.has_room() || self.pin().is_none_or(|jobs| jobs.send(make(key)).is_err()) {
             return false;
         }
         self.in_flight += 1;
@@ -366,7 +436,10 @@ impl<R> CodecLink<R> {
 
 impl<R> Drop for CodecLink<R> {
     fn drop(&mut self) {
-        let _ = self.jobs.send(Job::Close { key: self.key });
+        if let Some(thread) = self.thread {
+            let _ = self.threads.jobs[thread].send(Job::Close { key: self.key });
+            self.threads.release(thread, self.weight);
+        }
     }
 }
 
@@ -806,6 +879,43 @@ mod tests {
             DecodeOutcome::Failed { .. } | DecodeOutcome::NoPicture
         ));
         assert_eq!(pool.decoders_built(), 2);
+    }
+
+    #[test]
+    fn codecs_are_pinned_to_the_lightest_thread_on_their_first_job() {
+        let pool =
+            VideoCodecPool::start(2, DecoderBackend::default(), Default::default()).expect("pool");
+        let watchers: Vec<_> = (0..5)
+            .map(|_| pool.open_decoder().expect("decoder"))
+            .collect();
+        assert_eq!(
+            pool.thread_weights(),
+            [0, 0],
+            "decoders that never decode weigh nothing"
+        );
+        let mut encoder = pool.open_encoder(small_config()).expect("encoder");
+        assert_eq!(pool.thread_weights(), [ENCODER_WEIGHT, 0]);
+        let mut senders: Vec<_> = (0..4)
+            .map(|_| pool.open_decoder().expect("decoder"))
+            .collect();
+        let (payloads, _) = encode_one(&mut encoder, 0, true);
+        for sender in &mut senders {
+            assert!(matches!(
+                decode_one(sender, &payloads),
+                DecodeOutcome::Picture(_)
+            ));
+        }
+        // Three decoders go beside the encoder's thread before either is lighter.
+        assert_eq!(pool.thread_weights(), [ENCODER_WEIGHT + 1, 3]);
+        drop(senders.pop());
+        drop(encoder);
+        assert_eq!(
+            pool.thread_weights(),
+            [0, 3],
+            "closing a codec frees its weight"
+        );
+        drop(watchers);
+        assert_eq!(pool.thread_weights(), [0, 3]);
     }
 
     #[test]
