@@ -39,6 +39,8 @@ struct Member {
     state: CallState,
     /// The server accepted this member's video.
     video_up: bool,
+    /// Headers the INVITE adds (a watcher's `X-Tessera-Canvas: 0`).
+    invite_headers: Vec<(String, String)>,
 }
 
 struct Generator {
@@ -119,6 +121,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             offer,
             state: CallState::Idle,
             video_up: false,
+            invite_headers: role.map(placement_headers).unwrap_or_default(),
         });
     }
     let (media_tx, media_rx) = mpsc::channel();
@@ -257,6 +260,17 @@ fn video_role(options: &LoadOptions, index: usize) -> Option<VideoRole> {
     }
 }
 
+/// A watcher asks to be on no canvas (`X-Tessera-Canvas: 0`): it sends no picture, so it
+/// takes no tile (the server would show its placeholder card), and the room's layout is the
+/// senders' (9 senders: a 3x3 grid, however many watch).
+fn placement_headers(role: VideoRole) -> Vec<(String, String)> {
+    if role.sends {
+        Vec::new()
+    } else {
+        vec![("X-Tessera-Canvas".to_string(), "0".to_string())]
+    }
+}
+
 /// Narrows the offer's video section to what the member does.
 fn set_video_direction(offer: &mut SessionDescription, role: VideoRole) {
     let direction = match (role.sends, role.watches) {
@@ -342,7 +356,9 @@ impl Generator {
 
     fn invite(&mut self, index: usize, now: Instant) {
         let member = &mut self.members[index];
-        let invite = member.dialog.invite(&member.offer.to_string(), &[]);
+        let invite = member
+            .dialog
+            .invite(&member.offer.to_string(), &member.invite_headers);
         member.state = CallState::Calling;
         let peer = member.dialog.peer;
         self.layer.send_request(now, invite, peer);

@@ -1,7 +1,7 @@
 //! `tessera loadgen` against an in-process server: every member joins and receives media (as
 //! many packets as the clock says it is owed), talkers are heard by probes timed at arrival,
 //! `--rooms` spreads members over numbered rooms, `--listener-sound` reaches the server at its
-//! level, video senders' pictures reach the watchers as a composed canvas, and non-loopback
+//! level, video senders' pictures reach the watchers as a composed canvas (watchers take no tile), and non-loopback
 //! targets are refused before any packet.
 
 use crate::common;
@@ -146,7 +146,33 @@ async fn video_senders_reach_watchers_through_one_canvas() {
     options.video_fps = 15.0;
     options.duration = Duration::from_secs(6);
     options.ramp_per_sec = 20.0;
-    let report = run(options).await.expect("load runs");
+    let load = tokio::spawn(run(options));
+    // The watcher asked for no tile: the canvas shows the two senders and the audio-only
+    // member's card, never the watcher (load2).
+    let tiles = || async {
+        let room = server.control().room("loadvideo").await?;
+        let name = |id| {
+            room.members
+                .iter()
+                .find(|m| m.id == id)
+                .map(|m| m.name.clone())
+        };
+        let mut tiles: Vec<String> = room.canvases[0]
+            .tiles
+            .iter()
+            .filter_map(|t| name(t.member))
+            .collect();
+        tiles.sort();
+        (room.members.len() == 4).then_some(tiles)
+    };
+    let placed = eventually(Duration::from_secs(20), || async {
+        tiles().await.is_some_and(|t| t.len() == 3)
+    })
+    .await;
+    let tiles = tiles().await;
+    assert!(placed, "three tiles for four members: {tiles:?}");
+    assert_eq!(tiles.unwrap_or_default(), ["load0", "load1", "load3"]);
+    let report = load.await.expect("load task").expect("load runs");
     assert_eq!(report.joined, 4, "{report:?}");
     assert_eq!(
         report.video_joined, 3,
