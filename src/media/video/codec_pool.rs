@@ -1,15 +1,17 @@
 //! H.264 decoding and encoding off the media threads. Decoding a 720p camera frame costs
 //! milliseconds and encoding a 720p canvas several more, so a room doing them inline would make
 //! its media thread (which also mixes audio every 20 ms) late, and could never use more than
-//! one core. A small pool of codec threads owns the members' decoders and the views' encoders
-//! instead: each codec is pinned to one thread (its frames stay in order), work goes there by
-//! channel and results come back by channel, with spent picture buffers returned for reuse.
-//! Nothing is shared or locked: buffers change owner.
+//! one core. A small pool of codec threads runs the members' decoders and the views' encoders
+//! instead: work goes to a codec by its queue and results come back by channel, with spent
+//! picture buffers returned for reuse.
 //!
-//! Placement: a codec is pinned on its first job (a watcher's decoder, which never gets a
-//! frame, is never placed) to the thread with the least weight of codecs placed, an encoder
-//! weighing [`ENCODER_WEIGHT`] decoders, so that one thread is not left with the encoder on top
-//! of its share of the decoders.
+//! Scheduling: a codec is not pinned to a thread. A codec with work waits in one ready queue,
+//! and whichever codec thread is free runs its next job; a codec runs on one thread at a time,
+//! so its frames stay in order, and goes to the back of the queue after each job, so threads
+//! take turns between members. The threads share the work whatever the mix: pinned codecs
+//! (round robin, or by weight) left the view's encoder on top of half the decoders, one thread
+//! at twice the other's load. The only locks are a codec's slot and the ready queue, each held
+//! for a queue operation, never while coding.
 //!
 //! Back-pressure: a decoder with [`MAX_DECODES_IN_FLIGHT`] frames still waiting is behind and
 //! further frames are refused (the caller asks for a keyframe, since the chain is broken); an
@@ -20,11 +22,11 @@ use super::codec::{DecoderBackend, EncoderConfig, VideoCodecError, VideoDecoder,
 use super::frame::I420Frame;
 use crate::metrics::Metrics;
 use crate::rtp::h264::{H264Packetizer, RtpPayloads};
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
@@ -33,14 +35,6 @@ use tracing::{debug, error, info, warn};
 pub const MAX_DECODES_IN_FLIGHT: usize = 4;
 /// Canvases of one view queued or being encoded before new ones are refused.
 pub const MAX_ENCODES_IN_FLIGHT: usize = 2;
-
-/// A decoder's share of a codec thread, the unit of placement.
-const DECODER_WEIGHT: usize = 1;
-/// An encoder's share in decoders: encoding a 720p canvas costs three to five times decoding a
-/// 720p camera picture (OpenH264 2.7 ms for a 5x5 grid of the load generator's streams, 4.5 ms
-/// for a 3x3 one, against libavcodec's 0.9–1.0 ms; the server logs both as `video codec
-/// stats`).
-pub const ENCODER_WEIGHT: usize = 4;
 
 /// What a codec thread hands back for one access unit.
 pub enum DecodeOutcome {
@@ -71,38 +65,18 @@ struct EncodeJob {
     captured_at: Instant,
 }
 
+/// What a codec is asked to do, in order.
 enum Job {
-    OpenDecoder {
-        key: u64,
-        backend: DecoderBackend,
-        results: Sender<DecodeOutcome>,
-        recycled: Receiver<I420Frame>,
-    },
-    Decode {
-        key: u64,
-        annex_b: Vec<u8>,
-    },
-    OpenEncoder {
-        key: u64,
-        config: EncoderConfig,
-        results: Sender<EncodeOutcome>,
-        canvases_back: Sender<I420Frame>,
-        payloads_back: Receiver<RtpPayloads>,
-    },
-    Encode {
-        key: u64,
-        job: Box<EncodeJob>,
-    },
-    Close {
-        key: u64,
-    },
-    /// Ends the thread (the pool is being dropped).
-    Stop,
-    /// Panics while serving codec `key`, as a bug in a codec would.
+    Decode(Vec<u8>),
+    Encode(Box<EncodeJob>),
+    /// The owner is gone: the codec is dropped (on a codec thread, like all its work).
+    Close,
+    /// Panics while serving the codec, as a bug in a codec would.
     #[cfg(test)]
-    PanicForTest {
-        key: u64,
-    },
+    PanicForTest,
+    /// Keeps a codec thread busy with this codec until the sender is dropped.
+    #[cfg(test)]
+    HoldForTest(Receiver<()>),
 }
 
 /// How often the codec threads log what their work cost.
@@ -200,32 +174,90 @@ fn thread_cpu_ns() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-/// The codec threads' job queues and the weight of the codecs pinned to each.
-struct Threads {
-    jobs: Vec<Sender<Job>>,
-    weights: Vec<AtomicUsize>,
+/// Locks `mutex`, also after a panic elsewhere (codec work runs outside every lock, so a
+/// poisoned lock holds consistent data).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl Threads {
-    /// Pins a codec of `weight` to the lightest thread (the first of equals).
-    fn place(&self, weight: usize) -> usize {
-        let lightest = (0..self.weights.len())
-            .min_by_key(|&i| self.weights[i].load(Ordering::Relaxed))
-            .unwrap_or(0);
-        self.weights[lightest].fetch_add(weight, Ordering::Relaxed);
-        lightest
+/// One codec and the jobs waiting for it.
+struct Slot {
+    state: Mutex<SlotState>,
+}
+
+struct SlotState {
+    jobs: VecDeque<Job>,
+    /// Out of the slot while a thread runs its job; `None` for good once closed.
+    codec: Option<Codec>,
+    /// In the ready queue or running: no second thread may take it (its jobs stay in order).
+    scheduled: bool,
+}
+
+/// The codecs that have work, in the order they got it; every codec thread takes from here.
+struct ReadyQueue {
+    state: Mutex<ReadyState>,
+    wake: Condvar,
+}
+
+struct ReadyState {
+    slots: VecDeque<Arc<Slot>>,
+    stopping: bool,
+}
+
+impl ReadyQueue {
+    /// Queues `job` for `slot`, making the slot ready unless it already is; `false` when the
+    /// pool is stopping.
+    fn push_job(&self, slot: &Arc<Slot>, job: Job) -> bool {
+        let mut state = lock(&slot.state);
+        state.jobs.push_back(job);
+        if state.scheduled {
+            return !lock(&self.state).stopping;
+        }
+        state.scheduled = true;
+        drop(state);
+        self.push_ready(slot.clone())
     }
 
-    fn release(&self, thread: usize, weight: usize) {
-        self.weights[thread].fetch_sub(weight, Ordering::Relaxed);
+    fn push_ready(&self, slot: Arc<Slot>) -> bool {
+        let mut ready = lock(&self.state);
+        if ready.stopping {
+            return false;
+        }
+        ready.slots.push_back(slot);
+        drop(ready);
+        self.wake.notify_one();
+        true
+    }
+
+    /// The next ready codec, waiting for one; `None` once the pool stops.
+    fn next(&self) -> Option<Arc<Slot>> {
+        let mut ready = lock(&self.state);
+        loop {
+            if ready.stopping {
+                return None;
+            }
+            if let Some(slot) = ready.slots.pop_front() {
+                return Some(slot);
+            }
+            ready = self
+                .wake
+                .wait(ready)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn stop(&self) {
+        lock(&self.state).stopping = true;
+        self.wake.notify_all();
     }
 }
 
 /// The codec threads; dropping the pool stops and joins them (handles then fail quietly).
 pub struct VideoCodecPool {
-    threads: Arc<Threads>,
+    ready: Arc<ReadyQueue>,
     handles: Vec<JoinHandle<()>>,
-    next_key: AtomicU64,
     cpu: Arc<CodecCpu>,
     decoder: DecoderBackend,
 }
@@ -239,39 +271,35 @@ impl VideoCodecPool {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Arc<Self>> {
         let cpu = Arc::new(CodecCpu::new(metrics));
-        let mut jobs = Vec::new();
-        let mut handles = Vec::new();
+        let ready = Arc::new(ReadyQueue {
+            state: Mutex::new(ReadyState {
+                slots: VecDeque::new(),
+                stopping: false,
+            }),
+            wake: Condvar::new(),
+        });
+        let mut pool = Self {
+            ready: ready.clone(),
+            handles: Vec::new(),
+            cpu: cpu.clone(),
+            decoder,
+        };
         for index in 0..threads.max(1) {
-            let (tx, rx) = mpsc::channel();
-            let cpu = cpu.clone();
+            let (ready, cpu) = (ready.clone(), cpu.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("tessera-video-{index}"))
                 .spawn(move || {
                     lower_priority();
-                    run(rx, &cpu)
+                    run(&ready, &cpu)
                 })?;
-            jobs.push(tx);
-            handles.push(handle);
+            pool.handles.push(handle);
         }
-        let weights = jobs.iter().map(|_| AtomicUsize::new(0)).collect();
-        info!(threads = jobs.len(), decoder = ?decoder, "video codec threads started");
-        Ok(Arc::new(Self {
-            threads: Arc::new(Threads { jobs, weights }),
-            handles,
-            next_key: AtomicU64::new(0),
-            cpu,
-            decoder,
-        }))
+        info!(threads = pool.handles.len(), decoder = ?decoder, "video codec threads started");
+        Ok(Arc::new(pool))
     }
 
     pub fn threads(&self) -> usize {
-        self.threads.jobs.len()
-    }
-
-    /// The weight of the codecs pinned to each thread, in decoders.
-    pub fn thread_weights(&self) -> Vec<usize> {
-        let weights = &self.threads.weights;
-        weights.iter().map(|w| w.load(Ordering::Relaxed)).collect()
+        self.handles.len()
     }
 
     /// Decoders built so far: one per member that sent video, not per member.
@@ -279,51 +307,68 @@ impl VideoCodecPool {
         self.cpu.decoders_built.load(Ordering::Relaxed)
     }
 
-    fn next_key(&self) -> u64 {
-        self.next_key.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// A member's decoder and its handle. It is pinned to a thread on the member's first
-    /// frame and built there: a call that never sends video (a watcher, or a spoofed call)
-    /// costs no decoder and weighs on no thread, and the SIP core never waits for one.
+    /// A member's decoder and its handle. The decoder is built on a codec thread on the
+    /// member's first frame: a call that never sends video (a watcher, or a spoofed call)
+    /// costs no decoder, and the SIP core never waits for one.
     pub fn open_decoder(&self) -> Result<PooledDecoder, VideoCodecError> {
-        let key = self.next_key();
         let (results_tx, results) = mpsc::channel();
         let (recycle, recycled) = mpsc::channel();
-        let opening = Job::OpenDecoder {
-            key,
+        let codec = Codec::Decoder(OpenDecoder {
+            decoder: None,
             backend: self.decoder,
             results: results_tx,
             recycled,
-        };
+        });
         Ok(PooledDecoder {
-            link: CodecLink::new(key, &self.threads, DECODER_WEIGHT, opening, results),
+            link: self.link(codec, results, MAX_DECODES_IN_FLIGHT)?,
             recycle,
         })
     }
 
-    /// Creates an encoder for `config` on one of the threads (construction happens there, off
-    /// the caller's thread; a refused configuration shows up as [`EncodeOutcome::Failed`]).
+    /// An encoder for `config` (built on a codec thread with its first canvas, off the
+    /// caller's thread; a refused configuration shows up as [`EncodeOutcome::Failed`]).
     pub fn open_encoder(&self, config: EncoderConfig) -> Result<PooledEncoder, VideoCodecError> {
-        let key = self.next_key();
         let (results_tx, results) = mpsc::channel();
         let (canvases_back_tx, canvases_back) = mpsc::channel();
         let (payloads_back, payloads_back_rx) = mpsc::channel();
-        let opening = Job::OpenEncoder {
-            key,
+        let codec = Codec::Encoder(Box::new(OpenEncoder {
+            encoder: Ok(None),
             config,
+            packetizer: packetizer_for(&config),
+            encoded: Vec::with_capacity(64 * 1024),
             results: results_tx,
             canvases_back: canvases_back_tx,
             payloads_back: payloads_back_rx,
-        };
-        let mut link = CodecLink::new(key, &self.threads, ENCODER_WEIGHT, opening, results);
-        link.max_in_flight = MAX_ENCODES_IN_FLIGHT;
-        // Placed now: a view encodes from its first canvas on.
-        link.pin().ok_or_else(gone)?;
+        }));
         Ok(PooledEncoder {
-            link,
+            link: self.link(codec, results, MAX_ENCODES_IN_FLIGHT)?,
             canvases_back,
             payloads_back,
+        })
+    }
+
+    fn link<R>(
+        &self,
+        codec: Codec,
+        results: Receiver<R>,
+        max_in_flight: usize,
+    ) -> Result<CodecLink<R>, VideoCodecError> {
+        if lock(&self.ready.state).stopping {
+            return Err(gone());
+        }
+        let slot = Arc::new(Slot {
+            state: Mutex::new(SlotState {
+                jobs: VecDeque::new(),
+                codec: Some(codec),
+                scheduled: false,
+            }),
+        });
+        Ok(CodecLink {
+            slot,
+            ready: self.ready.clone(),
+            results,
+            in_flight: 0,
+            max_in_flight,
         })
     }
 }
@@ -351,77 +396,33 @@ fn gone() -> VideoCodecError {
 
 impl Drop for VideoCodecPool {
     fn drop(&mut self) {
-        for jobs in &self.threads.jobs {
-            let _ = jobs.send(Job::Stop);
-        }
+        self.ready.stop();
         for handle in self.handles.drain(..) {
             let _ = handle.join();
         }
     }
 }
 
-/// The media thread's end of one codec on a codec thread: the thread it is pinned to (from
-/// its first job on), its results, and how many jobs are still in flight (bounded, so a slow
-/// codec sheds work instead of queueing it). Dropping it closes the codec.
+/// The media thread's end of one codec: its slot (where its jobs wait for a codec thread),
+/// its results, and how many jobs are still in flight (bounded, so a slow codec sheds work
+/// instead of queueing it). Dropping it closes the codec.
 struct CodecLink<R> {
-    key: u64,
-    threads: Arc<Threads>,
-    weight: usize,
-    /// The thread, once pinned.
-    thread: Option<usize>,
-    /// The job that opens the codec on its thread, until it is pinned.
-    opening: Option<Job>,
+    slot: Arc<Slot>,
+    ready: Arc<ReadyQueue>,
     results: Receiver<R>,
     in_flight: usize,
     max_in_flight: usize,
 }
 
 impl<R> CodecLink<R> {
-    fn new(
-        key: u64,
-        threads: &Arc<Threads>,
-        weight: usize,
-        opening: Job,
-        results: Receiver<R>,
-    ) -> Self {
-        Self {
-            key,
-            threads: threads.clone(),
-            weight,
-            thread: None,
-            opening: Some(opening),
-            results,
-            in_flight: 0,
-            max_in_flight: MAX_DECODES_IN_FLIGHT,
-        }
-    }
-
-    /// The job queue of the codec's thread, pinning it (and opening it there) on first use;
-    /// `None` when the thread is gone.
-    fn pin(&mut self) -> Option<&Sender<Job>> {
-        let thread = match self.thread {
-            Some(thread) => thread,
-            None => {
-                let thread = self.threads.place(self.weight);
-                self.thread = Some(thread);
-                debug!(thread, weight = self.weight, "video codec pinned");
-                let opening = self.opening.take()?;
-                self.threads.jobs[thread].send(opening).ok()?;
-                thread
-            }
-        };
-        self.threads.jobs.get(thread)
-    }
-
     /// Whether another job may be queued (checked before preparing one).
     fn has_room(&self) -> bool {
         self.in_flight < self.max_in_flight
     }
 
-    /// Queues the job `make(key)`; `false` when too many are in flight or the thread is gone.
-    fn submit(&mut self, make: impl FnOnce(u64) -> Job) -> bool {
-        let key = self.key;
-        if !self.has_room() || self.pin().is_none_or(|jobs| jobs.send(make(key)).is_err()) {
+    /// Queues `job`; `false` when too many are in flight or the pool is stopping.
+    fn submit(&mut self, job: Job) -> bool {
+        if !self.has_room() || !self.ready.push_job(&self.slot, job) {
             return false;
         }
         self.in_flight += 1;
@@ -437,10 +438,7 @@ impl<R> CodecLink<R> {
 
 impl<R> Drop for CodecLink<R> {
     fn drop(&mut self) {
-        if let Some(thread) = self.thread {
-            let _ = self.threads.jobs[thread].send(Job::Close { key: self.key });
-            self.threads.release(thread, self.weight);
-        }
+        self.ready.push_job(&self.slot, Job::Close);
     }
 }
 
@@ -454,7 +452,7 @@ impl PooledDecoder {
     /// Makes the codec thread panic while serving this decoder.
     #[cfg(test)]
     fn panic_for_test(&mut self) -> bool {
-        self.link.submit(|key| Job::PanicForTest { key })
+        self.link.submit(Job::PanicForTest)
     }
 
     /// Queues one access unit. `false` when the member is too far behind (the unit was
@@ -463,10 +461,7 @@ impl PooledDecoder {
         if !self.link.has_room() {
             return false;
         }
-        self.link.submit(|key| Job::Decode {
-            key,
-            annex_b: annex_b.to_vec(),
-        })
+        self.link.submit(Job::Decode(annex_b.to_vec()))
     }
 
     /// The next finished outcome, if any.
@@ -491,7 +486,7 @@ impl PooledEncoder {
     /// Makes the codec thread panic while serving this encoder.
     #[cfg(test)]
     fn panic_for_test(&mut self) -> bool {
-        self.link.submit(|key| Job::PanicForTest { key })
+        self.link.submit(Job::PanicForTest)
     }
 
     /// Copies `canvas` into a spare buffer and queues it. `false` when the encoder is behind
@@ -507,14 +502,11 @@ impl PooledEncoder {
         }
         let mut copy = self.canvases_back.try_recv().unwrap_or_default();
         copy.copy_from(canvas);
-        self.link.submit(|key| Job::Encode {
-            key,
-            job: Box::new(EncodeJob {
-                canvas: copy,
-                force_keyframe,
-                captured_at,
-            }),
-        })
+        self.link.submit(Job::Encode(Box::new(EncodeJob {
+            canvas: copy,
+            force_keyframe,
+            captured_at,
+        })))
     }
 
     /// The next finished outcome, if any.
@@ -563,99 +555,67 @@ enum Codec {
     Encoder(Box<OpenEncoder>),
 }
 
-/// A codec thread: serves jobs until the pool stops it.
-fn run(jobs: Receiver<Job>, cpu: &CodecCpu) {
-    let mut codecs: HashMap<u64, Codec> = HashMap::new();
-    while let Ok(job) = jobs.recv() {
-        match job {
-            Job::OpenDecoder {
-                key,
-                backend,
-                results,
-                recycled,
-            } => {
-                codecs.insert(
-                    key,
-                    Codec::Decoder(OpenDecoder {
-                        decoder: None,
-                        backend,
-                        results,
-                        recycled,
-                    }),
-                );
-            }
-            Job::OpenEncoder {
-                key,
-                config,
-                results,
-                canvases_back,
-                payloads_back,
-            } => {
-                codecs.insert(
-                    key,
-                    Codec::Encoder(Box::new(OpenEncoder {
-                        encoder: Ok(None),
-                        config,
-                        packetizer: packetizer_for(&config),
-                        encoded: Vec::with_capacity(64 * 1024),
-                        results,
-                        canvases_back,
-                        payloads_back,
-                    })),
-                );
-            }
-            Job::Close { key } => {
-                codecs.remove(&key);
-            }
-            Job::Stop => return,
-            Job::Decode { key, annex_b } => serve(&mut codecs, key, cpu, |codec| {
-                let Codec::Decoder(open) = codec else {
-                    return true;
-                };
-                let started = thread_cpu_ns();
-                let listening = decode(open, &annex_b, cpu);
-                let spent = thread_cpu_ns().saturating_sub(started);
-                cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
-                Metrics::observe(&cpu.metrics.video_decode, Duration::from_nanos(spent));
-                listening
-            }),
-            Job::Encode { key, job } => serve(&mut codecs, key, cpu, |codec| {
-                let Codec::Encoder(open) = codec else {
-                    return true;
-                };
-                let started = thread_cpu_ns();
-                let listening = encode(open, *job);
-                let spent = thread_cpu_ns().saturating_sub(started);
-                cpu.record(&cpu.encode_ns, &cpu.encodes, spent);
-                Metrics::observe(&cpu.metrics.video_encode, Duration::from_nanos(spent));
-                listening
-            }),
-            #[cfg(test)]
-            Job::PanicForTest { key } => serve(&mut codecs, key, cpu, |_| {
-                panic!("a codec panicked (test)");
-            }),
+/// A codec thread: runs ready codecs' jobs, one job at a time, until the pool stops it.
+fn run(ready: &ReadyQueue, cpu: &CodecCpu) {
+    while let Some(slot) = ready.next() {
+        let (job, codec) = {
+            let mut state = lock(&slot.state);
+            (state.jobs.pop_front(), state.codec.take())
+        };
+        let kept = match (job, codec) {
+            (Some(job), Some(mut codec)) => serve(&mut codec, job, cpu).then_some(codec),
+            _ => None,
+        };
+        let mut state = lock(&slot.state);
+        let closed = kept.is_none();
+        state.codec = kept;
+        if closed {
+            state.jobs.clear();
+        }
+        if state.jobs.is_empty() {
+            state.scheduled = false;
+        } else {
+            // Behind the other ready codecs: the threads take turns between members.
+            drop(state);
+            ready.push_ready(slot);
         }
     }
 }
 
-/// Runs one job on codec `key`; its `false` (nobody listens any more) closes the codec. A
+/// Runs one job on `codec`; `false` (closed, or nobody listens any more) drops the codec. A
 /// panic in the job is contained to that codec: it is rebuilt and its owner told, and the
 /// thread goes on serving the other members and views.
-fn serve(
-    codecs: &mut HashMap<u64, Codec>,
-    key: u64,
-    cpu: &CodecCpu,
-    job: impl FnOnce(&mut Codec) -> bool,
-) {
-    let Some(codec) = codecs.get_mut(&key) else {
-        return;
+fn serve(codec: &mut Codec, job: Job, cpu: &CodecCpu) -> bool {
+    let run = || match (job, &mut *codec) {
+        (Job::Close, _) => false,
+        (Job::Decode(annex_b), Codec::Decoder(open)) => {
+            let started = thread_cpu_ns();
+            let listening = decode(open, &annex_b, cpu);
+            let spent = thread_cpu_ns().saturating_sub(started);
+            cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
+            Metrics::observe(&cpu.metrics.video_decode, Duration::from_nanos(spent));
+            listening
+        }
+        (Job::Encode(job), Codec::Encoder(open)) => {
+            let started = thread_cpu_ns();
+            let listening = encode(open, *job);
+            let spent = thread_cpu_ns().saturating_sub(started);
+            cpu.record(&cpu.encode_ns, &cpu.encodes, spent);
+            Metrics::observe(&cpu.metrics.video_encode, Duration::from_nanos(spent));
+            listening
+        }
+        (Job::Decode(_) | Job::Encode(_), _) => true,
+        #[cfg(test)]
+        (Job::PanicForTest, _) => panic!("a codec panicked (test)"),
+        #[cfg(test)]
+        (Job::HoldForTest(release), _) => {
+            let _ = release.recv();
+            true
+        }
     };
-    let listening = match catch_unwind(AssertUnwindSafe(|| job(codec))) {
+    match catch_unwind(AssertUnwindSafe(run)) {
         Ok(listening) => listening,
         Err(_) => rebuild(codec, &cpu.metrics),
-    };
-    if !listening {
-        codecs.remove(&key);
     }
 }
 
@@ -883,40 +843,34 @@ mod tests {
     }
 
     #[test]
-    fn codecs_are_pinned_to_the_lightest_thread_on_their_first_job() {
+    fn a_codec_busy_on_one_thread_holds_up_no_other_codec() {
         let pool =
             VideoCodecPool::start(2, DecoderBackend::default(), Default::default()).expect("pool");
-        let watchers: Vec<_> = (0..5)
-            .map(|_| pool.open_decoder().expect("decoder"))
-            .collect();
-        assert_eq!(
-            pool.thread_weights(),
-            [0, 0],
-            "decoders that never decode weigh nothing"
-        );
         let mut encoder = pool.open_encoder(small_config()).expect("encoder");
-        assert_eq!(pool.thread_weights(), [ENCODER_WEIGHT, 0]);
-        let mut senders: Vec<_> = (0..=ENCODER_WEIGHT)
+        let (payloads, _) = encode_one(&mut encoder, 0, true);
+        // One codec keeps a thread; every other codec's work is done by the other one (a
+        // pinned codec on the held thread would wait, and the test time out).
+        let mut busy = pool.open_decoder().expect("decoder");
+        let (release, held) = mpsc::channel();
+        assert!(busy.link.submit(Job::HoldForTest(held)));
+        let mut senders: Vec<_> = (0..6)
             .map(|_| pool.open_decoder().expect("decoder"))
             .collect();
-        let (payloads, _) = encode_one(&mut encoder, 0, true);
-        for sender in &mut senders {
-            assert!(matches!(
-                decode_one(sender, &payloads),
-                DecodeOutcome::Picture(_)
-            ));
+        for round in 0..3 {
+            for sender in &mut senders {
+                assert!(
+                    matches!(decode_one(sender, &payloads), DecodeOutcome::Picture(_)),
+                    "round {round}"
+                );
+            }
+            let (next, _) = encode_one(&mut encoder, round + 1, true);
+            assert!(!next.is_empty());
         }
-        // Decoders go to the other thread until it weighs as much as the encoder's.
-        assert_eq!(pool.thread_weights(), [ENCODER_WEIGHT + 1, ENCODER_WEIGHT]);
-        drop(senders.remove(0));
-        drop(encoder);
-        assert_eq!(
-            pool.thread_weights(),
-            [1, ENCODER_WEIGHT - 1],
-            "closing a codec frees its weight"
-        );
-        drop(watchers);
-        assert_eq!(pool.thread_weights(), [1, ENCODER_WEIGHT - 1]);
+        drop(release);
+        assert!(matches!(
+            decode_one(&mut busy, &payloads),
+            DecodeOutcome::Picture(_)
+        ));
     }
 
     #[test]
