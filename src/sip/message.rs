@@ -90,10 +90,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, ParseError> {
         _ => bytes,
     };
     let normalized = normalize(bytes)?;
-    let msg = SipMessage::try_from(normalized.as_slice())
+    let mut msg = SipMessage::try_from(normalized.as_slice())
         .map_err(|e| ParseError::Syntax(truncate(&e.to_string(), 120)))?;
     check_mandatory(&msg)?;
-    if let SipMessage::Request(req) = &msg {
+    if let SipMessage::Request(req) = &mut msg {
+        repair_dotted_user(&mut req.uri);
         if let Some((_, method)) = cseq(req) {
             if method != req.method {
                 return Err(ParseError::CseqMethodMismatch {
@@ -104,6 +105,27 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, ParseError> {
         }
     }
     Ok(msg)
+}
+
+/// rsip 0.4 ends a URI's user part at its first `.`, so `sip:team.a@host` comes out as the
+/// host `team.a@host` with no user, though RFC 3261 §25.1 allows dots in a user (and room ids
+/// have them). Moves such a user back out of the host.
+fn repair_dotted_user(uri: &mut rsip::Uri) {
+    let rsip::Host::Domain(domain) = &uri.host_with_port.host else {
+        return;
+    };
+    let text = domain.to_string();
+    let Some((user, host)) = text.split_once('@') else {
+        return;
+    };
+    if uri.auth.is_some() || user.is_empty() || host.is_empty() {
+        return;
+    }
+    uri.auth = Some(rsip::Auth {
+        user: user.to_string(),
+        password: None,
+    });
+    uri.host_with_port.host = rsip::Host::from(host);
 }
 
 /// `Method SP Request-URI SP SIP-Version` with one SP each (RFC 3261 §7.1, RFC 4475
@@ -506,6 +528,29 @@ l: 0\r\n\r\n";
         assert!(invite.is_some());
         assert_eq!(id(with_via("ACK", old)), invite);
         assert_eq!(id(with_via("CANCEL", old)), invite);
+    }
+
+    /// rsip alone reads `sip:team.a@127.0.0.1:5070` as the host `team.a@127.0.0.1`.
+    #[test]
+    fn a_request_uri_user_with_dots_is_the_user() {
+        for (uri, user, host) in [
+            ("sip:team.a@127.0.0.1:5070", "team.a", "127.0.0.1"),
+            ("sip:a.b.c@conf.example.com", "a.b.c", "conf.example.com"),
+            ("sip:3000@127.0.0.1", "3000", "127.0.0.1"),
+        ] {
+            let text = INVITE.replace("INVITE sip:3000@127.0.0.1 ", &format!("INVITE {uri} "));
+            let Ok(SipMessage::Request(req)) = parse_message(text.as_bytes()) else {
+                panic!("{uri} parses");
+            };
+            assert_eq!(req.uri.user(), Some(user), "{uri}");
+            assert_eq!(req.uri.host_with_port.host.to_string(), host, "{uri}");
+        }
+        // A host with no user stays a host.
+        let text = INVITE.replace("sip:3000@127.0.0.1 ", "sip:conf.example.com ");
+        let Ok(SipMessage::Request(req)) = parse_message(text.as_bytes()) else {
+            panic!("a user-less URI parses");
+        };
+        assert_eq!(req.uri.user(), None);
     }
 
     #[test]

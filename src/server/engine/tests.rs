@@ -700,6 +700,18 @@ fn calls_per_source_and_rooms_are_limited() {
 }
 
 #[test]
+fn a_room_with_dots_in_its_id_can_be_dialled() {
+    let mut h = Harness::new(config());
+    h.receive(&invite_from(2, "team.a"));
+    assert_eq!(h.sent_starting("SIP/2.0 200").len(), 1);
+    let room = h.control(|tx| ControlRequest::Room("team.a".to_string(), tx));
+    assert_eq!(room.expect("room team.a").calls.len(), 1);
+    assert!(h
+        .control(|tx| ControlRequest::Room("team".to_string(), tx))
+        .is_none());
+}
+
+#[test]
 fn sources_outside_the_allow_list_get_403_and_hold_nothing() {
     let mut c = config();
     c.sip.allow = vec!["10.0.0.0/8".into(), "192.0.2.7".into()];
