@@ -574,7 +574,7 @@ impl Member {
             counters: self.endpoint.counters(),
             jitter_ms: self.rx_stats.jitter_ms(),
             concealed_frames: self.inbound.stats().concealed_frames,
-            playout_delay_ms: self.inbound.jitter_stats().buffered_ms,
+            playout_delay_ms: self.inbound.jitter_stats().delay_ms,
             playout_target_ms: self.inbound.jitter_stats().target_delay_ms,
             video: self.video.as_ref().map(|v| VideoSnapshot {
                 rtp_port: v.local_port(),
@@ -622,8 +622,9 @@ pub struct MemberSnapshot {
     pub counters: crate::rtp::endpoint::EndpointCounters,
     pub jitter_ms: f64,
     pub concealed_frames: u64,
-    /// Audio its jitter buffer holds ahead of playout now, and the delay it aims for (both
-    /// ms): after a burst of loss the first comes back to the second.
+    /// Its audio's playout delay at the last tick (from the newest packet's arrival to its
+    /// playout) and the delay the jitter buffer aims for (both ms): after a burst of loss the
+    /// first comes back to the second.
     pub playout_delay_ms: u32,
     pub playout_target_ms: u32,
     pub video: Option<VideoSnapshot>,

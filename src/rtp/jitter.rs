@@ -151,6 +151,10 @@ pub struct JitterStats {
     pub target_delay_ms: u32,
     /// Current buffered span (frames between the playout point and the newest packet), ms.
     pub buffered_ms: u32,
+    /// The playout delay at the last pop, ms: how long the newest packet held will have
+    /// waited from its arrival to its playout, the time the buffer keeps near the target
+    /// (unchanged while the buffer is empty).
+    pub delay_ms: u32,
 }
 
 /// Adaptive jitter buffer over payloads of type `T`.
@@ -482,8 +486,10 @@ impl<T: Clone> JitterBuffer<T> {
                 self.draining = false;
             } else if let Some(next) = self.next_seq.filter(|&next| next < newest) {
                 self.skip_to(next + 1);
+                delay -= frame;
             }
         }
+        self.stats.delay_ms = self.ts_to_ms(delay);
     }
 
     fn skip_to(&mut self, new_next: u64) {
@@ -625,8 +631,8 @@ mod tests {
     }
 
     /// The delay each packet of a steady stream arriving `phase_ms` after each tick has when
-    /// it is played (ticks every 20 ms from 0), and what was lost.
-    fn delays_at_phase(phase_ms: u64) -> (Vec<u64>, u64) {
+    /// it is played (ticks every 20 ms from 0), what was lost and the delay the stats report.
+    fn delays_at_phase(phase_ms: u64) -> (Vec<u64>, u64, u32) {
         let (t0, mut jb) = (Instant::now(), buffer());
         let arrivals: Vec<_> = (0..100)
             .map(|i| (u64::from(i) * 20 + phase_ms, i))
@@ -640,25 +646,28 @@ mod tests {
                 _ => None,
             })
             .collect();
-        (delays, jb.stats().lost)
+        let stats = jb.stats();
+        (delays, stats.lost, stats.delay_ms)
     }
 
     #[test]
     fn a_packet_that_came_well_before_the_tick_plays_at_that_tick() {
         // 12 ms before each tick: more than the headroom, so no frame is added.
-        let (delays, lost) = delays_at_phase(8);
+        let (delays, lost, delay_ms) = delays_at_phase(8);
         assert_eq!(delays.len(), 99);
         assert!(delays.iter().all(|&d| d == 12), "{delays:?}");
         assert_eq!(lost, 0);
+        assert_eq!(delay_ms, 12, "the stats report the delay played");
     }
 
     #[test]
     fn a_packet_that_came_just_before_the_tick_waits_one_more() {
         // 1 ms before each tick is within the headroom (the tick may run a little late, or
         // the next packet a little later): a frame more, every time, and nothing concealed.
-        let (delays, lost) = delays_at_phase(19);
+        let (delays, lost, delay_ms) = delays_at_phase(19);
         assert!(delays.iter().all(|&d| d == 21), "{delays:?}");
         assert_eq!(lost, 0);
+        assert_eq!(delay_ms, 21);
     }
 
     #[test]
