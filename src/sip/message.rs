@@ -114,11 +114,14 @@ fn repair_dotted_user(uri: &mut rsip::Uri) {
     let rsip::Host::Domain(domain) = &uri.host_with_port.host else {
         return;
     };
+    if uri.auth.is_some() {
+        return;
+    }
     let text = domain.to_string();
     let Some((user, host)) = text.split_once('@') else {
         return;
     };
-    if uri.auth.is_some() || user.is_empty() || host.is_empty() {
+    if user.is_empty() || host.is_empty() {
         return;
     }
     uri.auth = Some(rsip::Auth {
