@@ -82,6 +82,13 @@ enum Job {
 /// How often the codec threads log what their work cost.
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Which of [`CodecCpu`]'s sums a job's time goes to.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    Decode,
+    Encode,
+}
+
 /// CPU time the codec threads spent decoding and encoding (thread CPU clock, so a busy machine
 /// does not inflate it), summed over a logging window. The load benchmark divides the server's
 /// CPU by these costs: the video overhead ratio, measured in the same process and run.
@@ -112,10 +119,20 @@ impl CodecCpu {
         }
     }
 
-    fn record(&self, ns: &AtomicU64, count: &AtomicU64, spent: u64) {
+    /// Runs `job`, adding its thread CPU time to `work`'s sums and histogram.
+    fn timed(&self, work: Work, job: impl FnOnce() -> bool) -> bool {
+        let started = thread_cpu_ns();
+        let listening = job();
+        let spent = thread_cpu_ns().saturating_sub(started);
+        let (ns, count, histogram) = match work {
+            Work::Decode => (&self.decode_ns, &self.decodes, &self.metrics.video_decode),
+            Work::Encode => (&self.encode_ns, &self.encodes, &self.metrics.video_encode),
+        };
         ns.fetch_add(spent, Ordering::Relaxed);
         count.fetch_add(1, Ordering::Relaxed);
+        Metrics::observe(histogram, Duration::from_nanos(spent));
         self.maybe_log();
+        listening
     }
 
     /// One thread per window (whoever wins the exchange) logs and resets the sums.
@@ -589,21 +606,9 @@ fn serve(codec: &mut Codec, job: Job, cpu: &CodecCpu) -> bool {
     let run = || match (job, &mut *codec) {
         (Job::Close, _) => false,
         (Job::Decode(annex_b), Codec::Decoder(open)) => {
-            let started = thread_cpu_ns();
-            let listening = decode(open, &annex_b, cpu);
-            let spent = thread_cpu_ns().saturating_sub(started);
-            cpu.record(&cpu.decode_ns, &cpu.decodes, spent);
-            Metrics::observe(&cpu.metrics.video_decode, Duration::from_nanos(spent));
-            listening
+            cpu.timed(Work::Decode, || decode(open, &annex_b, cpu))
         }
-        (Job::Encode(job), Codec::Encoder(open)) => {
-            let started = thread_cpu_ns();
-            let listening = encode(open, *job);
-            let spent = thread_cpu_ns().saturating_sub(started);
-            cpu.record(&cpu.encode_ns, &cpu.encodes, spent);
-            Metrics::observe(&cpu.metrics.video_encode, Duration::from_nanos(spent));
-            listening
-        }
+        (Job::Encode(job), Codec::Encoder(open)) => cpu.timed(Work::Encode, || encode(open, *job)),
         (Job::Decode(_) | Job::Encode(_), _) => true,
         #[cfg(test)]
         (Job::PanicForTest, _) => panic!("a codec panicked (test)"),
